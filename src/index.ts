@@ -1,0 +1,4 @@
+/**
+ * effect-agents public API.
+ */
+export {}

@@ -1,0 +1,4 @@
+/**
+ * effect-agents CLI (placeholder until the CLI skeleton lands).
+ */
+process.stdout.write("effect-agents\n")
