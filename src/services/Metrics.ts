@@ -1,0 +1,104 @@
+/**
+ * Metrics — every metric of DESIGN.md, defined once.
+ *
+ * These are Effect `Metric`s; `layers/Telemetry.ts` exports them through OpenTelemetry to the
+ * Prometheus exposition. Names here are the contract users' dashboards depend on: change none.
+ * Labels are bounded (agent, model, workflow, status, reason, key, breaker names), never ids or
+ * prompts. Counters are `incremental` so they export as Prometheus counters.
+ */
+import { Metric, MetricBoundaries } from "effect"
+
+const seconds = MetricBoundaries.fromIterable([
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300
+])
+
+/** Bucket boundaries of the OpenTelemetry GenAI semantic conventions. */
+const genAiDurationBuckets = MetricBoundaries.fromIterable([
+  0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92
+])
+const genAiTokenBuckets = MetricBoundaries.fromIterable([
+  1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864
+])
+
+// LLM calls — tags: agent, model (+ status | type | reason)
+export const llmRequestsTotal = Metric.counter("llm_requests_total", {
+  description: "LLM requests by outcome (status: success | error)",
+  incremental: true
+})
+export const llmRequestDurationSeconds = Metric.histogram(
+  "llm_request_duration_seconds",
+  seconds,
+  "LLM request duration in seconds, including retries"
+)
+export const llmTokensTotal = Metric.counter("llm_tokens_total", {
+  description: "LLM tokens by type (input | output)",
+  incremental: true
+})
+export const llmCostUsdTotal = Metric.counter("llm_cost_usd_total", {
+  description: "LLM cost in US dollars",
+  incremental: true
+})
+export const llmCacheHitsTotal = Metric.counter("llm_cache_hits_total", {
+  description: "LLM cache hits",
+  incremental: true
+})
+export const llmCacheMissesTotal = Metric.counter("llm_cache_misses_total", {
+  description: "LLM cache misses",
+  incremental: true
+})
+export const llmRetriesTotal = Metric.counter("llm_retries_total", {
+  description: "LLM call retries by reason",
+  incremental: true
+})
+
+// Workflows and agents
+export const workflowExecutionsTotal = Metric.counter("workflow_executions_total", {
+  description: "Workflow runs by status",
+  incremental: true
+})
+export const workflowDurationSeconds = Metric.histogram(
+  "workflow_duration_seconds",
+  seconds,
+  "Workflow run duration in seconds"
+)
+export const agentExecutionsTotal = Metric.counter("agent_executions_total", {
+  description: "Agent runs by status",
+  incremental: true
+})
+export const agentExecutionDurationSeconds = Metric.histogram(
+  "agent_execution_duration_seconds",
+  seconds,
+  "Agent run duration in seconds"
+)
+export const activeWorkflows = Metric.gauge("active_workflows", {
+  description: "Workflows running now"
+})
+
+// Resilience
+export const rateLimiterWaitSeconds = Metric.histogram(
+  "rate_limiter_wait_seconds",
+  seconds,
+  "Time spent waiting for a rate-limit permit, in seconds"
+)
+export const circuitBreakerState = Metric.gauge("circuit_breaker_state", {
+  description: "Circuit breaker state: 0 closed, 1 half-open, 2 open"
+})
+
+// OpenTelemetry GenAI semantic conventions
+export const genAiClientOperationDuration = Metric.histogram(
+  "gen_ai.client.operation.duration",
+  genAiDurationBuckets,
+  "GenAI operation duration in seconds"
+)
+export const genAiClientTokenUsage = Metric.histogram(
+  "gen_ai.client.token.usage",
+  genAiTokenBuckets,
+  "Number of input and output tokens used"
+)
+
+/** Tags metrics with several labels at once: `withTags(metric, { agent, model })`. */
+export const withTags = <Type, In, Out>(
+  metric: Metric.Metric<Type, In, Out>,
+  tags: Readonly<Record<string, string>>
+): Metric.Metric<Type, In, Out> =>
+  Object.entries(tags).reduce((m, [k, v]) => Metric.tagged(m, k, v), metric)
