@@ -118,6 +118,8 @@ export const settings: ReadonlyArray<SettingSpec> = [
   spec({ key: "ENABLE_CIRCUIT_BREAKER", default: "true", expected: "true or false", description: "Open a circuit per provider+model after repeated failures", schema: BooleanFromEnv }),
   spec({ key: "CIRCUIT_BREAKER_FAILURE_THRESHOLD", default: "5", expected: "a positive integer", description: "Consecutive retryable failures that open the circuit", schema: PositiveInt }),
   spec({ key: "CIRCUIT_BREAKER_RESET_TIMEOUT", default: "30", expected: "a positive number of seconds", description: "Seconds an open circuit waits before one probe", schema: PositiveSeconds }),
+  spec({ key: "PRICING_FILE", expected: "a JSON file path", description: "JSON file overriding the bundled model prices (USD per million tokens)", schema: NonEmpty }),
+  spec({ key: "WORKFLOW_MAX_COST_USD", expected: "a positive number (USD)", description: "Budget per workflow run; exceeding it fails the run with BudgetExceeded", schema: Num.pipe(Schema.positive()) }),
   spec({ key: "SIM_SEED", default: "1", expected: "an integer", description: "Seed of the simulated provider", schema: Int }),
   spec({ key: "SIM_LATENCY_MS", default: "400", expected: "a non-negative integer (ms)", description: "Mean latency of the simulated provider (ms)", schema: NonNegativeInt }),
   spec({ key: "SIM_ERROR_RATE", default: "0.05", expected: "a number 0-1", description: "Share of simulated calls failing with 5xx or a timeout", schema: Rate }),
@@ -176,6 +178,8 @@ export interface AppConfigShape {
     readonly failureThreshold: number
     readonly resetTimeout: Duration.Duration
   }
+  readonly pricingFile: Option.Option<string>
+  readonly workflowMaxCostUsd: Option.Option<number>
   readonly simulated: {
     readonly seed: number
     readonly latencyMs: number
@@ -382,6 +386,8 @@ export const decodeSettings = (
       failureThreshold: get("CIRCUIT_BREAKER_FAILURE_THRESHOLD"),
       resetTimeout: seconds("CIRCUIT_BREAKER_RESET_TIMEOUT")
     },
+    pricingFile: opt<string>("PRICING_FILE"),
+    workflowMaxCostUsd: opt<number>("WORKFLOW_MAX_COST_USD"),
     simulated: {
       seed: get("SIM_SEED"),
       latencyMs: get("SIM_LATENCY_MS"),
