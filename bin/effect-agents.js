@@ -1,3 +1,3 @@
 #!/usr/bin/env node
-// The CLI entry: runs the compiled dist/main.js (built by `npm run build`, which `npm ci` runs).
-import "../dist/main.js"
+// The CLI entry: runs the bundled dist/bin/main.js (built by `npm run build`, which `npm ci` runs).
+import "../dist/bin/main.js"

@@ -1,0 +1,104 @@
+/**
+ * The `effect-agents` command tree (DESIGN.md, "CLI").
+ *
+ * Commands only parse arguments and hand over to handlers in `src/cli/`; handlers that need heavy
+ * modules (the TUI, OpenTelemetry, SQLite) import them lazily so `--help` stays fast.
+ */
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as Effect from "effect/Effect"
+import { configCommand } from "./configCommand.js"
+import { UsageError } from "./CliError.js"
+
+const json = Options.boolean("json").pipe(Options.withDescription("Print the result as JSON on stdout"))
+
+const notYetAvailable = (command: string) =>
+  Effect.fail(new UsageError({ message: `'${command}' is not yet available in this version` }))
+
+const dashboard = Command.make(
+  "dashboard",
+  { demo: Options.boolean("demo").pipe(Options.withDescription("Start a steady stream of demo runs")) },
+  () => notYetAvailable("dashboard")
+).pipe(Command.withDescription("The live terminal dashboard (demo runs by default when no provider key is set)"))
+
+const run = Command.make(
+  "run",
+  {
+    workflow: Args.text({ name: "workflow" }).pipe(Args.withDescription("Workflow name (see `workflows`)")),
+    input: Options.text("input").pipe(Options.withDescription("Input text of the workflow")),
+    json,
+    noTui: Options.boolean("no-tui").pipe(Options.withDescription("Plain progress lines on stderr instead of the dashboard")),
+    maxCost: Options.float("max-cost").pipe(
+      Options.optional,
+      Options.withDescription("Budget in USD; the run fails with BudgetExceeded before exceeding it")
+    )
+  },
+  () => notYetAvailable("run")
+).pipe(Command.withDescription("Run one workflow"))
+
+const batch = Command.make(
+  "batch",
+  {
+    file: Args.file({ name: "file.jsonl", exists: "yes" }).pipe(
+      Args.withDescription("One {\"workflow\": ..., \"input\": ...} object per line")
+    ),
+    concurrency: Options.integer("concurrency").pipe(Options.withDefault(8), Options.withDescription("Runs at once")),
+    json
+  },
+  () => notYetAvailable("batch")
+).pipe(Command.withDescription("Run many workflows concurrently from a JSONL file"))
+
+const workflows = Command.make("workflows", {}, () => notYetAvailable("workflows")).pipe(
+  Command.withDescription("List the available workflows")
+)
+
+const historyShow = Command.make(
+  "show",
+  { id: Args.text({ name: "id" }), json },
+  () => notYetAvailable("history show")
+).pipe(Command.withDescription("One run with its steps and LLM calls"))
+
+const history = Command.make(
+  "history",
+  { limit: Options.integer("limit").pipe(Options.withDefault(20)), json },
+  () => notYetAvailable("history")
+).pipe(
+  Command.withDescription("Past runs with status, duration, tokens and cost"),
+  Command.withSubcommands([historyShow])
+)
+
+const cache = Command.make("cache").pipe(
+  Command.withDescription("The LLM response cache"),
+  Command.withSubcommands([
+    Command.make("stats", { json }, () => notYetAvailable("cache stats")).pipe(
+      Command.withDescription("Entries, bytes, hits and misses")
+    ),
+    Command.make("clear", {}, () => notYetAvailable("cache clear")).pipe(
+      Command.withDescription("Remove every cached response")
+    )
+  ])
+)
+
+const config = Command.make("config", { json }, ({ json }) => configCommand({ json })).pipe(
+  Command.withDescription("Show the effective configuration (secrets redacted); exits 2 if invalid")
+)
+
+const serve = Command.make(
+  "serve",
+  {
+    host: Options.text("host").pipe(Options.withDefault("127.0.0.1")),
+    port: Options.integer("port").pipe(Options.withDefault(8080))
+  },
+  () => notYetAvailable("serve")
+).pipe(Command.withDescription("REST + SSE API"))
+
+/** The root command with every subcommand of DESIGN.md. */
+export const root = Command.make("effect-agents").pipe(
+  Command.withDescription("Multi-agent LLM workflows on Effect, with a live terminal dashboard"),
+  Command.withSubcommands([dashboard, run, batch, workflows, history, cache, config, serve])
+)
+
+/** Parses `argv` and runs the chosen command. */
+export const cli = (version: string) =>
+  Command.run(root, { name: "effect-agents", version })

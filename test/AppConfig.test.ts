@@ -1,0 +1,145 @@
+import { NodeContext } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { ConfigProvider, Duration, Effect, Option, Redacted } from "effect"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { load } from "../src/layers/AppConfigEnv.js"
+import { AppConfig } from "../src/services/AppConfig.js"
+import * as AppConfigEnv from "../src/layers/AppConfigEnv.js"
+
+const withEnv = (env: Record<string, string>, dotenv?: string) => {
+  const dir = mkdtempSync(join(tmpdir(), "ea-config-"))
+  const dotenvPath = join(dir, ".env")
+  if (dotenv !== undefined) writeFileSync(dotenvPath, dotenv)
+  return <A, E>(f: (path: string) => Effect.Effect<A, E, NodeContext.NodeContext>) =>
+    f(dotenvPath).pipe(
+      Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))),
+      Effect.provide(NodeContext.layer)
+    )
+}
+
+describe("AppConfig", () => {
+  it.effect("uses the documented defaults when nothing is set", () =>
+    withEnv({})((dotenvPath) =>
+      Effect.gen(function*() {
+        const { config } = yield* load({ dotenvPath })
+        expect(config.llm.provider).toBe("simulated")
+        expect(config.llm.model).toBe("simulated-1")
+        expect(Duration.toSeconds(config.llm.timeout)).toBe(60)
+        expect(config.log.level).toBe("INFO")
+        expect(config.log.format).toBe("json")
+        expect(config.log.dir).toBe(".effect-agents/logs")
+        expect(config.metrics).toEqual({ enabled: false, port: 8000, host: "127.0.0.1" })
+        expect(config.cache.backend).toBe("sqlite")
+        expect(Duration.toSeconds(config.cache.ttl)).toBe(3600)
+        expect(config.cache.sizeLimitBytes).toBe(1073741824)
+        expect(config.rateLimit.maxCalls).toBe(60)
+        expect(Option.isNone(config.rateLimit.maxTokens)).toBe(true)
+        expect(config.retry.maxRetries).toBe(3)
+        expect(Duration.toSeconds(config.retry.initialWait)).toBe(1)
+        expect(Duration.toSeconds(config.retry.maxWait)).toBe(60)
+        expect(config.circuitBreaker).toMatchObject({ enabled: true, failureThreshold: 5 })
+        expect(config.simulated).toEqual({ seed: 1, latencyMs: 400, errorRate: 0.05, rateLimitRate: 0.05 })
+      })
+    ))
+
+  it.effect("reads .env, and the real environment wins over it", () =>
+    withEnv({ MAX_RETRIES: "7" }, "MAX_RETRIES=2\nCACHE_BACKEND=memory\n# comment\nLOG_LEVEL=debug\n")((dotenvPath) =>
+      Effect.gen(function*() {
+        const { config, effective } = yield* load({ dotenvPath })
+        expect(config.retry.maxRetries).toBe(7)
+        expect(config.cache.backend).toBe("memory")
+        expect(config.log.level).toBe("DEBUG")
+        const source = (key: string) => effective.find((s) => s.key === key)?.source
+        expect(source("MAX_RETRIES")).toBe("env")
+        expect(source("CACHE_BACKEND")).toBe(".env")
+        expect(source("CACHE_TTL")).toBe("default")
+      })
+    ))
+
+  it.effect("reports every invalid key at once, with what was expected and found", () =>
+    withEnv({
+      MAX_RETRIES: "abc",
+      METRICS_PORT: "99999",
+      SIM_ERROR_RATE: "1.5",
+      CACHE_BACKEND: "mongo",
+      ENABLE_METRICS_SERVER: "maybe",
+      LLM_TIMEOUT: "-1"
+    })((dotenvPath) =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(load({ dotenvPath }))
+        expect(error._tag).toBe("InvalidConfig")
+        const keys = error.problems.map((p) => p.key).sort()
+        expect(keys).toEqual(
+          ["CACHE_BACKEND", "ENABLE_METRICS_SERVER", "LLM_TIMEOUT", "MAX_RETRIES", "METRICS_PORT", "SIM_ERROR_RATE"]
+        )
+        const port = error.problems.find((p) => p.key === "METRICS_PORT")!
+        expect(port.expected).toContain("1-65535")
+        expect(port.found).toBe("\"99999\"")
+        expect(error.message).toContain("MAX_RETRIES")
+        expect(error.message).toContain("METRICS_PORT")
+      })
+    ))
+
+  it.effect("keeps API keys Redacted and never shows them", () =>
+    withEnv({ OPENROUTER_API_KEY: "sk-test-123", REDIS_URL: "redis://:hunter2@127.0.0.1:6379" })((dotenvPath) =>
+      Effect.gen(function*() {
+        const { config, effective } = yield* load({ dotenvPath })
+        expect(config.llm.provider).toBe("openrouter")
+        const key = Option.getOrThrow(config.llm.openrouterApiKey)
+        expect(Redacted.isRedacted(key)).toBe(true)
+        expect(Redacted.value(key)).toBe("sk-test-123")
+        const shown = JSON.stringify(effective) + String(key) + JSON.stringify(config)
+        expect(shown).not.toContain("sk-test-123")
+        expect(shown).not.toContain("hunter2")
+      })
+    ))
+
+  it.effect("an explicitly chosen provider without its key is a config error", () =>
+    withEnv({ LLM_PROVIDER: "google" })((dotenvPath) =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(load({ dotenvPath }))
+        expect(error.problems.map((p) => p.key)).toEqual(["GOOGLE_API_KEY"])
+      })
+    ))
+
+  it.effect("an OpenAI-compatible local server needs only a base URL", () =>
+    withEnv({ LLM_PROVIDER: "openai", LLM_BASE_URL: "http://127.0.0.1:11434/v1", LLM_MODEL: "llama3" })(
+      (dotenvPath) =>
+        Effect.gen(function*() {
+          const { config } = yield* load({ dotenvPath })
+          expect(config.llm.provider).toBe("openai")
+          expect(Option.getOrThrow(config.llm.baseUrl)).toBe("http://127.0.0.1:11434/v1")
+          expect(config.llm.model).toBe("llama3")
+        })
+    ))
+
+  it.effect("the redis backends require REDIS_URL", () =>
+    withEnv({ CACHE_BACKEND: "redis", RATE_LIMIT_BACKEND: "redis" })((dotenvPath) =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(load({ dotenvPath }))
+        expect(error.problems.map((p) => p.key)).toEqual(["REDIS_URL"])
+        expect(error.problems[0]!.expected).toContain("CACHE_BACKEND=redis and RATE_LIMIT_BACKEND=redis")
+      })
+    ))
+
+  it.effect("parses comma-separated fallback models and booleans in common spellings", () =>
+    withEnv({ LLM_FALLBACK_MODELS: "a/b, c/d ,,", ENABLE_METRICS_SERVER: "YES", CACHE_ENABLED: "0" })(
+      (dotenvPath) =>
+        Effect.gen(function*() {
+          const { config } = yield* load({ dotenvPath })
+          expect(config.llm.fallbackModels).toEqual(["a/b", "c/d"])
+          expect(config.metrics.enabled).toBe(true)
+          expect(config.cache.enabled).toBe(false)
+        })
+    ))
+
+  it.effect("the layer provides the AppConfig service", () =>
+    withEnv({ LLM_MODEL: "m-1" })((dotenvPath) =>
+      Effect.gen(function*() {
+        const config = yield* AppConfig
+        expect(config.llm.model).toBe("m-1")
+      }).pipe(Effect.provide(AppConfigEnv.layer({ dotenvPath })))
+    ))
+})
