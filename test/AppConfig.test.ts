@@ -1,11 +1,11 @@
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Option, Redacted } from "effect"
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { load } from "../src/layers/AppConfigEnv.js"
-import { AppConfig } from "../src/services/AppConfig.js"
+import { AppConfig, settings } from "../src/services/AppConfig.js"
 import * as AppConfigEnv from "../src/layers/AppConfigEnv.js"
 
 const withEnv = (env: Record<string, string>, dotenv?: string) => {
@@ -142,4 +142,14 @@ describe("AppConfig", () => {
         expect(config.llm.model).toBe("m-1")
       }).pipe(Effect.provide(AppConfigEnv.layer({ dotenvPath })))
     ))
+})
+
+describe(".env.example", () => {
+  it("documents every setting with its default", () => {
+    const text = readFileSync(new URL("../.env.example", import.meta.url), "utf8")
+    for (const s of settings) {
+      const line = s.default !== undefined ? `\n${s.key}=${s.default}\n` : `\n# ${s.key}=\n`
+      expect(text).toContain(line)
+    }
+  })
 })
