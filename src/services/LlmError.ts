@@ -6,6 +6,7 @@
  * request). None of them carries request headers, so an API key can never leak through an error.
  */
 import type { AiError } from "@effect/ai"
+import * as AiErrors from "@effect/ai/AiError"
 import { Duration, Option, Schema } from "effect"
 
 const Context = {
@@ -121,6 +122,16 @@ export const LlmError = Schema.Union(
   RetryBudgetExceeded
 )
 
+/** Whether a value is one of the `LlmError` classes. */
+export const isLlmError: (u: unknown) => u is LlmError = Schema.is(LlmError)
+
+/**
+ * Wraps an `LlmError` as the `AiError` that `@effect/ai`'s `LanguageModel` interface must fail with;
+ * `fromAiError` unwraps it again, so agents see the original typed error.
+ */
+export const toAiError = (error: LlmError, method: string): AiError.UnknownError =>
+  new AiErrors.UnknownError({ module: "ResilientLanguageModel", method, description: error.message, cause: error })
+
 /** Failures worth another attempt: 429, 408, 5xx, timeouts and connection failures. */
 export const isRetryable = (error: LlmError): boolean =>
   error._tag === "RateLimited" || error._tag === "ProviderUnavailable" || error._tag === "Timeout"
@@ -193,6 +204,8 @@ export const fromAiError = (error: AiError.AiError, context: CallContext, nowMs:
     case "MalformedInput":
       return new BadRequest({ ...context, detail: error.description ?? "invalid request" })
     case "UnknownError":
+      // The resilient layer carries an LlmError through the LanguageModel interface this way.
+      if (isLlmError(error.cause)) return error.cause
       return new ProviderUnavailable({ ...context, detail: error.description ?? "unknown provider error" })
   }
 }

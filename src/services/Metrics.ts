@@ -84,14 +84,19 @@ export const circuitBreakerState = Metric.gauge("circuit_breaker_state", {
   description: "Circuit breaker state: 0 closed, 1 half-open, 2 open"
 })
 
-// OpenTelemetry GenAI semantic conventions
+// OpenTelemetry GenAI semantic conventions. The instruments are `gen_ai.client.operation.duration`
+// (unit s) and `gen_ai.client.token.usage` (unit {token}); these are their Prometheus names as the
+// OTel compatibility rules spell them (dots → underscores, unit "s" → `_seconds`, annotation units
+// dropped). They carry the suffix themselves because the Prometheus exporter appends only `_total`,
+// never unit suffixes. Tags: gen_ai_operation_name, gen_ai_provider_name, gen_ai_request_model
+// (+ gen_ai_token_type for token usage).
 export const genAiClientOperationDuration = Metric.histogram(
-  "gen_ai.client.operation.duration",
+  "gen_ai_client_operation_duration_seconds",
   genAiDurationBuckets,
   "GenAI operation duration in seconds"
 )
 export const genAiClientTokenUsage = Metric.histogram(
-  "gen_ai.client.token.usage",
+  "gen_ai_client_token_usage",
   genAiTokenBuckets,
   "Number of input and output tokens used"
 )
