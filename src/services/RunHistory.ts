@@ -1,0 +1,211 @@
+/**
+ * RunHistory — the persistent record of workflow runs, their steps and their LLM calls.
+ *
+ * The history is written from the `WorkflowEvents` stream (see `layers/RunHistoryRecorder.ts`), so
+ * nothing in a workflow calls it directly and every consumer of events sees the same facts. A run
+ * row is created by `WorkflowStarted` with status `running` and completed by `WorkflowFinished`; its
+ * tokens and cost are the sums of the run's `LlmCallFinished` events, so a run that never finished
+ * (the process died) still shows what it spent. `markInterrupted` turns the `running` rows left by
+ * a dead process into `interrupted`, which the recorder does once at start.
+ *
+ * Only what events carry is stored: inputs, outputs, error tags and messages, usage and cost.
+ * Events never carry API keys or request headers, and this port must not be given any.
+ */
+import { Context, Effect, type Option, Schema } from "effect"
+import { CallStatus, ErrorInfo, type WorkflowEvent } from "./WorkflowEvents.js"
+
+// ---------------------------------------------------------------------------------------------
+// Records
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The status of a run or a step in the history: the `RunStatus` of a finished run, `running`
+ * while it runs, or `interrupted` when the process died before it finished.
+ */
+export const HistoryStatus = Schema.Literal("running", "succeeded", "failed", "cancelled", "interrupted")
+export type HistoryStatus = typeof HistoryStatus.Type
+
+/** One row of `effect-agents history`. Times are epoch milliseconds. */
+export const RunSummary = Schema.Struct({
+  id: Schema.String,
+  workflow: Schema.String,
+  status: HistoryStatus,
+  startedAt: Schema.Number,
+  /** Absent while running and for interrupted runs. */
+  finishedAt: Schema.optional(Schema.Number),
+  durationMs: Schema.optional(Schema.Number),
+  inputTokens: Schema.Number,
+  outputTokens: Schema.Number,
+  costUsd: Schema.Number,
+  /** Why a failed run failed (tag and message, never a stack). */
+  error: Schema.optional(ErrorInfo)
+})
+export type RunSummary = typeof RunSummary.Type
+
+/** A step of a run, as its `StepFinished` event reported it (or `running` / `interrupted`). */
+export const StepRecord = Schema.Struct({
+  stepId: Schema.String,
+  label: Schema.String,
+  agent: Schema.optional(Schema.String),
+  status: HistoryStatus,
+  startedAt: Schema.Number,
+  durationMs: Schema.optional(Schema.Number),
+  /** True when the step made calls and every one was a cache hit. */
+  cached: Schema.Boolean,
+  /** Provider attempts of the step's calls that were not cache hits. */
+  attempts: Schema.Number,
+  calls: Schema.Number,
+  inputTokens: Schema.Number,
+  outputTokens: Schema.Number,
+  costUsd: Schema.Number,
+  /** A truncated rendering of the step's output, for display. */
+  output: Schema.optional(Schema.String),
+  error: Schema.optional(ErrorInfo)
+})
+export type StepRecord = typeof StepRecord.Type
+
+/** One logical LLM call of a run (after retries), as its `LlmCallFinished` event reported it. */
+export const LlmCallRecord = Schema.Struct({
+  stepId: Schema.optional(Schema.String),
+  agent: Schema.optional(Schema.String),
+  model: Schema.String,
+  provider: Schema.String,
+  cached: Schema.Boolean,
+  attempts: Schema.Number,
+  inputTokens: Schema.Number,
+  outputTokens: Schema.Number,
+  costUsd: Schema.Number,
+  durationMs: Schema.Number,
+  status: CallStatus,
+  error: Schema.optional(ErrorInfo),
+  /** When the call finished (epoch ms). */
+  at: Schema.Number
+})
+export type LlmCallRecord = typeof LlmCallRecord.Type
+
+/** Everything known about one run: `history show <id>`. */
+export const RunDetail = Schema.Struct({
+  ...RunSummary.fields,
+  /** The workflow's input as given (JSON). */
+  input: Schema.Unknown,
+  /** The workflow's output when it succeeded (JSON). */
+  output: Schema.optional(Schema.Unknown),
+  /** In the order they started. */
+  steps: Schema.Array(StepRecord),
+  /** In the order they finished. */
+  llmCalls: Schema.Array(LlmCallRecord)
+})
+export type RunDetail = typeof RunDetail.Type
+
+/** Sums over every run in the history (the footer of `effect-agents history`). */
+export const HistoryTotals = Schema.Struct({
+  runs: Schema.Number,
+  inputTokens: Schema.Number,
+  outputTokens: Schema.Number,
+  costUsd: Schema.Number
+})
+export type HistoryTotals = typeof HistoryTotals.Type
+
+/** Paging of `listRuns`: newest runs first. */
+export interface ListRunsOptions {
+  readonly limit: number
+  readonly offset?: number
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The history store could not do `operation` (`open`, `migrate`, `record`, `listRuns`, ...).
+ * `reason` is the driver's message; connection strings are never part of it.
+ */
+export class RunHistoryError extends Schema.TaggedError<RunHistoryError>()("RunHistoryError", {
+  operation: Schema.String,
+  reason: Schema.String,
+  cause: Schema.optional(Schema.Defect)
+}) {
+  override get message(): string {
+    return `run history ${this.operation} failed: ${this.reason}`
+  }
+}
+
+/** Every failure of the run history. */
+export type RunHistoryFailure = RunHistoryError
+
+// ---------------------------------------------------------------------------------------------
+// The port
+// ---------------------------------------------------------------------------------------------
+
+/** Reads and writes the run history. */
+export interface RunHistoryService {
+  /**
+   * Applies one event. Workflow, step and LLM-call events write rows; the other events
+   * (`LlmCallStarted`, `Retrying`, `RateLimited`, `CircuitStateChanged`) and LLM calls made
+   * outside a run are not stored. Applying events out of order (a finish before its start) still
+   * leaves the right row.
+   */
+  readonly record: (event: WorkflowEvent) => Effect.Effect<void, RunHistoryError>
+  /**
+   * Applies events in order in one transaction: all are written or none is. The recorder uses it
+   * so a burst of events costs one commit rather than one per event.
+   */
+  readonly recordAll: (events: ReadonlyArray<WorkflowEvent>) => Effect.Effect<void, RunHistoryError>
+  /** Runs, newest first. */
+  readonly listRuns: (options: ListRunsOptions) => Effect.Effect<ReadonlyArray<RunSummary>, RunHistoryError>
+  /** One run with its input, output, steps and LLM calls; `None` for an unknown id. */
+  readonly getRun: (id: string) => Effect.Effect<Option.Option<RunDetail>, RunHistoryError>
+  /** Counts and sums over all runs. */
+  readonly totals: Effect.Effect<HistoryTotals, RunHistoryError>
+  /**
+   * Marks `interrupted` every run (and its unfinished steps) still `running` that no live process
+   * is running, and returns how many runs it marked. Runs of this very store and of live
+   * processes on this host are left alone; runs written from another host cannot be checked and
+   * are marked — should that process still finish one, its `WorkflowFinished` overwrites the mark.
+   */
+  readonly markInterrupted: Effect.Effect<number, RunHistoryError>
+}
+
+/** The run history (see `layers/RunHistorySqlite.ts` and `layers/RunHistoryFromConfig.ts`). */
+export class RunHistory extends Context.Tag("effect-agents/RunHistory")<RunHistory, RunHistoryService>() {}
+
+/** `yield* RunHistory.record(event)`. */
+export const record = Effect.serviceFunctionEffect(RunHistory, (s) => s.record)
+/** `yield* RunHistory.recordAll(events)`. */
+export const recordAll = Effect.serviceFunctionEffect(RunHistory, (s) => s.recordAll)
+/** `yield* RunHistory.listRuns({ limit: 20 })`. */
+export const listRuns = Effect.serviceFunctionEffect(RunHistory, (s) => s.listRuns)
+/** `yield* RunHistory.getRun(id)`. */
+export const getRun = Effect.serviceFunctionEffect(RunHistory, (s) => s.getRun)
+/** `yield* RunHistory.totals`. */
+export const totals: Effect.Effect<HistoryTotals, RunHistoryError, RunHistory> = Effect.flatMap(
+  RunHistory,
+  (s) => s.totals
+)
+/** `yield* RunHistory.markInterrupted`. */
+export const markInterrupted: Effect.Effect<number, RunHistoryError, RunHistory> = Effect.flatMap(
+  RunHistory,
+  (s) => s.markInterrupted
+)
+
+// ---------------------------------------------------------------------------------------------
+// Pure helpers
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Whether an event changes the history. The recorder skips the others without a write, and LLM
+ * calls outside a run have no run to belong to.
+ */
+export const isRecorded = (event: WorkflowEvent): boolean => {
+  switch (event._tag) {
+    case "WorkflowStarted":
+    case "WorkflowFinished":
+    case "StepStarted":
+    case "StepFinished":
+      return true
+    case "LlmCallFinished":
+      return event.runId !== undefined
+    default:
+      return false
+  }
+}
