@@ -3,9 +3,12 @@
 // Heavy, rarely needed parts (TUI, OpenTelemetry) stay behind dynamic imports, i.e. separate chunks.
 // Native or asset-loading packages stay external and resolve from node_modules.
 import { build } from "esbuild"
-import { readFileSync } from "node:fs"
+import { readFileSync, rmSync } from "node:fs"
 
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"))
+
+// Chunk names are content hashes: clear old ones so dist/bin holds exactly one build.
+rmSync("dist/bin", { recursive: true, force: true })
 
 await build({
   entryPoints: { main: "src/main.ts" },

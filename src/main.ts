@@ -12,13 +12,19 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { cli } from "./cli/Cli.js"
-import { ExitCode } from "./cli/CliError.js"
+import { ExitCode, exitCodeFor } from "./cli/CliError.js"
 import { plain } from "./cli/PlainConsole.js"
+import { type Terminal, TerminalInfo } from "./cli/terminal.js"
 
 declare const __VERSION__: string | undefined
 const version = typeof __VERSION__ === "string" ? __VERSION__ : "0.0.0-dev"
 
-const color = process.stdout.isTTY === true && process.env["NO_COLOR"] === undefined
+const noColor = process.env["NO_COLOR"] !== undefined && process.env["NO_COLOR"] !== ""
+const terminal: Terminal = {
+  stdoutIsTty: process.stdout.isTTY === true,
+  stdoutColor: process.stdout.isTTY === true && !noColor,
+  stderrColor: process.stderr.isTTY === true && !noColor
+}
 
 /** Errors the user can act on carry a message; print it and choose the exit code. */
 const report = (error: unknown): Effect.Effect<number> => {
@@ -26,21 +32,22 @@ const report = (error: unknown): Effect.Effect<number> => {
   if (ValidationError.isValidationError(error)) return Effect.succeed(ExitCode.usage)
   const tag = typeof error === "object" && error !== null && "_tag" in error ? String(error._tag) : "Error"
   const message = error instanceof Error ? error.message : String(error)
-  const code = tag === "InvalidConfig" || tag === "UsageError" || tag === "MetricsServerError"
-    ? ExitCode.usage
-    : ExitCode.failed
-  return Console.error(`${tag}: ${message}`).pipe(Effect.as(code))
+  // A failed run already printed its progress and error; say it once more, briefly.
+  return Console.error(`${tag}: ${message}`).pipe(Effect.as(exitCodeFor(tag)))
 }
 
 const program = Effect.suspend(() => cli(version)(process.argv)).pipe(
   Effect.as(ExitCode.success as number),
   Effect.catchAll(report),
+  Effect.provideService(TerminalInfo, terminal),
   Effect.provide(NodeContext.layer),
-  color ? (self) => self : (self) => Effect.consoleWith((console) => Effect.withConsole(self, plain(console)))
+  terminal.stdoutColor ? (self) => self : (self) => Effect.consoleWith((console) => Effect.withConsole(self, plain(console)))
 )
 
 NodeRuntime.runMain(program, {
   disableErrorReporting: false,
+  // Our Logging layer is the logger; runMain's pretty logger would print every line twice.
+  disablePrettyLogger: true,
   teardown: (exit, onExit) => {
     if (Exit.isSuccess(exit)) onExit(typeof exit.value === "number" ? exit.value : ExitCode.success)
     else onExit(Cause.isInterruptedOnly(exit.cause) ? ExitCode.interrupted : ExitCode.failed)

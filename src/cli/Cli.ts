@@ -8,10 +8,22 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
+import * as Console from "effect/Console"
 import { configCommand } from "./configCommand.js"
+import { formatTable } from "./format.js"
+import { type Terminal, TerminalInfo } from "./terminal.js"
 import { UsageError } from "./CliError.js"
 
 const json = Options.boolean("json").pipe(Options.withDescription("Print the result as JSON on stdout"))
+
+/** Runs a handler of `commands.ts` (loaded on first use) with the terminal facts. */
+const withCommands = <A, E, R>(
+  f: (commands: typeof import("./commands.js"), terminal: Terminal) => Effect.Effect<A, E, R>
+) =>
+  Effect.flatMap(
+    Effect.zip(Effect.promise(() => import("./commands.js")), TerminalInfo),
+    ([commands, terminal]) => f(commands, terminal)
+  )
 
 const notYetAvailable = (command: string) =>
   Effect.fail(new UsageError({ message: `'${command}' is not yet available in this version` }))
@@ -34,7 +46,8 @@ const run = Command.make(
       Options.withDescription("Budget in USD; the run fails with BudgetExceeded before exceeding it")
     )
   },
-  () => notYetAvailable("run")
+  ({ input, json, maxCost, workflow }) =>
+    withCommands((c, terminal) => c.run(terminal, { workflow, input, json, maxCostUsd: maxCost }))
 ).pipe(Command.withDescription("Run one workflow"))
 
 const batch = Command.make(
@@ -46,23 +59,26 @@ const batch = Command.make(
     concurrency: Options.integer("concurrency").pipe(Options.withDefault(8), Options.withDescription("Runs at once")),
     json
   },
-  () => notYetAvailable("batch")
+  ({ concurrency, file, json }) => withCommands((c, terminal) => c.batch(terminal, { file, concurrency, json }))
 ).pipe(Command.withDescription("Run many workflows concurrently from a JSONL file"))
 
-const workflows = Command.make("workflows", {}, () => notYetAvailable("workflows")).pipe(
+const workflows = Command.make("workflows", {}, () =>
+  Effect.flatMap(Effect.promise(() => import("../agents/registry.js")), (registry) =>
+    Console.log(formatTable(["WORKFLOW", "DESCRIPTION"], registry.workflows.map((w) => [w.name, w.description]))))
+).pipe(
   Command.withDescription("List the available workflows")
 )
 
 const historyShow = Command.make(
   "show",
   { id: Args.text({ name: "id" }), json },
-  () => notYetAvailable("history show")
+  ({ id, json }) => withCommands((c, terminal) => c.historyShow(terminal, { id, json }))
 ).pipe(Command.withDescription("One run with its steps and LLM calls"))
 
 const history = Command.make(
   "history",
   { limit: Options.integer("limit").pipe(Options.withDefault(20)), json },
-  () => notYetAvailable("history")
+  ({ json, limit }) => withCommands((c, terminal) => c.history(terminal, { limit, json }))
 ).pipe(
   Command.withDescription("Past runs with status, duration, tokens and cost"),
   Command.withSubcommands([historyShow])
@@ -71,10 +87,10 @@ const history = Command.make(
 const cache = Command.make("cache").pipe(
   Command.withDescription("The LLM response cache"),
   Command.withSubcommands([
-    Command.make("stats", { json }, () => notYetAvailable("cache stats")).pipe(
+    Command.make("stats", { json }, ({ json }) => withCommands((c, terminal) => c.stats(terminal, { json }))).pipe(
       Command.withDescription("Entries, bytes, hits and misses")
     ),
-    Command.make("clear", {}, () => notYetAvailable("cache clear")).pipe(
+    Command.make("clear", {}, () => withCommands((c, terminal) => c.clear(terminal))).pipe(
       Command.withDescription("Remove every cached response")
     )
   ])

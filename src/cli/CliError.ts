@@ -7,9 +7,35 @@ import { Data } from "effect"
 /** Bad usage the argument parser cannot see (an unknown workflow, a malformed batch line...). */
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
 
+/** A workflow run ended failed or cancelled; its typed error is in `error`. */
+export class WorkflowFailed extends Data.TaggedError("WorkflowFailed")<{
+  readonly runId: string
+  readonly status: string
+  readonly error: { readonly tag: string; readonly message: string } | undefined
+}> {
+  override get message(): string {
+    return this.error === undefined
+      ? `run ${this.runId} ${this.status}`
+      : `run ${this.runId} ${this.status}: ${this.error.tag}: ${this.error.message}`
+  }
+}
+
 export const ExitCode = {
   success: 0,
   failed: 1,
   usage: 2,
   interrupted: 130
 } as const
+
+/** Errors that mean "fix your command line or configuration" (exit 2). */
+const usageTags = new Set([
+  "UsageError",
+  "InvalidConfig",
+  "MetricsServerError",
+  "PricingFileError",
+  "RunHistoryError",
+  "WorkflowInputError"
+])
+
+/** The exit code for a failure with this `_tag`. */
+export const exitCodeFor = (tag: string): number => (usageTags.has(tag) ? ExitCode.usage : ExitCode.failed)

@@ -1,0 +1,205 @@
+/**
+ * Agent — one role played by a language model: instructions, a typed input and a typed output.
+ *
+ * `Agent.make({...}).run(input)` is an ordinary Effect that needs `LanguageModel` from
+ * `@effect/ai`, so a test swaps in a fake model Layer and a program swaps providers without the
+ * agent changing. Structured outputs are decoded with the output Schema; when the model's answer
+ * does not decode, the agent re-asks once with the parse error appended (repair) and then fails
+ * with `OutputParseError`. Before every call it checks the run budget carried in `WorkflowContext`,
+ * so a spent budget stops the run before money is spent, not after.
+ */
+import { AiError, LanguageModel, type Prompt } from "@effect/ai"
+import { Cause, Clock, Effect, Exit, Metric, ParseResult, Schema } from "effect"
+import { fromAiError, type LlmError } from "../services/LlmError.js"
+import * as Metrics from "../services/Metrics.js"
+import * as WorkflowContext from "../services/WorkflowContext.js"
+import { type AgentError, BudgetExceeded, OutputParseError } from "./AgentError.js"
+
+/** What defines an agent. */
+export interface AgentOptions<I, II, O, OI> {
+  /** Bounded, human-readable name: it labels metrics, spans and step rows. */
+  readonly name: string
+  /** The system prompt. */
+  readonly instructions: string
+  /** Schema of the input; its encoded form is what the model sees. */
+  readonly input: Schema.Schema<I, II>
+  /** Schema of the structured output (encoding to a JSON object), or `"text"` for free text. */
+  readonly output: Schema.Schema<O, OI> | "text"
+  /** A model id to ask the LLM layer for instead of `LLM_MODEL`. */
+  readonly model?: string | undefined
+  readonly settings?: WorkflowContext.ModelSettings | undefined
+  /** Renders the encoded input as the user message; default: strings as they are, else JSON. */
+  readonly prompt?: ((input: I, encoded: II) => string) | undefined
+}
+
+/** A defined agent. */
+export interface Agent<I, O> {
+  readonly name: string
+  readonly instructions: string
+  readonly model: string | undefined
+  /** Runs the agent once on `input` (up to two LLM calls when the first answer needs repair). */
+  readonly run: (input: I) => Effect.Effect<O, AgentError, LanguageModel.LanguageModel>
+}
+
+const RAW_LIMIT = 64 * 1024
+
+const LLM_ERROR_TAGS: ReadonlySet<string> = new Set([
+  "RateLimited",
+  "ProviderUnavailable",
+  "Timeout",
+  "CircuitOpen",
+  "Unauthorized",
+  "BadRequest",
+  "MalformedResponse",
+  "RetryBudgetExceeded"
+])
+
+/** A model answer that did not decode: what was said and why it was rejected. */
+class ParseFailure {
+  readonly raw: string
+  readonly issues: string
+  constructor(fields: { readonly raw: string; readonly issues: string }) {
+    this.raw = fields.raw
+    this.issues = fields.issues
+  }
+}
+
+/**
+ * Recognises an answer the output Schema rejected. `LanguageModel.generateObject` reports it as
+ * `AiError.MalformedOutput` with the `ParseError` (whose `actual` is the raw text) as cause; the
+ * resilient layer may already have mapped it to `MalformedResponse`.
+ */
+const parseFailureOf = (error: unknown): { readonly raw: string; readonly issues: string } | undefined => {
+  if (AiError.isAiError(error) && error._tag === "MalformedOutput") {
+    const cause = error.cause
+    if (ParseResult.isParseError(cause)) {
+      const actual = cause.issue.actual
+      return {
+        raw: (typeof actual === "string" ? actual : JSON.stringify(actual) ?? "").slice(0, RAW_LIMIT),
+        issues: ParseResult.TreeFormatter.formatErrorSync(cause)
+      }
+    }
+    return { raw: "", issues: error.description ?? "no object was generated" }
+  }
+  if (isLlmError(error) && error._tag === "MalformedResponse") return { raw: error.raw, issues: error.detail }
+  return undefined
+}
+
+const isLlmError = (error: unknown): error is LlmError =>
+  typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string" &&
+  LLM_ERROR_TAGS.has(error._tag) && !AiError.isAiError(error)
+
+/**
+ * Maps whatever the language model failed with to an `LlmError`: the resilient layer already
+ * fails with `LlmError`; a bare provider layer fails with `AiError`, mapped here with `fromAiError`.
+ */
+const toLlmError = (error: unknown, model: string, nowMs: number): LlmError => {
+  if (isLlmError(error)) return error
+  if (AiError.isAiError(error)) return fromAiError(error, { provider: "unknown", model }, nowMs)
+  throw error // unreachable for LanguageModel; surfaces as a defect rather than a wrong tag
+}
+
+const renderInput = (encoded: unknown): string =>
+  typeof encoded === "string" ? encoded : JSON.stringify(encoded, null, 2)
+
+const repairMessage = (issues: string): string =>
+  "Your previous answer did not match the required output format. The validator reported:\n" +
+  issues +
+  "\nAnswer again with only a JSON value that matches the required schema."
+
+/** Fails with `BudgetExceeded` when the current run has spent its budget. */
+const checkBudget = (agent: string): Effect.Effect<void, BudgetExceeded> =>
+  Effect.flatMap(WorkflowContext.current, (ctx) => {
+    if (ctx.maxCostUsd === undefined || ctx.run === undefined) return Effect.void
+    const spentUsd = ctx.run.costUsd
+    return spentUsd >= ctx.maxCostUsd
+      ? Effect.fail(new BudgetExceeded({ agent, runId: ctx.runId, spentUsd, maxCostUsd: ctx.maxCostUsd }))
+      : Effect.void
+  })
+
+const statusOf = <A, E>(exit: Exit.Exit<A, E>): "success" | "error" | "cancelled" =>
+  Exit.isSuccess(exit) ? "success" : Cause.isInterruptedOnly(exit.cause) ? "cancelled" : "error"
+
+/** Defines a structured-output agent. */
+export function make<I, II, O, OI extends Record<string, unknown>>(
+  options: AgentOptions<I, II, O, OI> & { readonly output: Schema.Schema<O, OI> }
+): Agent<I, O>
+/** Defines a free-text agent: `run` returns the model's text. */
+export function make<I, II>(options: AgentOptions<I, II, string, never> & { readonly output: "text" }): Agent<I, string>
+export function make<I, II, O, OI extends Record<string, unknown>>(
+  options: AgentOptions<I, II, O, OI>
+): Agent<I, O | string> {
+  const { name, instructions } = options
+  const modelLabel = options.model ?? "default"
+  const encodeInput = Schema.encode(options.input)
+
+  /** One LLM call, after the budget check; failures mapped to `LlmError`. */
+  const call = <A>(effect: Effect.Effect<A, unknown, LanguageModel.LanguageModel>) =>
+    Effect.zipRight(
+      checkBudget(name),
+      Effect.catchAll(effect, (error) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(toLlmError(error, modelLabel, now))))
+    )
+
+  const generate = (
+    messages: ReadonlyArray<Prompt.MessageEncoded>
+  ): Effect.Effect<O | string, AgentError, LanguageModel.LanguageModel> => {
+    const output = options.output
+    if (output === "text") {
+      return Effect.map(call(LanguageModel.generateText({ prompt: messages })), (r) => r.text)
+    }
+    // A rejected answer comes back as a `ParseFailure` value; every other failure stays an error.
+    const ask = (prompt: ReadonlyArray<Prompt.MessageEncoded>) =>
+      call(
+        LanguageModel.generateObject({ prompt, schema: output, objectName: objectNameOf(name) }).pipe(
+          Effect.map((r): O | ParseFailure => r.value),
+          Effect.catchAll((error) => {
+            const failure = parseFailureOf(error)
+            return failure === undefined ? Effect.fail(error) : Effect.succeed(new ParseFailure(failure))
+          })
+        )
+      )
+    return Effect.gen(function*() {
+      const first = yield* ask(messages)
+      if (!(first instanceof ParseFailure)) return first
+      yield* Effect.logDebug(`agent ${name}: answer did not match its schema; asking once more`)
+      const repair: Array<Prompt.MessageEncoded> = [...messages]
+      if (first.raw.length > 0) repair.push({ role: "assistant", content: first.raw })
+      repair.push({ role: "user", content: repairMessage(first.issues) })
+      const second = yield* ask(repair)
+      if (!(second instanceof ParseFailure)) return second
+      return yield* new OutputParseError({ agent: name, raw: second.raw, issues: second.issues })
+    })
+  }
+
+  const run = (input: I): Effect.Effect<O | string, AgentError, LanguageModel.LanguageModel> =>
+    Effect.gen(function*() {
+      const encoded = yield* Effect.orDie(encodeInput(input))
+      const text = options.prompt !== undefined ? options.prompt(input, encoded) : renderInput(encoded)
+      return yield* generate([
+        { role: "system", content: instructions },
+        { role: "user", content: text }
+      ])
+    }).pipe(
+      (self) => measured(name, self),
+      WorkflowContext.withAgent(name, { model: options.model, settings: options.settings }),
+      Effect.withSpan(`Agent.${name}`, { attributes: { "agent.name": name, "agent.model": modelLabel } })
+    )
+
+  return { name, instructions, model: options.model, run }
+}
+
+/** Records `agent_executions_total` and `agent_execution_duration_seconds` with the outcome. */
+const measured = <A, E, R>(agent: string, self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(Clock.currentTimeMillis, (start) =>
+    Effect.onExit(self, (exit) =>
+      Effect.flatMap(Clock.currentTimeMillis, (end) => {
+        const tags = { agent, status: statusOf(exit) }
+        return Effect.zipRight(
+          Metric.increment(Metrics.withTags(Metrics.agentExecutionsTotal, tags)),
+          Metric.update(Metrics.withTags(Metrics.agentExecutionDurationSeconds, tags), (end - start) / 1000)
+        )
+      })))
+
+/** Providers want an identifier-like object name. */
+const objectNameOf = (agent: string): string => agent.replace(/[^A-Za-z0-9_-]+/g, "_") || "output"

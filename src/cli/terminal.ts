@@ -1,0 +1,17 @@
+/**
+ * What the CLI knows about its terminal, decided once in `main.ts` (the only place that reads the
+ * process environment) and passed down.
+ */
+import { Context } from "effect"
+
+export interface Terminal {
+  /** stdout is a terminal: the dashboard may take it, and logs default to the pretty format. */
+  readonly stdoutIsTty: boolean
+  /** stderr is a terminal and `NO_COLOR` is unset: console logs may use colour. */
+  readonly stderrColor: boolean
+  /** stdout is a terminal and `NO_COLOR` is unset. */
+  readonly stdoutColor: boolean
+}
+
+/** The terminal facts as a service, provided by `main.ts` to the command handlers. */
+export class TerminalInfo extends Context.Tag("effect-agents/cli/Terminal")<TerminalInfo, Terminal>() {}

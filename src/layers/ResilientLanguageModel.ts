@@ -1,0 +1,534 @@
+/**
+ * ResilientLanguageModel — wraps a provider's `LanguageModel` with the production stack.
+ *
+ * Order per call (DESIGN.md): cache → retry → circuit breaker → rate limiter → timeout → provider.
+ * Each attempt takes its own rate-limit permit and counts in its breaker; retry stops at once on
+ * `CircuitOpen`; when the primary model ends in a retryable failure (after its retries) or its
+ * breaker is open, the call moves to the next of `LLM_FALLBACK_MODELS`. Only successes enter the
+ * cache, and concurrent identical requests share one provider call (single-flight).
+ *
+ * Every call publishes `LlmCallStarted` / `Retrying` / `LlmCallFinished` events tagged with the
+ * run, step and agent of the fiber's `WorkflowContext`, and records the `llm_*` and `gen_ai_*`
+ * metrics. Failures are `LlmError`s; because `LanguageModel`'s interface fails with `AiError`,
+ * they travel wrapped (`toAiError`) and `fromAiError` unwraps them for agents.
+ */
+import { LanguageModel, type Prompt } from "@effect/ai"
+import * as AiPrompt from "@effect/ai/Prompt"
+import type * as Response from "@effect/ai/Response"
+import type * as Tool from "@effect/ai/Tool"
+import { isAiError } from "@effect/ai/AiError"
+import {
+  Cache,
+  Cause,
+  Clock,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  JSONSchema,
+  Layer,
+  Metric,
+  Option,
+  Schema,
+  Scope,
+  Stream
+} from "effect"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import { AppConfig, type AppConfigShape, type ProviderName } from "../services/AppConfig.js"
+import { CircuitBreaker } from "../services/CircuitBreaker.js"
+import { cacheKey, type CacheKeyTool, LlmCache } from "../services/LlmCache.js"
+import {
+  fromAiError,
+  isLlmError,
+  isRetryable,
+  type LlmError,
+  MalformedResponse,
+  ProviderUnavailable,
+  Timeout,
+  toAiError
+} from "../services/LlmError.js"
+import * as Metrics from "../services/Metrics.js"
+import { Pricing } from "../services/Pricing.js"
+import { keyOf, RateLimiter } from "../services/RateLimiter.js"
+import * as Resilience from "../services/Resilience.js"
+import * as WorkflowContext from "../services/WorkflowContext.js"
+import {
+  errorInfo,
+  LlmCallFinished,
+  LlmCallStarted,
+  Retrying,
+  type Usage,
+  WorkflowEvents
+} from "../services/WorkflowEvents.js"
+import { CachePolicy } from "../services/LlmCall.js"
+import { applySettings } from "./internal/modelSettings.js"
+import * as LlmProvider from "./LlmProvider.js"
+import * as ResponseCodec from "./internal/responseCodec.js"
+
+/**
+ * A model reference: `model` (the configured provider) or `provider:model` for another provider,
+ * as `LLM_FALLBACK_MODELS` allows. OpenRouter ids such as `meta-llama/llama-3-8b:free` keep their
+ * colon because their prefix is not a provider name.
+ */
+export const parseModelRef = (
+  ref: string,
+  defaultProvider: ProviderName
+): { readonly provider: ProviderName; readonly model: string } => {
+  const colon = ref.indexOf(":")
+  if (colon > 0) {
+    const prefix = ref.slice(0, colon)
+    if (Schema.is(ProviderNameLiteral)(prefix)) return { provider: prefix, model: ref.slice(colon + 1) }
+  }
+  return { provider: defaultProvider, model: ref }
+}
+
+const ProviderNameLiteral = Schema.Literal("openrouter", "openai", "google", "simulated")
+
+/** How the resilient model is put together; `MainLayer` builds this from `AppConfig`. */
+export interface Options {
+  readonly provider: ProviderName
+  /** The model used when the agent asks for none (`LLM_MODEL`). */
+  readonly model: string
+  /** Tried in order after the primary fails (`LLM_FALLBACK_MODELS`). */
+  readonly fallbackModels: ReadonlyArray<string>
+  /** Builds the `LanguageModel` of a model reference (see `parseModelRef`); called once per model. */
+  readonly makeModel: (ref: string) => Effect.Effect<LanguageModel.Service, never, Scope.Scope>
+  /** Display label of a model reference (the simulated provider prefixes `simulated-`). */
+  readonly modelLabel?: (model: string) => string
+  /** Per-attempt timeout (`LLM_TIMEOUT`). */
+  readonly timeout: Duration.Duration
+  readonly retry: Resilience.RetryPolicy
+  /** Whether successful responses are cached (`CACHE_ENABLED`). */
+  readonly cacheEnabled: boolean
+}
+
+type Method = "generateText" | "generateObject"
+
+interface Call {
+  readonly method: Method
+  readonly options: LanguageModel.GenerateTextOptions<any> & { readonly schema?: Schema.Schema<any, any, any> }
+}
+
+/** A finished provider call: the response, the model that answered and the attempts it took. */
+interface Answer {
+  readonly response: LanguageModel.GenerateTextResponse<any>
+  readonly model: string
+  readonly attempts: number
+}
+
+/** The run / step / agent fields of an event, from the fiber's workflow context. */
+const context = (ctx: WorkflowContext.WorkflowContextValue) => ({
+  ...(ctx.runId === undefined ? {} : { runId: ctx.runId }),
+  ...(ctx.stepId === undefined ? {} : { stepId: ctx.stepId }),
+  ...(ctx.agent === undefined ? {} : { agent: ctx.agent })
+})
+
+const usageOf = (response: LanguageModel.GenerateTextResponse<any>): Usage => {
+  const usage = response.usage
+  return { inputTokens: usage.inputTokens ?? 0, outputTokens: usage.outputTokens ?? 0 }
+}
+
+/** OpenRouter reports the cost it charged in the finish part's metadata. */
+const providerCost = (response: LanguageModel.GenerateTextResponse<any>): number | undefined => {
+  for (const part of response.content as ReadonlyArray<Response.AnyPart>) {
+    if (part.type !== "finish") continue
+    const meta = (part.metadata as Record<string, unknown> | undefined)?.["openrouter"] as
+      | { usage?: { cost?: unknown } }
+      | undefined
+    const cost = meta?.usage?.cost
+    if (typeof cost === "number") return cost
+  }
+  return undefined
+}
+
+/** Tools as far as they change the answer, for the cache key. */
+const toolsOf = (options: Call["options"]): ReadonlyArray<CacheKeyTool> | undefined => {
+  const toolkit = options.toolkit as { tools?: Record<string, Tool.Any> } | undefined
+  if (toolkit === undefined || !("tools" in toolkit) || toolkit.tools === undefined) return undefined
+  return Object.values(toolkit.tools).map((tool) => ({
+    name: tool.name,
+    description: tool.description,
+    parameters: JSONSchema.make(tool.parametersSchema)
+  }))
+}
+
+/**
+ * Calls whose tools run handlers have side effects a cache hit would skip, so only calls without a
+ * toolkit, or with tool-call resolution disabled, are cached.
+ */
+const isCacheable = (options: Call["options"]): boolean =>
+  options.toolkit === undefined || options.disableToolCallResolution === true
+
+const promptJson = (prompt: Prompt.RawInput): unknown => Schema.encodeSync(AiPrompt.Prompt)(AiPrompt.make(prompt))
+
+const estimateTokens = (prompt: Prompt.RawInput): number =>
+  Math.ceil(JSON.stringify(promptJson(prompt)).length / 4)
+
+/** Builds the resilient `LanguageModel` service. */
+export const make = (options: Options) =>
+  Effect.gen(function*() {
+    const cache = yield* LlmCache
+    const limiter = yield* RateLimiter
+    const breaker = yield* CircuitBreaker
+    const events = yield* WorkflowEvents
+    const pricing = yield* Pricing
+    const scope = yield* Effect.scope
+    const label = options.modelLabel ?? ((m: string) => m)
+    const providerOf = (ref: string): ProviderName => parseModelRef(ref, options.provider).provider
+    const modelOf = (ref: string): string => parseModelRef(ref, options.provider).model
+
+    // Provider clients per model (primary, fallbacks, agents' own), built on first use and kept
+    // for the life of the layer.
+    const models = yield* Cache.make({
+      capacity: 64,
+      timeToLive: Duration.infinity,
+      lookup: (model: string) => Scope.extend(options.makeModel(model), scope)
+    })
+    const modelFor = (model: string) => models.get(model)
+
+    // Single-flight: identical requests in flight share the leader's outcome.
+    const inFlight = new Map<string, Deferred.Deferred<Answer, LlmError>>()
+
+    /** One attempt on one model: limiter → timeout → provider, mapped to `LlmError`. */
+    const attempt = (call: Call, model: string, attemptNo: number) =>
+      Effect.gen(function*() {
+        const ctx = yield* WorkflowContext.current
+        const key = keyOf(providerOf(model), modelOf(model))
+        yield* limiter.acquire(key, { requests: 1, tokens: estimateTokens(call.options.prompt) })
+        yield* events.publish(
+          new LlmCallStarted({
+            ...context(ctx),
+            model: label(model),
+            provider: providerOf(model),
+            attempt: attemptNo,
+            at: yield* Clock.currentTimeMillis
+          })
+        )
+        const service = yield* modelFor(model)
+        const run = (call.method === "generateObject"
+          ? service.generateObject(call.options as any)
+          : service.generateText(call.options as any)) as Effect.Effect<LanguageModel.GenerateTextResponse<any>, unknown>
+        const now = yield* Clock.currentTimeMillis
+        return yield* run.pipe(
+          applySettings(providerOf(model), ctx.settings),
+          Effect.timeoutFail({
+            duration: options.timeout,
+            onTimeout: () =>
+              new Timeout({ provider: providerOf(model), model: label(model), timeoutMs: Duration.toMillis(options.timeout) })
+          }),
+          Effect.mapError((error): LlmError =>
+            isLlmError(error)
+              ? error
+              : isAiError(error)
+              ? fromAiError(error, { provider: providerOf(model), model: label(model) }, now)
+              : new ProviderUnavailable({ provider: providerOf(model), model: label(model), detail: String(error) })
+          ),
+          Effect.tapError((error) =>
+            error._tag === "RateLimited" && error.retryAfterMs !== undefined
+              ? limiter.feedback(key, Duration.millis(error.retryAfterMs))
+              : Effect.void
+          )
+        )
+      })
+
+    /** All attempts on one model: retry around breaker around one attempt. */
+    const onModel = (call: Call, model: string) =>
+      Effect.gen(function*() {
+        let attempts = 0
+        const key = keyOf(providerOf(model), modelOf(model))
+        const response = yield* Resilience.retryLlm(
+          Effect.suspend(() => {
+            attempts += 1
+            return breaker.withBreaker(key, attempt(call, model, attempts), { isFailure: isRetryable })
+          }),
+          options.retry,
+          {
+            onRetry: ({ attempt: n, delay, error, reason }) =>
+              Effect.gen(function*() {
+                const ctx = yield* WorkflowContext.current
+                yield* Metric.increment(
+                  Metrics.withTags(Metrics.llmRetriesTotal, {
+                    agent: ctx.agent ?? "none",
+                    model: label(model),
+                    reason
+                  })
+                )
+                yield* events.publish(
+                  new Retrying({
+                    ...context(ctx),
+                    model: label(model),
+                    attempt: n,
+                    delayMs: Duration.toMillis(delay),
+                    reason,
+                    at: yield* Clock.currentTimeMillis
+                  })
+                )
+                yield* Effect.logWarning("LLM attempt failed; retrying").pipe(
+                  Effect.annotateLogs({ model: label(model), attempt: n, reason: error.message, delayMs: Duration.toMillis(delay) })
+                )
+              })
+          }
+        )
+        return { response, model, attempts } satisfies Answer
+      })
+
+    /** The primary model, then each fallback while the failure is the provider's. */
+    const withFallbacks = (call: Call, primary: string): Effect.Effect<Answer, LlmError> => {
+      const chain = [primary, ...options.fallbackModels.filter((m) => m !== primary)]
+      const go = (index: number): Effect.Effect<Answer, LlmError> =>
+        onModel(call, chain[index]!).pipe(
+          Effect.catchIf(
+            (error) => index + 1 < chain.length && (isRetryable(error) || error._tag === "CircuitOpen"),
+            (error) =>
+              Effect.logWarning("LLM model failed; falling back").pipe(
+                Effect.annotateLogs({ model: label(chain[index]!), next: label(chain[index + 1]!), reason: error.message }),
+                Effect.zipRight(go(index + 1))
+              )
+          )
+        )
+      return go(0)
+    }
+
+    /** Runs `f` once per key at a time; identical concurrent calls await the leader. */
+    const singleFlight = (key: string, f: Effect.Effect<Answer, LlmError>): Effect.Effect<Answer, LlmError> =>
+      Effect.suspend(() => {
+        const existing = inFlight.get(key)
+        if (existing !== undefined) return Deferred.await(existing)
+        return Effect.flatMap(Deferred.make<Answer, LlmError>(), (deferred) => {
+          inFlight.set(key, deferred)
+          return f.pipe(
+            Effect.onExit((exit) => {
+              inFlight.delete(key)
+              return Deferred.done(deferred, exit.pipe(Exit.mapErrorCause((c) => c))).pipe(
+                // An interrupted leader must not leave followers waiting forever.
+                Effect.zipRight(Exit.isInterrupted(exit) ? Deferred.interrupt(deferred) : Effect.void)
+              )
+            })
+          )
+        })
+      })
+
+    /** The structured value of a response (a cache hit stores only the parts). */
+    const asObject = (
+      call: Call,
+      response: LanguageModel.GenerateTextResponse<any>
+    ): Effect.Effect<LanguageModel.GenerateObjectResponse<any, unknown>, LlmError> =>
+      response instanceof LanguageModel.GenerateObjectResponse || call.options.schema === undefined
+        ? Effect.succeed(response as LanguageModel.GenerateObjectResponse<any, unknown>)
+        : Schema.decodeUnknown(Schema.parseJson(call.options.schema as Schema.Schema<unknown, unknown, never>))(response.text).pipe(
+          Effect.map((value) => new LanguageModel.GenerateObjectResponse(value, response.content)),
+          Effect.mapError((error) =>
+            new MalformedResponse({ provider: options.provider, model: label(options.model), raw: response.text, detail: error.message })
+          )
+        )
+
+    /** The whole call: cache lookup, single-flight, fallbacks, events and metrics. */
+    const perform = (call: Call): Effect.Effect<LanguageModel.GenerateTextResponse<any>, LlmError> =>
+      Effect.gen(function*() {
+        const ctx = yield* WorkflowContext.current
+        const model = ctx.model ?? options.model
+        const started = yield* Clock.currentTimeMillis
+        const policy = yield* CachePolicy
+        const cacheable = options.cacheEnabled && isCacheable(call.options) && policy !== "bypass"
+        const key = cacheKey({
+          provider: providerOf(model),
+          model: modelOf(model),
+          settings: ctx.settings as Record<string, unknown> | undefined,
+          prompt: promptJson(call.options.prompt),
+          tools: toolsOf(call.options),
+          responseSchema: call.options.schema === undefined ? undefined : JSONSchema.make(call.options.schema)
+        })
+
+        if (cacheable && policy === "use") {
+          const hit = yield* cache.get(key).pipe(
+            Effect.flatMap(Option.match({
+              onNone: () => Effect.succeedNone,
+              onSome: (value) => ResponseCodec.decode(value)
+            }))
+          )
+          if (Option.isSome(hit)) {
+            const usage = usageOf(hit.value)
+            yield* finished(ctx, { model, cached: true, attempts: 0, usage, costUsd: 0, started, error: undefined })
+            return hit.value
+          }
+        }
+
+        const exit = yield* singleFlight(key, withFallbacks(call, model)).pipe(Effect.exit)
+        if (Exit.isFailure(exit)) {
+          const error = Cause.failureOption(exit.cause)
+          if (Option.isSome(error)) {
+            yield* finished(ctx, {
+              model,
+              cached: false,
+              attempts: 0,
+              usage: { inputTokens: 0, outputTokens: 0 },
+              costUsd: 0,
+              started,
+              error: error.value
+            })
+          }
+          return yield* Effect.failCause(exit.cause)
+        }
+        const answer = exit.value
+        const usage = usageOf(answer.response)
+        const costUsd = yield* pricing.cost(label(answer.model), usage, { providerCostUsd: providerCost(answer.response) })
+        yield* finished(ctx, {
+          model: answer.model,
+          cached: false,
+          attempts: answer.attempts,
+          usage,
+          costUsd,
+          started,
+          error: undefined
+        })
+        if (cacheable) {
+          const encoded = yield* ResponseCodec.encode(answer.response)
+          if (Option.isSome(encoded)) yield* cache.set(key, encoded.value)
+        }
+        return answer.response
+      })
+
+    /** Publishes `LlmCallFinished` and records the call's metrics and log line. */
+    const finished = (
+      ctx: WorkflowContext.WorkflowContextValue,
+      call: {
+        readonly model: string
+        readonly cached: boolean
+        readonly attempts: number
+        readonly usage: Usage
+        readonly costUsd: number
+        readonly started: number
+        readonly error: LlmError | undefined
+      }
+    ) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const durationMs = Math.max(0, now - call.started)
+        const model = label(call.model)
+        const agent = ctx.agent ?? "none"
+        const status = call.error === undefined ? "success" : "error"
+        yield* events.publish(
+          new LlmCallFinished({
+            ...context(ctx),
+            model,
+            provider: providerOf(call.model),
+            cached: call.cached,
+            attempt: call.attempts,
+            usage: call.usage,
+            costUsd: call.costUsd,
+            durationMs,
+            status,
+            ...(call.error === undefined ? {} : { error: errorInfo(call.error) }),
+            at: now
+          })
+        )
+        const tags = { agent, model }
+        yield* Metric.increment(Metrics.withTags(Metrics.llmRequestsTotal, { ...tags, status }))
+        yield* Metric.update(Metrics.withTags(Metrics.llmRequestDurationSeconds, tags), durationMs / 1000)
+        const genAi = {
+          gen_ai_operation_name: "chat",
+          gen_ai_provider_name: providerOf(call.model),
+          gen_ai_request_model: model
+        }
+        yield* Metric.update(Metrics.withTags(Metrics.genAiClientOperationDuration, genAi), durationMs / 1000)
+        if (!call.cached && call.error === undefined) {
+          yield* Metric.incrementBy(Metrics.withTags(Metrics.llmTokensTotal, { ...tags, type: "input" }), call.usage.inputTokens)
+          yield* Metric.incrementBy(Metrics.withTags(Metrics.llmTokensTotal, { ...tags, type: "output" }), call.usage.outputTokens)
+          yield* Metric.incrementBy(Metrics.withTags(Metrics.llmCostUsdTotal, tags), call.costUsd)
+          yield* Metric.update(
+            Metrics.withTags(Metrics.genAiClientTokenUsage, { ...genAi, gen_ai_token_type: "input" }),
+            call.usage.inputTokens
+          )
+          yield* Metric.update(
+            Metrics.withTags(Metrics.genAiClientTokenUsage, { ...genAi, gen_ai_token_type: "output" }),
+            call.usage.outputTokens
+          )
+        }
+        const log = call.error === undefined ? Effect.logDebug("LLM call finished") : Effect.logWarning("LLM call failed")
+        yield* log.pipe(
+          Effect.annotateLogs({
+            model,
+            cached: call.cached,
+            attempts: call.attempts,
+            durationMs,
+            inputTokens: call.usage.inputTokens,
+            outputTokens: call.usage.outputTokens,
+            costUsd: call.costUsd,
+            ...(call.error === undefined ? {} : { error: call.error._tag, reason: call.error.message })
+          })
+        )
+      })
+
+    const service: LanguageModel.Service = {
+      generateText: ((callOptions: Call["options"]) =>
+        perform({ method: "generateText", options: callOptions }).pipe(
+          Effect.mapError((e) => toAiError(e, "generateText")),
+          Effect.withSpan("LanguageModel.generateText")
+        )) as unknown as LanguageModel.Service["generateText"],
+      generateObject: ((callOptions: Call["options"]) => {
+        const call: Call = { method: "generateObject", options: callOptions }
+        return perform(call).pipe(
+          Effect.flatMap((response) => asObject(call, response)),
+          Effect.mapError((e) => toAiError(e, "generateObject")),
+          Effect.withSpan("LanguageModel.generateObject")
+        )
+      }) as unknown as LanguageModel.Service["generateObject"],
+      // Streams are not cached or retried (a partial stream cannot be replayed); they still go
+      // through the breaker and the limiter of the primary model.
+      streamText: ((callOptions: Call["options"]) =>
+        Stream.unwrap(
+          Effect.gen(function*() {
+            const ctx = yield* WorkflowContext.current
+            const model = ctx.model ?? options.model
+            const key = keyOf(providerOf(model), modelOf(model))
+            yield* limiter.acquire(key, { requests: 1, tokens: estimateTokens(callOptions.prompt) })
+            const inner = yield* modelFor(model)
+            return inner.streamText(callOptions as any)
+          })
+        )) as unknown as LanguageModel.Service["streamText"]
+    }
+    return service
+  })
+
+/**
+ * The call budget of a policy: every attempt running to its timeout plus every backoff at its cap.
+ * A `Retry-After` that would end past it fails fast with `RetryBudgetExceeded`.
+ */
+export const callBudget = (config: AppConfigShape): Duration.Duration =>
+  Duration.sum(
+    Duration.times(config.llm.timeout, config.retry.maxRetries + 1),
+    Duration.times(config.retry.maxWait, config.retry.maxRetries)
+  )
+
+/** The options `AppConfig` asks for, with the provider adapters of `LlmProvider`. */
+export const optionsFromConfig = (
+  config: AppConfigShape
+): Effect.Effect<Options, never, HttpClient.HttpClient> =>
+  Effect.map(Effect.context<HttpClient.HttpClient>(), (context) => ({
+    provider: config.llm.provider,
+    model: config.llm.model,
+    fallbackModels: config.llm.fallbackModels,
+    makeModel: (ref: string) => {
+      const { model, provider } = parseModelRef(ref, config.llm.provider)
+      const target = { ...config, llm: { ...config.llm, provider } }
+      return LlmProvider.makeModel(target, model).pipe(Effect.provide(context))
+    },
+    modelLabel: (ref: string) => {
+      const { model, provider } = parseModelRef(ref, config.llm.provider)
+      const shown = LlmProvider.modelLabel({ ...config, llm: { ...config.llm, provider } }, model)
+      return provider === config.llm.provider ? shown : `${provider}:${shown}`
+    },
+    timeout: config.llm.timeout,
+    retry: { ...Resilience.policyFromConfig(config), budget: callBudget(config) },
+    cacheEnabled: config.cache.enabled
+  }))
+
+/** The resilient `LanguageModel` of the configured provider (undici HTTP client included). */
+export const layer: Layer.Layer<
+  LanguageModel.LanguageModel,
+  never,
+  AppConfig | LlmCache | RateLimiter | CircuitBreaker | WorkflowEvents | Pricing
+> = Layer.scoped(
+  LanguageModel.LanguageModel,
+  Effect.flatMap(AppConfig, (config) => Effect.flatMap(optionsFromConfig(config), make))
+).pipe(Layer.provide(LlmProvider.layerHttpClient))

@@ -1,0 +1,266 @@
+/**
+ * RateLimiter — permits for LLM calls, per `provider:model` key.
+ *
+ * A key has a token bucket of `RATE_LIMIT_MAX_CALLS` requests per `RATE_LIMIT_PERIOD` and, when
+ * `RATE_LIMIT_MAX_TOKENS` is set, a second bucket of tokens per period. The bucket arithmetic is
+ * `@effect/experimental`'s `RateLimiter` (token-bucket, `onExceeded: "delay"`) over one of its
+ * `RateLimiterStore`s (memory or Redis), so the same algorithm runs in-process and across processes.
+ *
+ * `fromStores` adds what that module lacks (see its comments): strict FIFO order of waiters per key,
+ * a pause for everyone after a 429's `Retry-After`, a waiting count and the wait metric. The adapters
+ * in `layers/RateLimiter{Memory,Redis}.ts` only choose the stores.
+ */
+import * as ExperimentalRateLimiter from "@effect/experimental/RateLimiter"
+import { Clock, Context, Deferred, Duration, Effect, Metric, Schema } from "effect"
+import type { AppConfigShape } from "./AppConfig.js"
+import { rateLimiterWaitSeconds } from "./Metrics.js"
+
+// ---------------------------------------------------------------------------------------------
+// The port
+// ---------------------------------------------------------------------------------------------
+
+/** What one call asks for: requests (default 1) and its estimated tokens (default 0). */
+export interface Cost {
+  readonly requests?: number
+  readonly tokens?: number
+}
+
+/** The rate limiter as the LLM layer sees it. */
+export interface RateLimiterService {
+  /**
+   * Waits until `key` grants a permit for `cost`, in arrival order, and returns how long it
+   * waited (also recorded in `rate_limiter_wait_seconds{key}`). Never fails: a backend fault
+   * grants the permit and logs a warning, so a dead Redis slows nothing down.
+   */
+  readonly acquire: (key: string, cost: Cost) => Effect.Effect<Duration.Duration>
+  /** A 429 said `Retry-After: retryAfter`: nobody gets a permit for `key` until then. */
+  readonly feedback: (key: string, retryAfter: Duration.Duration) => Effect.Effect<void>
+  /** Callers waiting for a permit now, in this process (for the dashboard). */
+  readonly waiting: Effect.Effect<number>
+}
+
+/** The service tag: `yield* RateLimiter` gives the limiter. */
+export class RateLimiter extends Context.Tag("effect-agents/RateLimiter")<RateLimiter, RateLimiterService>() {}
+
+/** Accessor: `yield* RateLimiter.acquire(key, { tokens })`. */
+export const acquire = Effect.serviceFunctionEffect(RateLimiter, (s) => s.acquire)
+/** Accessor: `yield* RateLimiter.feedback(key, retryAfter)`. */
+export const feedback = Effect.serviceFunctionEffect(RateLimiter, (s) => s.feedback)
+/** Accessor: callers waiting now. */
+export const waiting: Effect.Effect<number, never, RateLimiter> = Effect.flatMap(RateLimiter, (s) => s.waiting)
+
+/** The limiter (and breaker) key of a provider and model: `provider:model`. */
+export const keyOf = (provider: string, model: string): string => `${provider}:${model}`
+
+/** A limiter that grants every permit at once; used when `RATE_LIMIT_ENABLED=false`. */
+export const disabled: RateLimiterService = {
+  acquire: () => Effect.succeed(Duration.zero),
+  feedback: () => Effect.void,
+  waiting: Effect.succeed(0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stores
+// ---------------------------------------------------------------------------------------------
+
+/** A limiter backend could not be reached or answered nonsense. */
+export class RateLimiterBackendError extends Schema.TaggedError<RateLimiterBackendError>()(
+  "RateLimiterBackendError",
+  {
+    backend: Schema.String,
+    operation: Schema.String,
+    reason: Schema.String,
+    cause: Schema.optional(Schema.Defect)
+  }
+) {
+  override get message(): string {
+    return `rate limiter backend ${this.backend} failed to ${this.operation}: ${this.reason}`
+  }
+}
+
+/** Every error of this module. */
+export type RateLimiterError = RateLimiterBackendError
+
+/**
+ * Where pauses live (the `Retry-After` of a 429, shared by every caller of a key). `pausedUntil`
+ * returns epoch ms, 0 when the key is not paused; `pauseUntil` never shortens an existing pause.
+ */
+export interface PauseStore {
+  readonly backend: string
+  readonly pausedUntil: (key: string) => Effect.Effect<number, RateLimiterBackendError>
+  readonly pauseUntil: (key: string, untilMs: number) => Effect.Effect<void, RateLimiterBackendError>
+}
+
+/** The limits `fromStores` enforces, usually `limitsFromConfig(config)`. */
+export interface Limits {
+  readonly enabled: boolean
+  readonly maxCalls: number
+  readonly period: Duration.Duration
+  readonly maxTokens?: number
+}
+
+/** The limits of `RATE_LIMIT_*`. */
+export const limitsFromConfig = (config: AppConfigShape): Limits => ({
+  enabled: config.rateLimit.enabled,
+  maxCalls: config.rateLimit.maxCalls,
+  period: config.rateLimit.period,
+  ...(config.rateLimit.maxTokens._tag === "Some" ? { maxTokens: config.rateLimit.maxTokens.value } : {})
+})
+
+/** How often the same backend fault is logged again while it persists. */
+const WARNING_INTERVAL_MS = 30_000
+
+/**
+ * Builds the service from a bucket store (`@effect/experimental`'s `RateLimiterStore` in the
+ * context) and a `PauseStore`.
+ *
+ * Why not `@effect/experimental`'s `RateLimiter` alone: its "delay" mode reserves a slot and tells
+ * the caller how long to sleep, which is fair only between callers that reach the store in order,
+ * but (1) nothing orders the callers of one process before they reach the store (a Redis round trip
+ * lets them overtake), (2) callers that need different buckets (tokens or not) and callers whose
+ * sleeps end at the same instant can be released out of order, and (3) it knows nothing of a
+ * `Retry-After` pause. So each key has a FIFO lane: a caller takes its turn, waits out any pause,
+ * reserves in both buckets, sleeps until the reservation is due, checks the pause again and only
+ * then leaves the lane. Releasing callers one at a time costs nothing in throughput (the next one
+ * reserves the moment the previous one is granted) and makes arrival order the grant order, so a
+ * big token request cannot be overtaken by small ones. Across processes (Redis), reservations are
+ * served in the order they reach Redis.
+ *
+ * Costs above a bucket's capacity are clamped to it: the experimental limiter would otherwise make
+ * such a call wait one period and then let it through without charging it. An interrupted waiter's
+ * reservation is not given back: returning it would let a newcomer overtake earlier waiters; the
+ * price is at most one unused slot per interrupted waiter.
+ */
+export const fromStores = (
+  pauses: PauseStore,
+  limits: Limits
+): Effect.Effect<RateLimiterService, never, ExperimentalRateLimiter.RateLimiterStore> =>
+  Effect.gen(function*() {
+    if (!limits.enabled) return disabled
+    const limiter = yield* ExperimentalRateLimiter.make
+
+    /** Per key: the turn of the last caller to enter the lane; it completes when that caller leaves. */
+    const lanes = new Map<string, Deferred.Deferred<void>>()
+    let waiters = 0
+    const lastWarned = new Map<string, number>()
+
+    const warn = (error: RateLimiterBackendError) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const last = lastWarned.get(error.operation)
+        if (last !== undefined && now - last < WARNING_INTERVAL_MS) return Effect.void
+        lastWarned.set(error.operation, now)
+        return Effect.logWarning("rate limiter backend failed; granting permits without it").pipe(
+          Effect.annotateLogs({ backend: error.backend, operation: error.operation, reason: error.reason })
+        )
+      })
+
+    const fromExperimental = (operation: string) => (error: ExperimentalRateLimiter.RateLimiterError) =>
+      new RateLimiterBackendError({
+        backend: pauses.backend,
+        operation,
+        reason: error.message,
+        ...(error.reason === "StoreError" && error.cause !== undefined ? { cause: error.cause } : {})
+      })
+
+    /** Sleeps until `key` is no longer paused; loops because a new 429 may extend the pause. */
+    const awaitPause = (key: string): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        while (true) {
+          const until = yield* pauses.pausedUntil(key).pipe(
+            Effect.catchAll((error) => Effect.as(warn(error), 0))
+          )
+          const now = yield* Clock.currentTimeMillis
+          if (until <= now) return
+          yield* Effect.sleep(Duration.millis(until - now))
+        }
+      })
+
+    /** Reserves `cost` in every bucket of `key`; returns the delay before the permit is usable. */
+    const reserve = (key: string, cost: Cost): Effect.Effect<number> => {
+      const requests = Math.min(Math.max(0, Math.ceil(cost.requests ?? 1)), limits.maxCalls)
+      const tokens = limits.maxTokens === undefined
+        ? 0
+        : Math.min(Math.max(0, Math.ceil(cost.tokens ?? 0)), limits.maxTokens)
+      const consume = (bucket: string, limit: number, amount: number) =>
+        amount === 0
+          ? Effect.succeed(0)
+          : limiter.consume({
+            algorithm: "token-bucket",
+            onExceeded: "delay",
+            window: limits.period,
+            limit,
+            key: `${key}:${bucket}`,
+            tokens: amount
+          }).pipe(
+            Effect.map((result) => Duration.toMillis(result.delay)),
+            Effect.mapError(fromExperimental(`reserve ${bucket}`)),
+            Effect.catchAll((error) => Effect.as(warn(error), 0))
+          )
+      return Effect.zipWith(
+        consume("requests", limits.maxCalls, requests),
+        consume("tokens", limits.maxTokens ?? 0, tokens),
+        Math.max
+      )
+    }
+
+    /**
+     * Runs `f` in `key`'s lane, after everyone who entered before. A caller interrupted while
+     * waiting hands its turn on only once the caller before it has finished, so the lane never
+     * runs two callers at once.
+     */
+    const inLane = <A>(key: string, f: Effect.Effect<A>): Effect.Effect<A> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          const mine = yield* Deferred.make<void>()
+          const before = lanes.get(key)
+          lanes.set(key, mine)
+          const turn = before === undefined ? Effect.void : Deferred.await(before)
+          return yield* restore(turn).pipe(
+            Effect.onInterrupt(() => Deferred.completeWith(mine, turn)),
+            Effect.zipRight(restore(f).pipe(Effect.ensuring(Deferred.succeed(mine, undefined))))
+          )
+        })
+      )
+
+    const wait = (key: string, cost: Cost): Effect.Effect<Duration.Duration> =>
+      Effect.gen(function*() {
+        const start = yield* Clock.currentTimeMillis
+        yield* inLane(
+          key,
+          Effect.gen(function*() {
+            yield* awaitPause(key)
+            const delay = yield* reserve(key, cost)
+            if (delay > 0) {
+              yield* Effect.sleep(Duration.millis(delay))
+              // A 429 may have arrived while this caller slept on its reservation.
+              yield* awaitPause(key)
+            }
+          })
+        )
+        const waited = (yield* Clock.currentTimeMillis) - start
+        yield* Metric.update(Metric.tagged(rateLimiterWaitSeconds, "key", key), waited / 1000)
+        return Duration.millis(waited)
+      })
+
+    const acquire = (key: string, cost: Cost): Effect.Effect<Duration.Duration> =>
+      Effect.acquireUseRelease(
+        Effect.sync(() => {
+          waiters += 1
+        }),
+        () => wait(key, cost),
+        () =>
+          Effect.sync(() => {
+            waiters -= 1
+          })
+      )
+
+    const feedback = (key: string, retryAfter: Duration.Duration): Effect.Effect<void> =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        pauses.pauseUntil(key, now + Duration.toMillis(retryAfter)).pipe(Effect.catchAll(warn)))
+
+    return {
+      acquire,
+      feedback,
+      waiting: Effect.sync(() => waiters)
+    }
+  })

@@ -1,0 +1,170 @@
+/**
+ * Resilience — when and how long to wait before trying an LLM call again.
+ *
+ * Only failures the provider is to blame for are retried (429, 408, 5xx, timeouts, dropped
+ * connections; `LlmError.isRetryable`); a bad request, a wrong key, a schema failure or an open
+ * circuit ends the call at once. Waits grow exponentially from `RETRY_INITIAL_WAIT`, doubled per
+ * retry and capped at `RETRY_MAX_WAIT`, with full jitter ("Exponential Backoff And Jitter", AWS
+ * Architecture Blog): a random wait in [0, min(cap, initial·2^n)], drawn from Effect's `Random` so a
+ * test can seed it. A 429's `Retry-After` replaces the backoff, even beyond the cap, up to
+ * `maxRetryAfter`; if it would overrun the call's time budget the call fails with
+ * `RetryBudgetExceeded` rather than sleeping in vain.
+ */
+import { Clock, Duration, Effect, Option, Random } from "effect"
+import type { AppConfigShape } from "./AppConfig.js"
+import { isRetryable, type LlmError, RetryBudgetExceeded } from "./LlmError.js"
+
+/** How a call is retried. */
+export interface RetryPolicy {
+  /** Retries after the first attempt (`MAX_RETRIES`); attempts = maxRetries + 1. */
+  readonly maxRetries: number
+  /** Bound of the first backoff (`RETRY_INITIAL_WAIT`). */
+  readonly initialWait: Duration.Duration
+  /** Cap on a backoff (`RETRY_MAX_WAIT`); a `Retry-After` may exceed it. */
+  readonly maxWait: Duration.Duration
+  /**
+   * Longest `Retry-After` honoured; longer ones are waited only this long. Default:
+   * max(maxWait, 5 minutes), as a misbehaving proxy's `Retry-After: 86400` must not park a call.
+   */
+  readonly maxRetryAfter?: Duration.Duration
+  /**
+   * Total time for the call, attempts and waits included. A wait that would end past it is not
+   * started: a `Retry-After` fails the call with `RetryBudgetExceeded`, a backoff returns the last
+   * error. Unset: no budget.
+   */
+  readonly budget?: Duration.Duration
+}
+
+/** The floor of the default `maxRetryAfter`. */
+export const DEFAULT_MAX_RETRY_AFTER: Duration.Duration = Duration.minutes(5)
+
+/** The policy of `MAX_RETRIES`, `RETRY_INITIAL_WAIT` and `RETRY_MAX_WAIT`. */
+export const policyFromConfig = (config: AppConfigShape): RetryPolicy => ({
+  maxRetries: config.retry.maxRetries,
+  initialWait: config.retry.initialWait,
+  maxWait: config.retry.maxWait
+})
+
+/** The longest `Retry-After` the policy honours. */
+export const maxRetryAfterOf = (policy: RetryPolicy): Duration.Duration =>
+  policy.maxRetryAfter ?? Duration.max(policy.maxWait, DEFAULT_MAX_RETRY_AFTER)
+
+/** Upper bound of the backoff before retry `n` (0 for the first retry): min(maxWait, initial·2^n). */
+export const backoffBound = (policy: RetryPolicy, n: number): Duration.Duration =>
+  Duration.millis(Math.min(Duration.toMillis(policy.maxWait), Duration.toMillis(policy.initialWait) * 2 ** n))
+
+/** The jittered backoff before retry `n`: uniform in [0, backoffBound(n)], whole milliseconds. */
+export const backoffDelay = (policy: RetryPolicy, n: number): Effect.Effect<Duration.Duration> =>
+  Effect.map(Random.next, (r) => Duration.millis(Math.floor(r * Duration.toMillis(backoffBound(policy, n)))))
+
+const RETRYABLE_TAGS: ReadonlySet<string> = new Set(["RateLimited", "ProviderUnavailable", "Timeout"])
+
+const tagOf = (error: unknown): string | undefined =>
+  typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string"
+    ? error._tag
+    : undefined
+
+/** `LlmError.isRetryable` for any error value: false for everything that is not a retryable `LlmError`. */
+export const isRetryableError = (error: unknown): boolean => {
+  const tag = tagOf(error)
+  return tag !== undefined && RETRYABLE_TAGS.has(tag) && isRetryable(error as LlmError)
+}
+
+/** The `Retry-After` a `RateLimited` error carries, if any. */
+export const retryAfterOf = (error: unknown): Option.Option<Duration.Duration> => {
+  if (tagOf(error) !== "RateLimited") return Option.none()
+  const ms = (error as { readonly retryAfterMs?: unknown }).retryAfterMs
+  return typeof ms === "number" && Number.isFinite(ms) && ms >= 0 ? Option.some(Duration.millis(ms)) : Option.none()
+}
+
+/** The `reason` label of `llm_retries_total`: `rate_limited`, `provider_unavailable`, `timeout` or `other`. */
+export const retryReason = (error: unknown): string => {
+  switch (tagOf(error)) {
+    case "RateLimited":
+      return "rate_limited"
+    case "ProviderUnavailable":
+      return "provider_unavailable"
+    case "Timeout":
+      return "timeout"
+    default:
+      return "other"
+  }
+}
+
+/** What `onRetry` is told before each wait. */
+export interface RetryInfo<E> {
+  /** The retry about to happen: 1 for the first retry (the second attempt). */
+  readonly attempt: number
+  /** How long the call waits before it. */
+  readonly delay: Duration.Duration
+  /** The failure that caused it. */
+  readonly error: E
+  /** `retryReason(error)`, ready for the `llm_retries_total{reason}` label. */
+  readonly reason: string
+  /** Whether the wait came from a `Retry-After` rather than the backoff. */
+  readonly fromRetryAfter: boolean
+}
+
+/** Hooks and overrides of `retryLlm`. */
+export interface RetryOptions<E, R> {
+  /** Which failures are retried; default `isRetryableError`. `CircuitOpen` is never retried. */
+  readonly isRetryable?: (error: E) => boolean
+  /** Runs before each wait: record `llm_retries_total{reason}`, publish a Retrying event. */
+  readonly onRetry?: (info: RetryInfo<E>) => Effect.Effect<void, never, R>
+}
+
+/**
+ * Runs `effect`, retrying it under `policy`. It stops at once on a failure that is not retryable
+ * (including `CircuitOpen`), after `maxRetries` retries, or when the next wait would overrun the
+ * budget. A `RateLimited` with `retryAfterMs` waits exactly that long (bounded by `maxRetryAfter`)
+ * instead of the backoff. Defects and interruptions are never retried.
+ */
+export const retryLlm = <A, E, R, R2 = never>(
+  effect: Effect.Effect<A, E, R>,
+  policy: RetryPolicy,
+  options: RetryOptions<E, R2> = {}
+): Effect.Effect<A, E | RetryBudgetExceeded, R | R2> =>
+  Effect.flatMap(Clock.currentTimeMillis, (start) => {
+    const retryable = options.isRetryable ?? isRetryableError
+    const maxRetryAfterMs = Duration.toMillis(maxRetryAfterOf(policy))
+    const budgetMs = policy.budget === undefined ? undefined : Duration.toMillis(policy.budget)
+
+    const attempt = (n: number): Effect.Effect<A, E | RetryBudgetExceeded, R | R2> =>
+      Effect.catchAll(effect, (error) =>
+        Effect.gen(function*() {
+          if (tagOf(error) === "CircuitOpen" || n >= policy.maxRetries || !retryable(error)) {
+            return yield* Effect.fail(error)
+          }
+          const retryAfter = retryAfterOf(error)
+          const delayMs = Option.isSome(retryAfter)
+            ? Math.min(Duration.toMillis(retryAfter.value), maxRetryAfterMs)
+            : Duration.toMillis(yield* backoffDelay(policy, n))
+          if (budgetMs !== undefined) {
+            const remaining = budgetMs - ((yield* Clock.currentTimeMillis) - start)
+            if (delayMs > remaining) {
+              if (Option.isNone(retryAfter)) return yield* Effect.fail(error)
+              const { model, provider } = error as { readonly provider?: unknown; readonly model?: unknown }
+              return yield* new RetryBudgetExceeded({
+                provider: typeof provider === "string" ? provider : "unknown",
+                model: typeof model === "string" ? model : "unknown",
+                retryAfterMs: Duration.toMillis(retryAfter.value),
+                budgetMs: Math.max(0, remaining)
+              })
+            }
+          }
+          const delay = Duration.millis(delayMs)
+          if (options.onRetry !== undefined) {
+            yield* options.onRetry({
+              attempt: n + 1,
+              delay,
+              error,
+              reason: retryReason(error),
+              fromRetryAfter: Option.isSome(retryAfter)
+            })
+          }
+          yield* Effect.sleep(delay)
+          return yield* attempt(n + 1)
+        }))
+
+    return attempt(0)
+  })

@@ -1,0 +1,163 @@
+/**
+ * WorkflowContext — the current run, step and agent, carried in the fiber context.
+ *
+ * Lower layers (the resilient LLM layer, the limiter, the logger) read `current` to tag events
+ * and metrics with the run, step and agent without every call site passing them. The value lives
+ * in a `FiberRef`, so forked fibers (parallel fan-out, timeouts, races) inherit it and a scope set
+ * with `withRun` / `withStep` / `withAgent` ends with the effect it wraps.
+ *
+ * The context also carries `Tally` accumulators of the enclosing run and steps. They are shared,
+ * mutable counters (JavaScript runs one fiber at a time, so `+=` is safe): every
+ * `LlmCallFinished` published through `WorkflowEvents` is `record`ed into all of them, which is how
+ * a step knows its tokens, cost and attempts and how an agent checks the run budget before a call.
+ */
+import { Effect, FiberRef } from "effect"
+import type { LlmCallFinished } from "./WorkflowEvents.js"
+
+/** Model settings an agent asks for; the LLM layer applies those its provider supports. */
+export interface ModelSettings {
+  readonly temperature?: number
+  readonly maxOutputTokens?: number
+  readonly topP?: number
+}
+
+/**
+ * Running totals of the LLM calls made inside a run or a step. Mutable on purpose: it is shared
+ * by every fiber of the scope and updated by `record`.
+ */
+export interface Tally {
+  inputTokens: number
+  outputTokens: number
+  costUsd: number
+  /** Logical LLM calls that finished (success or error). */
+  calls: number
+  /** Calls answered from the cache. */
+  cachedCalls: number
+  /** Provider attempts of the calls that were not cache hits. */
+  attempts: number
+  /** The first agent that ran inside the scope, for step rows that were not given one. */
+  agent: string | undefined
+}
+
+/** A fresh, empty tally. */
+export const makeTally = (): Tally => ({
+  inputTokens: 0,
+  outputTokens: 0,
+  costUsd: 0,
+  calls: 0,
+  cachedCalls: 0,
+  attempts: 0,
+  agent: undefined
+})
+
+/** What the fiber knows about the work it is doing. Every field is absent outside a workflow. */
+export interface WorkflowContextValue {
+  readonly runId: string | undefined
+  readonly workflow: string | undefined
+  readonly stepId: string | undefined
+  readonly agent: string | undefined
+  /** The model the current agent asked for (overrides `LLM_MODEL` when the LLM layer supports it). */
+  readonly model: string | undefined
+  readonly settings: ModelSettings | undefined
+  /** The run's budget in USD; agents fail with `BudgetExceeded` before a call once it is spent. */
+  readonly maxCostUsd: number | undefined
+  /** Totals of the current run. */
+  readonly run: Tally | undefined
+  /** Totals of the enclosing steps, outermost first (steps may nest). */
+  readonly steps: ReadonlyArray<Tally>
+}
+
+/** The context outside any workflow. */
+export const empty: WorkflowContextValue = {
+  runId: undefined,
+  workflow: undefined,
+  stepId: undefined,
+  agent: undefined,
+  model: undefined,
+  settings: undefined,
+  maxCostUsd: undefined,
+  run: undefined,
+  steps: []
+}
+
+/**
+ * The FiberRef holding the context. Joining a child fiber keeps the parent's value: a child's
+ * scopes end with the child, and its tallies are shared objects anyway.
+ */
+export const ref: FiberRef.FiberRef<WorkflowContextValue> = FiberRef.unsafeMake(empty, {
+  fork: (parent) => parent,
+  join: (parent) => parent
+})
+
+/** The current run / step / agent. */
+export const current: Effect.Effect<WorkflowContextValue> = FiberRef.get(ref)
+
+/** Runs `self` with the context changed by `f`, restoring it afterwards. */
+const locally = (f: (ctx: WorkflowContextValue) => WorkflowContextValue) =>
+<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(current, (ctx) => Effect.locally(self, ref, f(ctx)))
+
+/** What starts a run scope. */
+export interface RunScope {
+  readonly runId: string
+  readonly workflow: string
+  readonly maxCostUsd?: number | undefined
+  /** The run's tally; pass one to read the totals after the run ends. */
+  readonly tally?: Tally
+}
+
+/** Runs `self` as the body of a workflow run: a new run id, budget and tally, no step or agent. */
+export const withRun = (run: RunScope) =>
+<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  locally(() => ({
+    ...empty,
+    runId: run.runId,
+    workflow: run.workflow,
+    maxCostUsd: run.maxCostUsd,
+    run: run.tally ?? makeTally()
+  }))(self)
+
+/** Runs `self` as step `stepId`; its LLM calls are also counted in `tally`. */
+export const withStep = (stepId: string, tally: Tally = makeTally()) =>
+<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  locally((ctx) => ({ ...ctx, stepId, steps: [...ctx.steps, tally] }))(self)
+
+/** Runs `self` on behalf of agent `agent`, optionally asking for a model and settings. */
+export const withAgent = (
+  agent: string,
+  options: { readonly model?: string | undefined; readonly settings?: ModelSettings | undefined } = {}
+) =>
+<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(current, (ctx) => {
+    for (const step of ctx.steps) if (step.agent === undefined) step.agent = agent
+    if (ctx.run !== undefined && ctx.run.agent === undefined) ctx.run.agent = agent
+    return Effect.locally(self, ref, {
+      ...ctx,
+      agent,
+      model: options.model ?? ctx.model,
+      settings: options.settings ?? ctx.settings
+    })
+  })
+
+/** Adds a finished call to a tally. */
+export const addCall = (tally: Tally, event: LlmCallFinished): void => {
+  tally.inputTokens += event.usage.inputTokens
+  tally.outputTokens += event.usage.outputTokens
+  tally.costUsd += event.costUsd
+  tally.calls += 1
+  if (event.cached) tally.cachedCalls += 1
+  else tally.attempts += event.attempt
+}
+
+/**
+ * Counts a finished LLM call in the current run and every enclosing step. `WorkflowEvents`
+ * implementations call this from `publish`; nothing else should, or calls count twice.
+ */
+export const record = (event: LlmCallFinished): Effect.Effect<void> =>
+  Effect.map(current, (ctx) => {
+    if (ctx.run !== undefined) addCall(ctx.run, event)
+    for (const step of ctx.steps) addCall(step, event)
+  })
+
+/** USD spent so far by the current run (0 outside a run). */
+export const spentUsd: Effect.Effect<number> = Effect.map(current, (ctx) => ctx.run?.costUsd ?? 0)

@@ -1,0 +1,324 @@
+/**
+ * WorkflowState — the dashboard's view of everything happening, as a pure fold over events.
+ *
+ * `reduce(state, event)` is the only way state changes, so the dashboard, the API and tests all
+ * see the same numbers from the same events. It must stay cheap with 1,000 concurrent runs:
+ * running runs live in a persistent `HashMap` (an update copies O(log n) nodes, not the map),
+ * finished runs are a short array capped at `maxFinished` (newest first), and a run's own step list
+ * is capped at `maxSteps`. Nothing here reads a clock: elapsed times take `now` as an argument.
+ */
+import { HashMap, Option } from "effect"
+import {
+  addUsage,
+  type BreakerState,
+  emptyUsage,
+  type ErrorInfo,
+  type RunStatus,
+  truncate,
+  type Usage,
+  type WorkflowEvent
+} from "./WorkflowEvents.js"
+
+/** A step as the dashboard shows it. */
+export interface StepView {
+  readonly stepId: string
+  readonly label: string
+  readonly agent: string | undefined
+  readonly status: "running" | RunStatus
+  readonly startedAt: number
+  readonly durationMs: number | undefined
+  readonly attempts: number
+  readonly calls: number
+  readonly cached: boolean
+  readonly usage: Usage
+  readonly costUsd: number
+  readonly output: string | undefined
+  readonly error: ErrorInfo | undefined
+}
+
+/** A run as the dashboard shows it. */
+export interface RunView {
+  readonly runId: string
+  readonly workflow: string
+  readonly status: "running" | RunStatus
+  /** Label of the most recently started step still running. */
+  readonly currentStep: string | undefined
+  readonly startedAt: number
+  readonly finishedAt: number | undefined
+  readonly durationMs: number | undefined
+  readonly usage: Usage
+  readonly costUsd: number
+  readonly llmCalls: number
+  /** The run's steps in start order (the newest `maxSteps`). */
+  readonly steps: ReadonlyArray<StepView>
+  readonly output: string | undefined
+  readonly error: ErrorInfo | undefined
+}
+
+/** Counters over everything seen since the state was created. */
+export interface Totals {
+  readonly running: number
+  readonly succeeded: number
+  readonly failed: number
+  readonly cancelled: number
+  readonly llmCalls: number
+  readonly llmErrors: number
+  readonly usage: Usage
+  readonly costUsd: number
+  readonly cacheHits: number
+  readonly retries: number
+  readonly rateLimitWaits: number
+  readonly rateLimitWaitMs: number
+}
+
+/** The last known state of a circuit breaker. */
+export interface BreakerView {
+  readonly breaker: string
+  readonly state: BreakerState
+  readonly retryAt: number | undefined
+  readonly since: number
+}
+
+/** Everything the dashboard renders. */
+export interface DashboardState {
+  /** Running runs by id. Use `activeRuns` for them in start order. */
+  readonly active: HashMap.HashMap<string, RunView>
+  /** Finished runs, newest first, at most `limits.maxFinished`. */
+  readonly finished: ReadonlyArray<RunView>
+  readonly totals: Totals
+  readonly breakers: Readonly<Record<string, BreakerView>>
+  /** `at` of the newest event seen (0 before any). */
+  readonly lastEventAt: number
+  readonly limits: Limits
+}
+
+/** Memory bounds of the state. */
+export interface Limits {
+  readonly maxFinished: number
+  readonly maxSteps: number
+  /** Characters of an output kept for display. */
+  readonly maxOutputChars: number
+}
+
+const defaultLimits: Limits = { maxFinished: 100, maxSteps: 50, maxOutputChars: 200 }
+
+const emptyTotals: Totals = {
+  running: 0,
+  succeeded: 0,
+  failed: 0,
+  cancelled: 0,
+  llmCalls: 0,
+  llmErrors: 0,
+  usage: emptyUsage,
+  costUsd: 0,
+  cacheHits: 0,
+  retries: 0,
+  rateLimitWaits: 0,
+  rateLimitWaitMs: 0
+}
+
+/** An empty state with the given memory bounds. */
+export const makeState = (limits: Partial<Limits> = {}): DashboardState => ({
+  active: HashMap.empty(),
+  finished: [],
+  totals: emptyTotals,
+  breakers: {},
+  lastEventAt: 0,
+  limits: { ...defaultLimits, ...limits }
+})
+
+/** The empty state with default bounds (100 finished runs, 50 steps per run). */
+export const initialState: DashboardState = makeState()
+
+const newRun = (runId: string, workflow: string, startedAt: number): RunView => ({
+  runId,
+  workflow,
+  status: "running",
+  currentStep: undefined,
+  startedAt,
+  finishedAt: undefined,
+  durationMs: undefined,
+  usage: emptyUsage,
+  costUsd: 0,
+  llmCalls: 0,
+  steps: [],
+  output: undefined,
+  error: undefined
+})
+
+const updateActive = (
+  state: DashboardState,
+  runId: string | undefined,
+  f: (run: RunView) => RunView
+): DashboardState => {
+  if (runId === undefined) return state
+  const run = HashMap.get(state.active, runId)
+  return Option.isNone(run) ? state : { ...state, active: HashMap.set(state.active, runId, f(run.value)) }
+}
+
+const updateStep = (run: RunView, stepId: string | undefined, f: (step: StepView) => StepView): RunView => {
+  if (stepId === undefined) return run
+  // Steps are few and the one updated is usually among the newest: search from the end.
+  for (let i = run.steps.length - 1; i >= 0; i--) {
+    const step = run.steps[i]!
+    if (step.stepId === stepId) {
+      const steps = run.steps.slice()
+      steps[i] = f(step)
+      return { ...run, steps }
+    }
+  }
+  return run
+}
+
+const latestRunningLabel = (steps: ReadonlyArray<StepView>): string | undefined => {
+  for (let i = steps.length - 1; i >= 0; i--) if (steps[i]!.status === "running") return steps[i]!.label
+  return undefined
+}
+
+const countStatus = (totals: Totals, status: RunStatus): Totals => ({ ...totals, [status]: totals[status] + 1 })
+
+/** Folds one event into the state. Pure; never throws; unknown runs' step events are ignored. */
+export const reduce = (state: DashboardState, event: WorkflowEvent): DashboardState => {
+  const s = event.at > state.lastEventAt ? { ...state, lastEventAt: event.at } : state
+  switch (event._tag) {
+    case "WorkflowStarted": {
+      if (HashMap.has(s.active, event.runId)) return s
+      return {
+        ...s,
+        active: HashMap.set(s.active, event.runId, newRun(event.runId, event.workflow, event.at)),
+        totals: { ...s.totals, running: s.totals.running + 1 }
+      }
+    }
+    case "WorkflowFinished": {
+      const existing = HashMap.get(s.active, event.runId)
+      const base = Option.getOrElse(existing, () => newRun(event.runId, event.workflow, event.at - event.durationMs))
+      const done: RunView = {
+        ...base,
+        status: event.status,
+        currentStep: undefined,
+        finishedAt: event.at,
+        durationMs: event.durationMs,
+        usage: event.usage,
+        costUsd: event.costUsd,
+        output: event.output === undefined ? undefined : truncate(event.output, s.limits.maxOutputChars),
+        error: event.error
+      }
+      const finished = [done, ...s.finished]
+      if (finished.length > s.limits.maxFinished) finished.length = s.limits.maxFinished
+      const totals = Option.isSome(existing) ? { ...s.totals, running: s.totals.running - 1 } : s.totals
+      return {
+        ...s,
+        active: Option.isSome(existing) ? HashMap.remove(s.active, event.runId) : s.active,
+        finished,
+        totals: countStatus(totals, event.status)
+      }
+    }
+    case "StepStarted":
+      return updateActive(s, event.runId, (run) => {
+        const step: StepView = {
+          stepId: event.stepId,
+          label: event.label,
+          agent: event.agent,
+          status: "running",
+          startedAt: event.at,
+          durationMs: undefined,
+          attempts: 0,
+          calls: 0,
+          cached: false,
+          usage: emptyUsage,
+          costUsd: 0,
+          output: undefined,
+          error: undefined
+        }
+        const steps = run.steps.length >= s.limits.maxSteps
+          ? [...run.steps.slice(run.steps.length - s.limits.maxSteps + 1), step]
+          : [...run.steps, step]
+        return { ...run, steps, currentStep: event.label }
+      })
+    case "StepFinished":
+      return updateActive(s, event.runId, (run) => {
+        const updated = updateStep(run, event.stepId, (step) => ({
+          ...step,
+          agent: event.agent ?? step.agent,
+          status: event.status,
+          durationMs: event.durationMs,
+          attempts: event.attempts,
+          calls: event.calls,
+          cached: event.cached,
+          usage: event.usage,
+          costUsd: event.costUsd,
+          output: event.output === undefined ? undefined : truncate(event.output, s.limits.maxOutputChars),
+          error: event.error
+        }))
+        return { ...updated, currentStep: latestRunningLabel(updated.steps) }
+      })
+    case "LlmCallStarted":
+      return s
+    case "LlmCallFinished": {
+      const totals: Totals = {
+        ...s.totals,
+        llmCalls: s.totals.llmCalls + 1,
+        llmErrors: s.totals.llmErrors + (event.status === "error" ? 1 : 0),
+        usage: addUsage(s.totals.usage, event.usage),
+        costUsd: s.totals.costUsd + event.costUsd,
+        cacheHits: s.totals.cacheHits + (event.cached ? 1 : 0)
+      }
+      return updateActive({ ...s, totals }, event.runId, (run) => {
+        const withCall: RunView = {
+          ...run,
+          usage: addUsage(run.usage, event.usage),
+          costUsd: run.costUsd + event.costUsd,
+          llmCalls: run.llmCalls + 1
+        }
+        return updateStep(withCall, event.stepId, (step) => ({
+          ...step,
+          agent: step.agent ?? event.agent,
+          calls: step.calls + 1,
+          attempts: step.attempts + (event.cached ? 0 : event.attempt),
+          usage: addUsage(step.usage, event.usage),
+          costUsd: step.costUsd + event.costUsd
+        }))
+      })
+    }
+    case "Retrying":
+      return { ...s, totals: { ...s.totals, retries: s.totals.retries + 1 } }
+    case "RateLimited":
+      return {
+        ...s,
+        totals: {
+          ...s.totals,
+          rateLimitWaits: s.totals.rateLimitWaits + 1,
+          rateLimitWaitMs: s.totals.rateLimitWaitMs + event.waitMs
+        }
+      }
+    case "CircuitStateChanged":
+      return {
+        ...s,
+        breakers: {
+          ...s.breakers,
+          [event.breaker]: { breaker: event.breaker, state: event.to, retryAt: event.retryAt, since: event.at }
+        }
+      }
+  }
+}
+
+/** Folds many events, in order. */
+export const reduceAll = (state: DashboardState, events: Iterable<WorkflowEvent>): DashboardState => {
+  let s = state
+  for (const event of events) s = reduce(s, event)
+  return s
+}
+
+/** Running runs in start order (oldest first). */
+export const activeRuns = (state: DashboardState): ReadonlyArray<RunView> =>
+  Array.from(HashMap.values(state.active)).sort((a, b) => a.startedAt - b.startedAt)
+
+/** A run by id, running or among the kept finished ones. */
+export const findRun = (state: DashboardState, runId: string): Option.Option<RunView> =>
+  Option.orElse(HashMap.get(state.active, runId), () => Option.fromNullable(state.finished.find((r) => r.runId === runId)))
+
+/** Milliseconds a run has taken: its duration when finished, else up to `now`. */
+export const elapsedMs = (run: RunView, now: number): number => run.durationMs ?? Math.max(0, now - run.startedAt)
+
+/** Share of LLM calls answered from the cache, 0 when there were none. */
+export const cacheHitRate = (totals: Totals): number => (totals.llmCalls === 0 ? 0 : totals.cacheHits / totals.llmCalls)
