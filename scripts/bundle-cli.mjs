@@ -3,16 +3,17 @@
 // Heavy, rarely needed parts (TUI, OpenTelemetry) stay behind dynamic imports, i.e. separate chunks.
 // Native or asset-loading packages stay external and resolve from node_modules.
 import { build } from "esbuild"
-import { readFileSync, rmSync } from "node:fs"
+import { readFileSync, renameSync, rmSync } from "node:fs"
 
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"))
 
-// Chunk names are content hashes: clear old ones so dist/bin holds exactly one build.
-rmSync("dist/bin", { recursive: true, force: true })
+// Built aside and swapped in, so a CLI started meanwhile (a parallel test run) never sees a half
+// build; chunk names are content hashes, so the old directory is removed rather than merged.
+const staging = `dist/bin.${process.pid}`
 
 await build({
   entryPoints: { main: "src/main.ts" },
-  outdir: "dist/bin",
+  outdir: staging,
   bundle: true,
   splitting: true,
   format: "esm",
@@ -29,3 +30,6 @@ await build({
   // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" }
 })
+
+rmSync("dist/bin", { recursive: true, force: true })
+renameSync(staging, "dist/bin")

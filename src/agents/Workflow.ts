@@ -10,7 +10,7 @@
  *
  * `step`, `parallel` and `loop` are the combinators workflows are written with.
  */
-import { LanguageModel } from "@effect/ai"
+import type { LanguageModel } from "@effect/ai"
 import { randomUUID } from "node:crypto"
 import { Cause, Clock, Effect, Exit, FiberRef, Metric, Option, ParseResult, Schema } from "effect"
 import { AppConfig } from "../services/AppConfig.js"

@@ -3,15 +3,15 @@
  *
  * `DATABASE_URL` unset (or `sqlite:` with no path) keeps it in `<DATA_DIR>/history.sqlite`;
  * `sqlite:PATH` (also `sqlite://PATH`, `sqlite:///ABS/PATH`, `sqlite::memory:`) chooses the file,
- * relative paths from the working directory. `postgres://` / `postgresql://` URLs are refused with
- * a clear error for now: the PostgreSQL adapter needs `@effect/sql-pg`, which is not a dependency
- * yet. An explicit database that cannot be used fails the layer rather than silently writing the
+ * relative paths from the working directory. `postgres://` / `postgresql://` URLs use
+ * PostgreSQL (`RunHistoryPostgres`). An explicit database that cannot be used fails the layer rather than silently writing the
  * history somewhere the user did not ask for.
  */
 import { join } from "node:path"
 import { Effect, Either, Layer, Option, Redacted } from "effect"
 import { AppConfig } from "../services/AppConfig.js"
 import { RunHistory, RunHistoryError } from "../services/RunHistory.js"
+import * as RunHistoryPostgres from "./RunHistoryPostgres.js"
 import * as RunHistorySqlite from "./RunHistorySqlite.js"
 
 /** Where the history lives, as decided from `DATABASE_URL` and `DATA_DIR`. */
@@ -52,13 +52,7 @@ export const layer: Layer.Layer<RunHistory, RunHistoryError, AppConfig> = Layer.
       case "Sqlite":
         return RunHistorySqlite.layerFile(target.right.filename)
       case "Postgres":
-        return Layer.fail(
-          new RunHistoryError({
-            operation: "open",
-            reason: "DATABASE_URL is a PostgreSQL URL, but the PostgreSQL history needs @effect/sql-pg, " +
-              "which is not installed; unset DATABASE_URL to keep the history in DATA_DIR"
-          })
-        )
+        return RunHistoryPostgres.layer(Option.getOrThrow(config.databaseUrl))
     }
   })
 )

@@ -11,7 +11,7 @@
  * in `layers/RateLimiter{Memory,Redis}.ts` only choose the stores.
  */
 import * as ExperimentalRateLimiter from "@effect/experimental/RateLimiter"
-import { Clock, Context, Deferred, Duration, Effect, Metric, Schema } from "effect"
+import { Clock, Context, Duration, Effect, Metric, Schema } from "effect"
 import type { AppConfigShape } from "./AppConfig.js"
 import { rateLimiterWaitSeconds } from "./Metrics.js"
 
@@ -139,9 +139,28 @@ export const fromStores = (
     if (!limits.enabled) return disabled
     const limiter = yield* ExperimentalRateLimiter.make
 
-    /** Per key: the turn of the last caller to enter the lane; it completes when that caller leaves. */
-    const lanes = new Map<string, Deferred.Deferred<void>>()
+    /** A caller waiting for its turn in a lane. */
+    interface Waiter {
+      granted: boolean
+      wake: () => void
+    }
+    /** Per key: whether a caller is in the lane, and who waits (a `Set` keeps arrival order). */
+    interface Lane {
+      busy: boolean
+      readonly queue: Set<Waiter>
+    }
+    const lanes = new Map<string, Lane>()
     let waiters = 0
+    // Tagging builds a new metric key each time; one per limiter key is enough.
+    const waitMetrics = new Map<string, Metric.Metric.Histogram<number>>()
+    const waitMetric = (key: string) => {
+      let metric = waitMetrics.get(key)
+      if (metric === undefined) {
+        metric = Metric.tagged(rateLimiterWaitSeconds, "key", key)
+        waitMetrics.set(key, metric)
+      }
+      return metric
+    }
     const lastWarned = new Map<string, number>()
 
     const warn = (error: RateLimiterBackendError) =>
@@ -204,23 +223,52 @@ export const fromStores = (
     }
 
     /**
-     * Runs `f` in `key`'s lane, after everyone who entered before. A caller interrupted while
-     * waiting hands its turn on only once the caller before it has finished, so the lane never
-     * runs two callers at once.
+     * Runs `f` in `key`'s lane, after everyone who entered before and alone. (A plain queue rather
+     * than Effect's `Semaphore`: a released semaphore wakes its waiters but lets a newcomer barge
+     * in first, and the loser goes to the back of the queue.)
      */
     const inLane = <A>(key: string, f: Effect.Effect<A>): Effect.Effect<A> =>
       Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function*() {
-          const mine = yield* Deferred.make<void>()
-          const before = lanes.get(key)
-          lanes.set(key, mine)
-          const turn = before === undefined ? Effect.void : Deferred.await(before)
-          return yield* restore(turn).pipe(
-            Effect.onInterrupt(() => Deferred.completeWith(mine, turn)),
-            Effect.zipRight(restore(f).pipe(Effect.ensuring(Deferred.succeed(mine, undefined))))
+        Effect.suspend(() => {
+          let lane = lanes.get(key)
+          if (lane === undefined) {
+            lane = { busy: false, queue: new Set() }
+            lanes.set(key, lane)
+          }
+          const current = lane
+          const run = restore(f).pipe(Effect.ensuring(Effect.sync(() => leave(current))))
+          if (!current.busy) {
+            current.busy = true
+            return run
+          }
+          const waiter: Waiter = { granted: false, wake: () => {} }
+          return restore(Effect.async<void>((resume) => {
+            waiter.wake = () => resume(Effect.void)
+            current.queue.add(waiter)
+          })).pipe(
+            // Granted and interrupted in the same instant: pass the turn on.
+            Effect.onInterrupt(() =>
+              Effect.sync(() => {
+                if (waiter.granted) leave(current)
+                else current.queue.delete(waiter)
+              })
+            ),
+            Effect.zipRight(run)
           )
         })
       )
+
+    /** Hands the lane to the first waiter, or frees it. */
+    const leave = (lane: Lane): void => {
+      const next = lane.queue.values().next()
+      if (next.done === true) {
+        lane.busy = false
+        return
+      }
+      lane.queue.delete(next.value)
+      next.value.granted = true
+      next.value.wake()
+    }
 
     const wait = (key: string, cost: Cost): Effect.Effect<Duration.Duration> =>
       Effect.gen(function*() {
@@ -238,7 +286,7 @@ export const fromStores = (
           })
         )
         const waited = (yield* Clock.currentTimeMillis) - start
-        yield* Metric.update(Metric.tagged(rateLimiterWaitSeconds, "key", key), waited / 1000)
+        yield* Metric.update(waitMetric(key), waited / 1000)
         return Duration.millis(waited)
       })
 

@@ -1,0 +1,225 @@
+import { describe, expect, it } from "@effect/vitest"
+import { HashMap, Option } from "effect"
+import {
+  CircuitStateChanged,
+  LlmCallFinished,
+  LlmCallStarted,
+  RateLimited,
+  Retrying,
+  StepFinished,
+  StepStarted,
+  type WorkflowEvent,
+  WorkflowFinished,
+  WorkflowStarted
+} from "../src/services/WorkflowEvents.js"
+import * as State from "../src/services/WorkflowState.js"
+
+const started = (runId: string, at = 0) => new WorkflowStarted({ runId, workflow: "research", input: "q", at })
+const finished = (runId: string, status: "succeeded" | "failed" | "cancelled", at = 100) =>
+  new WorkflowFinished({
+    runId,
+    workflow: "research",
+    status,
+    ...(status === "succeeded" ? { output: { answer: "x".repeat(1000) } } : {}),
+    ...(status === "failed" ? { error: { tag: "Timeout", message: "too slow" } } : {}),
+    usage: { inputTokens: 30, outputTokens: 12 },
+    costUsd: 0.003,
+    durationMs: at,
+    at
+  })
+const stepStarted = (runId: string, stepId: string, label: string, at = 1) =>
+  new StepStarted({ runId, stepId, label, agent: "researcher", at })
+const stepFinished = (runId: string, stepId: string, label: string, at = 50) =>
+  new StepFinished({
+    runId,
+    stepId,
+    label,
+    status: "succeeded",
+    durationMs: 49,
+    cached: false,
+    attempts: 2,
+    calls: 1,
+    usage: { inputTokens: 10, outputTokens: 4 },
+    costUsd: 0.001,
+    output: "fine",
+    at
+  })
+const call = (runId: string | undefined, stepId: string | undefined, fields: { cached?: boolean; error?: boolean } = {}) =>
+  new LlmCallFinished({
+    ...(runId === undefined ? {} : { runId }),
+    ...(stepId === undefined ? {} : { stepId }),
+    agent: "researcher",
+    model: "m",
+    provider: "p",
+    cached: fields.cached ?? false,
+    attempt: 1,
+    usage: { inputTokens: 10, outputTokens: 4 },
+    costUsd: fields.cached ? 0 : 0.001,
+    durationMs: 20,
+    status: fields.error ? "error" : "success",
+    at: 10
+  })
+
+const fold = (events: ReadonlyArray<WorkflowEvent>, state = State.initialState) => State.reduceAll(state, events)
+
+const run = (state: State.DashboardState, runId: string) => Option.getOrThrow(State.findRun(state, runId))
+
+describe("WorkflowState.reduce", () => {
+  it("shows a started run as running with no steps", () => {
+    const state = fold([started("r1", 5)])
+    expect(state.totals.running).toBe(1)
+    expect(run(state, "r1")).toMatchObject({ workflow: "research", status: "running", startedAt: 5, steps: [] })
+  })
+
+  it("tracks the current step and the step's agent, status and numbers", () => {
+    const state = fold([started("r1"), stepStarted("r1", "s1", "decompose")])
+    expect(run(state, "r1").currentStep).toBe("decompose")
+    const after = fold([stepFinished("r1", "s1", "decompose")], state)
+    expect(run(after, "r1").currentStep).toBeUndefined()
+    expect(run(after, "r1").steps).toEqual([
+      expect.objectContaining({
+        label: "decompose",
+        agent: "researcher",
+        status: "succeeded",
+        durationMs: 49,
+        attempts: 2,
+        usage: { inputTokens: 10, outputTokens: 4 },
+        costUsd: 0.001,
+        output: "fine"
+      })
+    ])
+  })
+
+  it("keeps showing a parallel step that is still running when another finishes", () => {
+    const state = fold([
+      started("r1"),
+      stepStarted("r1", "s1", "answer 1"),
+      stepStarted("r1", "s2", "answer 2"),
+      stepFinished("r1", "s2", "answer 2")
+    ])
+    expect(run(state, "r1").currentStep).toBe("answer 1")
+  })
+
+  it("adds LLM calls to the run, the step and the totals while the run is going", () => {
+    const state = fold([
+      started("r1"),
+      stepStarted("r1", "s1", "decompose"),
+      new LlmCallStarted({ runId: "r1", stepId: "s1", model: "m", provider: "p", attempt: 1, at: 2 }),
+      call("r1", "s1"),
+      call("r1", "s1", { cached: true })
+    ])
+    const r = run(state, "r1")
+    expect(r.usage).toEqual({ inputTokens: 20, outputTokens: 8 })
+    expect(r.costUsd).toBeCloseTo(0.001)
+    expect(r.llmCalls).toBe(2)
+    expect(r.steps[0]).toMatchObject({ calls: 2, attempts: 1, usage: { inputTokens: 20, outputTokens: 8 } })
+    expect(state.totals).toMatchObject({ llmCalls: 2, cacheHits: 1, usage: { inputTokens: 20, outputTokens: 8 } })
+    expect(State.cacheHitRate(state.totals)).toBe(0.5)
+  })
+
+  it("counts calls made outside any run in the totals only", () => {
+    const state = fold([call(undefined, undefined), call(undefined, undefined, { error: true })])
+    expect(state.totals.llmCalls).toBe(2)
+    expect(state.totals.llmErrors).toBe(1)
+    expect(HashMap.size(state.active)).toBe(0)
+  })
+
+  it("moves a finished run to the finished list with its status, totals and truncated output", () => {
+    const state = fold([started("r1"), started("r2"), finished("r1", "succeeded", 100), finished("r2", "failed", 120)])
+    expect(state.totals).toMatchObject({ running: 0, succeeded: 1, failed: 1, cancelled: 0 })
+    expect(state.finished.map((r) => r.runId)).toEqual(["r2", "r1"])
+    const r1 = run(state, "r1")
+    expect(r1).toMatchObject({ status: "succeeded", finishedAt: 100, durationMs: 100, costUsd: 0.003 })
+    expect(r1.output!.length).toBeLessThanOrEqual(state.limits.maxOutputChars)
+    expect(run(state, "r2").error).toEqual({ tag: "Timeout", message: "too slow" })
+  })
+
+  it("counts cancelled runs", () => {
+    const state = fold([started("r1"), finished("r1", "cancelled")])
+    expect(state.totals.cancelled).toBe(1)
+    expect(run(state, "r1").status).toBe("cancelled")
+  })
+
+  it("keeps only the newest finished runs", () => {
+    const events: Array<WorkflowEvent> = []
+    for (let i = 0; i < 10; i++) events.push(started(`r${i}`, i), finished(`r${i}`, "succeeded", 100 + i))
+    const state = fold(events, State.makeState({ maxFinished: 3 }))
+    expect(state.finished.map((r) => r.runId)).toEqual(["r9", "r8", "r7"])
+    expect(state.totals.succeeded).toBe(10)
+  })
+
+  it("keeps only the newest steps of a run", () => {
+    const events: Array<WorkflowEvent> = [started("r1")]
+    for (let i = 0; i < 8; i++) events.push(stepStarted("r1", `s${i}`, `step ${i}`))
+    const state = fold(events, State.makeState({ maxSteps: 5 }))
+    expect(run(state, "r1").steps.map((s) => s.stepId)).toEqual(["s3", "s4", "s5", "s6", "s7"])
+  })
+
+  it("records a run that finished before the dashboard saw it start", () => {
+    const state = fold([finished("late", "succeeded", 500)])
+    expect(run(state, "late")).toMatchObject({ status: "succeeded", startedAt: 0 })
+    expect(state.totals.running).toBe(0)
+  })
+
+  it("ignores step events of runs it does not know", () => {
+    const state = fold([stepStarted("ghost", "s1", "x")])
+    expect(HashMap.size(state.active)).toBe(0)
+  })
+
+  it("counts retries and rate-limit waits", () => {
+    const state = fold([
+      new Retrying({ model: "m", attempt: 1, delayMs: 500, reason: "RateLimited", at: 1 }),
+      new Retrying({ model: "m", attempt: 2, delayMs: 900, reason: "Timeout", at: 2 }),
+      new RateLimited({ key: "p:m", waitMs: 250, at: 3 })
+    ])
+    expect(state.totals).toMatchObject({ retries: 2, rateLimitWaits: 1, rateLimitWaitMs: 250 })
+  })
+
+  it("shows each circuit breaker's latest state", () => {
+    const state = fold([
+      new CircuitStateChanged({ breaker: "p:a", from: "closed", to: "open", retryAt: 30_000, at: 1 }),
+      new CircuitStateChanged({ breaker: "p:b", from: "closed", to: "open", retryAt: 40_000, at: 2 }),
+      new CircuitStateChanged({ breaker: "p:a", from: "open", to: "half-open", at: 30_000 })
+    ])
+    expect(state.breakers["p:a"]).toEqual({ breaker: "p:a", state: "half-open", retryAt: undefined, since: 30_000 })
+    expect(state.breakers["p:b"]?.state).toBe("open")
+  })
+
+  it("does not change the state it was given", () => {
+    const before = fold([started("r1"), stepStarted("r1", "s1", "a")])
+    const snapshot = JSON.stringify({ ...before, active: HashMap.toEntries(before.active) })
+    fold([call("r1", "s1"), stepFinished("r1", "s1", "a"), finished("r1", "succeeded")], before)
+    expect(JSON.stringify({ ...before, active: HashMap.toEntries(before.active) })).toBe(snapshot)
+  })
+
+  it("lists active runs oldest first and measures their elapsed time from now", () => {
+    const state = fold([started("b", 20), started("a", 10)])
+    expect(State.activeRuns(state).map((r) => r.runId)).toEqual(["a", "b"])
+    expect(State.elapsedMs(run(state, "a"), 110)).toBe(100)
+  })
+
+  it("costs about the same per event with 1,000 concurrent runs as with 10", () => {
+    const eventsFor = (runs: number) => {
+      const events: Array<WorkflowEvent> = []
+      for (let i = 0; i < runs; i++) events.push(started(`r${i}`, i), stepStarted(`r${i}`, "s1", "step"))
+      for (let n = 0; n < 8_000; n++) events.push(call(`r${n % runs}`, "s1"))
+      for (let i = 0; i < runs; i++) events.push(stepFinished(`r${i}`, "s1", "step"), finished(`r${i}`, "succeeded"))
+      return events
+    }
+    const timeFold = (events: ReadonlyArray<WorkflowEvent>) => {
+      let best = Infinity
+      for (let k = 0; k < 3; k++) {
+        const start = performance.now()
+        fold(events)
+        best = Math.min(best, performance.now() - start)
+      }
+      return best
+    }
+    const many = eventsFor(1000)
+    const few = eventsFor(10)
+    const state = fold(many)
+    expect(state.totals).toMatchObject({ running: 0, succeeded: 1000, llmCalls: 8_000 })
+    // Copying a 1,000-entry map per event would make the first ~100x slower, not a few times.
+    expect(timeFold(many)).toBeLessThan(timeFold(few) * 4 + 20)
+  })
+})
