@@ -31,6 +31,7 @@ export interface RedisLimiterOptions {
   readonly commandTimeout?: Duration.DurationInput
 }
 
+/** Prefix of the limiter's Redis keys unless told otherwise. */
 export const DEFAULT_PREFIX = "effect-agents:ratelimit:"
 
 /** ioredis options from a `redis://` or `rediss://` URL (user, password and `/db` included). */

@@ -129,7 +129,10 @@ const WARNING_INTERVAL_MS = 30_000
  * Costs above a bucket's capacity are clamped to it: the experimental limiter would otherwise make
  * such a call wait one period and then let it through without charging it. An interrupted waiter's
  * reservation is not given back: returning it would let a newcomer overtake earlier waiters; the
- * price is at most one unused slot per interrupted waiter.
+ * price is at most one unused slot per interrupted waiter. The store refills whole slots and
+ * derives the delay from the deficit, so a caller arriving between two refills of an empty bucket
+ * may wait up to one refill interval (period / limit) longer than strictly needed: the limiter errs
+ * on the safe side. Callers queued behind a waiter reserve at a refill instant and wait exactly.
  */
 export const fromStores = (
   pauses: PauseStore,

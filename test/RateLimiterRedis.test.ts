@@ -1,0 +1,145 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Context, Duration, Effect, Layer } from "effect"
+import { Redis } from "ioredis"
+import { afterAll } from "vitest"
+import * as RateLimiterFromConfig from "../src/layers/RateLimiterFromConfig.js"
+import * as RateLimiterRedis from "../src/layers/RateLimiterRedis.js"
+import { RateLimiter, RateLimiterBackendError } from "../src/services/RateLimiter.js"
+import { testConfigLayer } from "./support/config.js"
+
+const REDIS_URL = process.env.REDIS_URL
+const PREFIX = `test:ratelimit:${process.pid}:${Date.now()}:`
+
+/** A limiter as one process would build it; two of them stand for two processes. */
+const processLimiter = (env: Record<string, string>) =>
+  Effect.map(
+    Layer.build(
+      RateLimiterRedis.layer({ prefix: PREFIX }).pipe(
+        Layer.provide(testConfigLayer({ REDIS_URL: REDIS_URL ?? "", RATE_LIMIT_BACKEND: "redis", ...env }))
+      )
+    ),
+    Context.get(RateLimiter)
+  )
+
+/** 2 requests per second: one refills every 500 ms. */
+const TWO_PER_SECOND = { RATE_LIMIT_MAX_CALLS: "2", RATE_LIMIT_PERIOD: "1" }
+
+let counter = 0
+const freshKey = () => `redis-test:model-${++counter}`
+
+describe.runIf(REDIS_URL)("RateLimiter (redis)", () => {
+  afterAll(async () => {
+    const redis = new Redis(RateLimiterRedis.redisOptionsFromUrl(REDIS_URL!))
+    const keys = await redis.keys(`${PREFIX}*`)
+    if (keys.length > 0) await redis.del(...keys)
+    await redis.quit()
+  })
+
+  it.scopedLive("two processes share one request quota", () =>
+    Effect.gen(function*() {
+      const a = yield* processLimiter(TWO_PER_SECOND)
+      const b = yield* processLimiter(TWO_PER_SECOND)
+      const key = freshKey()
+      yield* a.acquire(key, {})
+      yield* a.acquire(key, {})
+      const waited = Duration.toMillis(yield* b.acquire(key, {}))
+      expect(waited).toBeGreaterThanOrEqual(400)
+      expect(waited).toBeLessThan(1500)
+    }))
+
+  it.scopedLive("two processes share one token quota", () =>
+    Effect.gen(function*() {
+      const env = { RATE_LIMIT_MAX_CALLS: "100", RATE_LIMIT_PERIOD: "1", RATE_LIMIT_MAX_TOKENS: "1000" }
+      const a = yield* processLimiter(env)
+      const b = yield* processLimiter(env)
+      const key = freshKey()
+      yield* a.acquire(key, { tokens: 1000 })
+      const waited = Duration.toMillis(yield* b.acquire(key, { tokens: 300 }))
+      expect(waited).toBeGreaterThanOrEqual(250)
+      expect(waited).toBeLessThan(1300)
+    }))
+
+  it.scopedLive("a Retry-After seen by one process pauses the other", () =>
+    Effect.gen(function*() {
+      const a = yield* processLimiter(TWO_PER_SECOND)
+      const b = yield* processLimiter(TWO_PER_SECOND)
+      const key = freshKey()
+      yield* a.feedback(key, Duration.millis(400))
+      const waited = Duration.toMillis(yield* b.acquire(key, {}))
+      expect(waited).toBeGreaterThanOrEqual(350)
+      expect(waited).toBeLessThan(1400)
+    }))
+
+  it.scopedLive("keys live under the configured prefix", () =>
+    Effect.gen(function*() {
+      const a = yield* processLimiter(TWO_PER_SECOND)
+      const key = freshKey()
+      yield* a.acquire(key, {})
+      yield* a.feedback(key, Duration.seconds(1))
+      const redis = new Redis(RateLimiterRedis.redisOptionsFromUrl(REDIS_URL!))
+      const keys = yield* Effect.promise(() => redis.keys(`${PREFIX}*${key}*`))
+      yield* Effect.promise(() => redis.quit())
+      expect(keys.length).toBeGreaterThanOrEqual(2)
+      expect(keys.every((k) => k.startsWith(PREFIX))).toBe(true)
+    }))
+
+  it.scopedLive("RATE_LIMIT_BACKEND=redis picks the Redis limiter", () =>
+    Effect.gen(function*() {
+      const ctx = yield* Layer.build(RateLimiterFromConfig.layer.pipe(Layer.provide(testConfigLayer({
+        REDIS_URL: REDIS_URL!,
+        RATE_LIMIT_BACKEND: "redis",
+        ...TWO_PER_SECOND
+      }))))
+      const other = yield* processLimiter(TWO_PER_SECOND)
+      const limiter = Context.get(ctx, RateLimiter)
+      // The default prefix differs from the test's, so use a key nobody else touches.
+      const key = `${freshKey()}:${Date.now()}`
+      yield* Effect.addFinalizer(() =>
+        Effect.promise(async () => {
+          const redis = new Redis(RateLimiterRedis.redisOptionsFromUrl(REDIS_URL!))
+          const keys = await redis.keys(`${RateLimiterRedis.DEFAULT_PREFIX}*${key}*`)
+          if (keys.length > 0) await redis.del(...keys)
+          await redis.quit()
+        })
+      )
+      yield* limiter.acquire(key, {})
+      yield* limiter.acquire(key, {})
+      const waited = Duration.toMillis(yield* limiter.acquire(key, {}))
+      expect(waited).toBeGreaterThanOrEqual(400)
+      // The test process's limiter under its own prefix is unaffected.
+      expect(Duration.toMillis(yield* other.acquire(key, {}))).toBeLessThan(200)
+    }))
+})
+
+describe("RateLimiterRedis", () => {
+  it.scopedLive("an unreachable Redis fails the Layer with RateLimiterBackendError", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        Layer.build(
+          RateLimiterRedis.layer({ prefix: PREFIX }).pipe(Layer.provide(testConfigLayer({
+            REDIS_URL: "redis://127.0.0.1:1",
+            RATE_LIMIT_BACKEND: "redis"
+          })))
+        )
+      )
+      expect(error).toBeInstanceOf(RateLimiterBackendError)
+      expect(error.operation).toBe("connect")
+    }))
+
+  it("redisOptionsFromUrl reads host, port, credentials and database", () => {
+    expect(RateLimiterRedis.redisOptionsFromUrl("redis://user:p%40ss@10.0.0.5:6380/15")).toEqual({
+      host: "10.0.0.5",
+      port: 6380,
+      username: "user",
+      password: "p@ss",
+      db: 15
+    })
+    expect(RateLimiterRedis.redisOptionsFromUrl("rediss://:secret@cache.example")).toEqual({
+      host: "cache.example",
+      port: 6379,
+      password: "secret",
+      db: 0,
+      tls: {}
+    })
+  })
+})
