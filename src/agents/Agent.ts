@@ -70,6 +70,10 @@ class ParseFailure {
  * resilient layer may already have mapped it to `MalformedResponse`.
  */
 const parseFailureOf = (error: unknown): { readonly raw: string; readonly issues: string } | undefined => {
+  // The resilient layer carries its LlmError inside an AiError (see `toAiError`).
+  if (AiError.isAiError(error) && error._tag === "UnknownError" && isLlmError(error.cause)) {
+    return parseFailureOf(error.cause)
+  }
   if (AiError.isAiError(error) && error._tag === "MalformedOutput") {
     const cause = error.cause
     if (ParseResult.isParseError(cause)) {

@@ -53,9 +53,11 @@ import { keyOf, RateLimiter } from "../services/RateLimiter.js"
 import * as Resilience from "../services/Resilience.js"
 import * as WorkflowContext from "../services/WorkflowContext.js"
 import {
+  CircuitStateChanged,
   errorInfo,
   LlmCallFinished,
   LlmCallStarted,
+  RateLimited as RateLimitedEvent,
   Retrying,
   type Usage,
   WorkflowEvents
@@ -186,6 +188,23 @@ export const make = (options: Options) =>
     })
     const modelFor = (model: string) => models.get(model)
 
+    // Breaker transitions become events for the dashboard and the history's event log.
+    yield* breaker.changes.pipe(
+      Stream.runForEach((change) =>
+        Effect.flatMap(Clock.currentTimeMillis, (at) =>
+          events.publish(
+            new CircuitStateChanged({
+              breaker: change.breaker,
+              from: change.from,
+              to: change.to,
+              ...(change.retryAt === undefined ? {} : { retryAt: change.retryAt }),
+              at
+            })
+          ))
+      ),
+      Effect.forkIn(scope)
+    )
+
     // Single-flight: identical requests in flight share the leader's outcome.
     const inFlight = new Map<string, Deferred.Deferred<Answer, LlmError>>()
 
@@ -194,7 +213,18 @@ export const make = (options: Options) =>
       Effect.gen(function*() {
         const ctx = yield* WorkflowContext.current
         const key = keyOf(providerOf(model), modelOf(model))
-        yield* limiter.acquire(key, { requests: 1, tokens: estimateTokens(call.options.prompt) })
+        const waited = yield* limiter.acquire(key, { requests: 1, tokens: estimateTokens(call.options.prompt) })
+        if (Duration.greaterThan(waited, Duration.zero)) {
+          yield* events.publish(
+            new RateLimitedEvent({
+              ...(ctx.runId === undefined ? {} : { runId: ctx.runId }),
+              ...(ctx.stepId === undefined ? {} : { stepId: ctx.stepId }),
+              key,
+              waitMs: Duration.toMillis(waited),
+              at: yield* Clock.currentTimeMillis
+            })
+          )
+        }
         yield* events.publish(
           new LlmCallStarted({
             ...context(ctx),
@@ -522,6 +552,9 @@ export const optionsFromConfig = (
     retry: { ...Resilience.policyFromConfig(config), budget: callBudget(config) },
     cacheEnabled: config.cache.enabled
   }))
+
+/** The HTTP client the provider adapters run on (undici with keep-alive). */
+export const httpClientLayer = LlmProvider.layerHttpClient
 
 /** The resilient `LanguageModel` of the configured provider (undici HTTP client included). */
 export const layer: Layer.Layer<

@@ -7,7 +7,7 @@
  */
 import type { AiError } from "@effect/ai"
 import * as AiErrors from "@effect/ai/AiError"
-import { Duration, Option, Schema } from "effect"
+import { Duration, Option, ParseResult, Schema } from "effect"
 
 const Context = {
   provider: Schema.String,
@@ -199,8 +199,16 @@ export const fromAiError = (error: AiError.AiError, context: CallContext, nowMs:
       }
       return new BadRequest({ ...context, status, detail: error.description ?? (error.body ?? "").slice(0, 500) })
     }
-    case "MalformedOutput":
-      return new MalformedResponse({ ...context, raw: "", detail: error.description ?? "unreadable provider output" })
+    case "MalformedOutput": {
+      // A structured answer the schema rejected: the ParseError's `actual` is what the model said.
+      const cause = error.cause
+      const actual = ParseResult.isParseError(cause) ? cause.issue.actual : undefined
+      const raw = typeof actual === "string" ? actual : actual === undefined ? "" : JSON.stringify(actual) ?? ""
+      const detail = ParseResult.isParseError(cause)
+        ? ParseResult.TreeFormatter.formatErrorSync(cause)
+        : error.description ?? "unreadable provider output"
+      return new MalformedResponse({ ...context, raw: raw.slice(0, RAW_LIMIT), detail })
+    }
     case "MalformedInput":
       return new BadRequest({ ...context, detail: error.description ?? "invalid request" })
     case "UnknownError":
