@@ -100,6 +100,8 @@ export interface Workflow<I, A, E, R> {
 export interface AnyWorkflow {
   readonly name: string
   readonly description: string
+  /** Checks raw input against the workflow's input Schema without running it. */
+  readonly validateInput: (raw: unknown) => Effect.Effect<void, WorkflowInputError>
   readonly runReportUnknown: (
     raw: unknown,
     options?: RunOptions
@@ -251,6 +253,7 @@ export const erase = <I, A, E, R extends LanguageModel.LanguageModel | WorkflowE
 ): AnyWorkflow => ({
   name: workflow.name,
   description: workflow.description,
+  validateInput: (raw) => Effect.asVoid(workflow.decodeInput(raw)),
   runReportUnknown: (raw, options) =>
     Effect.flatMap(workflow.decodeInput(raw), (input) => workflow.runReport(input, options))
 })

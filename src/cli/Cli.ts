@@ -15,6 +15,9 @@ import { type Terminal, TerminalInfo } from "./terminal.js"
 import { UsageError } from "./CliError.js"
 
 const json = Options.boolean("json").pipe(Options.withDescription("Print the result as JSON on stdout"))
+const noTui = Options.boolean("no-tui").pipe(
+  Options.withDescription("Plain progress lines on stderr instead of the dashboard (the default when stdout is not a terminal)")
+)
 
 /** Runs a handler of `commands.ts` (loaded on first use) with the terminal facts. */
 const withCommands = <A, E, R>(
@@ -31,7 +34,7 @@ const notYetAvailable = (command: string) =>
 const dashboard = Command.make(
   "dashboard",
   { demo: Options.boolean("demo").pipe(Options.withDescription("Start a steady stream of demo runs")) },
-  () => notYetAvailable("dashboard")
+  ({ demo }) => withCommands((c, terminal) => c.dashboard(terminal, { demo }))
 ).pipe(Command.withDescription("The live terminal dashboard (demo runs by default when no provider key is set)"))
 
 const run = Command.make(
@@ -40,14 +43,14 @@ const run = Command.make(
     workflow: Args.text({ name: "workflow" }).pipe(Args.withDescription("Workflow name (see `workflows`)")),
     input: Options.text("input").pipe(Options.withDescription("Input text of the workflow")),
     json,
-    noTui: Options.boolean("no-tui").pipe(Options.withDescription("Plain progress lines on stderr instead of the dashboard")),
+    noTui,
     maxCost: Options.float("max-cost").pipe(
       Options.optional,
       Options.withDescription("Budget in USD; the run fails with BudgetExceeded before exceeding it")
     )
   },
-  ({ input, json, maxCost, workflow }) =>
-    withCommands((c, terminal) => c.run(terminal, { workflow, input, json, maxCostUsd: maxCost }))
+  ({ input, json, maxCost, noTui, workflow }) =>
+    withCommands((c, terminal) => c.run(terminal, { workflow, input, json, noTui, maxCostUsd: maxCost }))
 ).pipe(Command.withDescription("Run one workflow"))
 
 const batch = Command.make(
@@ -57,9 +60,11 @@ const batch = Command.make(
       Args.withDescription("One {\"workflow\": ..., \"input\": ...} object per line")
     ),
     concurrency: Options.integer("concurrency").pipe(Options.withDefault(8), Options.withDescription("Runs at once")),
-    json
+    json,
+    noTui
   },
-  ({ concurrency, file, json }) => withCommands((c, terminal) => c.batch(terminal, { file, concurrency, json }))
+  ({ concurrency, file, json, noTui }) =>
+    withCommands((c, terminal) => c.batch(terminal, { file, concurrency, json, noTui }))
 ).pipe(Command.withDescription("Run many workflows concurrently from a JSONL file"))
 
 const workflows = Command.make("workflows", {}, () =>

@@ -2,19 +2,44 @@
  * The handlers behind the CLI commands, with the Layers each needs. Loaded lazily by `Cli.ts`, so
  * `--help` and `config` never load providers, SQLite or OpenTelemetry.
  */
-import { Effect, Layer, type Option } from "effect"
+import { Console, Effect, Layer, type Option } from "effect"
 import * as AppConfigEnv from "../layers/AppConfigEnv.js"
 import * as LlmCacheFromConfig from "../layers/LlmCacheFromConfig.js"
 import * as Logging from "../layers/Logging.js"
 import * as MainLayer from "../layers/MainLayer.js"
 import * as RunHistoryFromConfig from "../layers/RunHistoryFromConfig.js"
+import { AppConfig } from "../services/AppConfig.js"
 import { cacheClear, cacheStats } from "./cacheCommand.js"
+import { dashboardHeadless, dashboardSession } from "./dashboard.js"
 import { listHistory, showRun } from "./historyCommand.js"
+import { printProgress } from "./progress.js"
 import { runBatch, runOne } from "./runCommand.js"
 import type { Terminal } from "./terminal.js"
 
 const mainLayer = (terminal: Terminal) =>
   MainLayer.layer({ isTty: terminal.stdoutIsTty, console: true, color: terminal.stderrColor })
+
+/** While the dashboard owns the terminal, logs go only to the file and its log pane. */
+const dashboardLayer = (terminal: Terminal) =>
+  MainLayer.layer({ isTty: terminal.stdoutIsTty, console: false, color: false })
+
+/** The dashboard takes the terminal only when stdout is one and the user did not opt out. */
+const useTui = (terminal: Terminal, noTui: boolean): boolean => terminal.stdoutIsTty && !noTui
+
+export const dashboard = (terminal: Terminal, args: { readonly demo: boolean }) =>
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    // No key configured: there is nothing real to run, so show the simulated demo.
+    const demo = args.demo || config.llm.provider === "simulated"
+    if (terminal.stdoutIsTty) {
+      yield* dashboardSession(terminal, { demo })
+      return
+    }
+    // Not a terminal (CI logs, a pipe): the same runs as plain progress lines until interrupted.
+    const progress = yield* printProgress
+    yield* Console.error("effect-agents dashboard: stdout is not a terminal; printing progress lines (Ctrl-C stops)")
+    yield* dashboardHeadless({ demo }).pipe(Effect.ensuring(progress.flush))
+  }).pipe(Effect.scoped, Effect.provide(terminal.stdoutIsTty ? dashboardLayer(terminal) : mainLayer(terminal)))
 
 /** Only the configuration and logging, for commands that touch one store. */
 const configLayer = (terminal: Terminal) =>
@@ -24,13 +49,30 @@ const configLayer = (terminal: Terminal) =>
 
 export const run = (
   terminal: Terminal,
-  args: { readonly workflow: string; readonly input: string; readonly json: boolean; readonly maxCostUsd: Option.Option<number> }
-) => runOne(args).pipe(Effect.provide(mainLayer(terminal)))
+  args: {
+    readonly workflow: string
+    readonly input: string
+    readonly json: boolean
+    readonly noTui: boolean
+    readonly maxCostUsd: Option.Option<number>
+  }
+) =>
+  useTui(terminal, args.noTui)
+    ? runOne({ ...args, tui: (runs) => dashboardSession(terminal, { demo: false, runs, exitWhenDone: true }) }).pipe(
+      Effect.provide(dashboardLayer(terminal))
+    )
+    : runOne(args).pipe(Effect.provide(mainLayer(terminal)))
 
 export const batch = (
   terminal: Terminal,
-  args: { readonly file: string; readonly concurrency: number; readonly json: boolean }
-) => runBatch(args).pipe(Effect.provide(mainLayer(terminal)))
+  args: { readonly file: string; readonly concurrency: number; readonly json: boolean; readonly noTui: boolean }
+) =>
+  useTui(terminal, args.noTui)
+    ? runBatch({
+      ...args,
+      tui: (runs) => dashboardSession(terminal, { demo: false, runs, concurrency: args.concurrency, exitWhenDone: true })
+    }).pipe(Effect.provide(dashboardLayer(terminal)))
+    : runBatch(args).pipe(Effect.provide(mainLayer(terminal)))
 
 export const history = (terminal: Terminal, args: { readonly limit: number; readonly json: boolean }) =>
   listHistory(args).pipe(Effect.provide(RunHistoryFromConfig.layer.pipe(Layer.provideMerge(configLayer(terminal)))))

@@ -39,20 +39,40 @@ const findWorkflow = (name: string): Effect.Effect<AnyWorkflow, UsageError> =>
 const humanOutput = (output: unknown): string =>
   typeof output === "string" ? output : JSON.stringify(output, null, 2)
 
+/**
+ * Shows runs in the dashboard and returns the reports of those that finished (a run cancelled
+ * there has none). Given by the caller when stdout is a terminal.
+ */
+type ShowInDashboard<R> = (
+  runs: ReadonlyArray<{ readonly workflow: string; readonly input: unknown }>
+) => Effect.Effect<ReadonlyArray<RunReport<unknown>>, never, R>
+
 /** Runs one workflow; fails with `WorkflowFailed` (exit 1) when the run does not succeed. */
-export const runOne = (args: {
+export const runOne = <R = never>(args: {
   readonly workflow: string
   readonly input: string
   readonly json: boolean
   readonly maxCostUsd: Option.Option<number>
+  readonly tui?: ShowInDashboard<R>
 }) =>
   Effect.gen(function*() {
     const workflow = yield* findWorkflow(args.workflow)
-    const progress = yield* printProgress
-    const report = yield* workflow.runReportUnknown(args.input, {
-      maxCostUsd: Option.getOrUndefined(args.maxCostUsd)
-    }).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
-    yield* progress.flush
+    let report: RunReport<unknown>
+    if (args.tui !== undefined) {
+      yield* workflow.validateInput(args.input).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
+      const reports = yield* args.tui([{ workflow: args.workflow, input: args.input }])
+      const first = reports[0]
+      if (first === undefined) {
+        return yield* new WorkflowFailed({ runId: "-", status: "cancelled", error: { tag: "Interrupted", message: "cancelled in the dashboard" } })
+      }
+      report = first
+    } else {
+      const progress = yield* printProgress
+      report = yield* workflow.runReportUnknown(args.input, {
+        maxCostUsd: Option.getOrUndefined(args.maxCostUsd)
+      }).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
+      yield* progress.flush
+    }
     if (args.json) yield* Console.log(JSON.stringify(resultJson(report)))
     else if (report.status === "succeeded") yield* Console.log(humanOutput(report.output))
     if (report.status !== "succeeded") {
@@ -109,10 +129,19 @@ export const readBatch = (path: string) =>
   })
 
 /** Runs a batch concurrently; fails with `WorkflowFailed` when any run did not succeed. */
-export const runBatch = (args: { readonly file: string; readonly concurrency: number; readonly json: boolean }) =>
+export const runBatch = <R = never>(args: {
+  readonly file: string
+  readonly concurrency: number
+  readonly json: boolean
+  readonly tui?: ShowInDashboard<R>
+}) =>
   Effect.gen(function*() {
     if (args.concurrency < 1) return yield* new UsageError({ message: "--concurrency must be at least 1" })
     const items = yield* readBatch(args.file)
+    if (args.tui !== undefined) {
+      const reports = yield* args.tui(items.map((item) => ({ workflow: item.workflow.name, input: item.input })))
+      return yield* reportBatch(reports, items.length, args.json)
+    }
     const progress = yield* printProgress
     const reports = yield* Effect.forEach(
       items,
@@ -135,19 +164,23 @@ export const runBatch = (args: { readonly file: string; readonly concurrency: nu
       { concurrency: args.concurrency }
     )
     yield* progress.flush
-    if (args.json) {
+    return yield* reportBatch(reports, items.length, args.json)
+  }).pipe(Effect.scoped)
+
+/** Prints a batch's results; fails when any of the `total` runs did not succeed (or has no report). */
+const reportBatch = (reports: ReadonlyArray<RunReport<unknown>>, total: number, json: boolean) =>
+  Effect.gen(function*() {
+    if (json) {
       for (const report of reports) yield* Console.log(JSON.stringify(resultJson(report)))
     }
-    const failed = reports.filter((r) => r.status !== "succeeded")
+    const succeeded = reports.filter((r) => r.status === "succeeded").length
     const cost = reports.reduce((sum, r) => sum + r.costUsd, 0)
-    yield* Console.error(
-      `batch: ${reports.length - failed.length} of ${reports.length} runs succeeded · $${cost.toFixed(4)}`
-    )
-    if (failed.length > 0) {
+    yield* Console.error(`batch: ${succeeded} of ${total} runs succeeded · $${cost.toFixed(4)}`)
+    if (succeeded < total) {
       return yield* new WorkflowFailed({
-        runId: failed[0]!.id,
+        runId: reports.find((r) => r.status !== "succeeded")?.id ?? "-",
         status: "failed",
-        error: { tag: "BatchFailed", message: `${failed.length} of ${reports.length} runs did not succeed` }
+        error: { tag: "BatchFailed", message: `${total - succeeded} of ${total} runs did not succeed` }
       })
     }
-  }).pipe(Effect.scoped)
+  })

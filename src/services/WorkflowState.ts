@@ -322,3 +322,7 @@ export const elapsedMs = (run: RunView, now: number): number => run.durationMs ?
 
 /** Share of LLM calls answered from the cache, 0 when there were none. */
 export const cacheHitRate = (totals: Totals): number => (totals.llmCalls === 0 ? 0 : totals.cacheHits / totals.llmCalls)
+
+/** The state without its finished runs (the dashboard's `c`); totals and running runs are kept. */
+export const clearFinished = (state: DashboardState): DashboardState =>
+  state.finished.length === 0 ? state : { ...state, finished: [] }

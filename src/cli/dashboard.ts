@@ -1,0 +1,206 @@
+/**
+ * The Effect side of the dashboard: owns the state, hands the TUI plain data and actions.
+ *
+ * Workflow events are reduced by the pure `WorkflowState.reduce` into a snapshot the TUI reads;
+ * log entries come from the `LogTail`. User actions start, cancel and clear runs by running Effects
+ * on this session's runtime; each run is a fiber in a `FiberMap` keyed by its run id, so `x`
+ * interrupts exactly that run and quitting interrupts them all — recorded as `cancelled` in the
+ * history before the stack shuts down.
+ */
+import { randomUUID } from "node:crypto"
+import { Effect, Exit, Fiber, FiberMap, Option, Queue, Runtime, Stream } from "effect"
+import * as Registry from "../agents/registry.js"
+import type { RunReport } from "../agents/Workflow.js"
+import * as LlmProvider from "../layers/LlmProvider.js"
+import type { Services } from "../layers/MainLayer.js"
+import { AppConfig } from "../services/AppConfig.js"
+import { type LogEntry, LogTail } from "../services/LogTail.js"
+import { WorkflowEvents } from "../services/WorkflowEvents.js"
+import * as WorkflowState from "../services/WorkflowState.js"
+import type { Terminal } from "./terminal.js"
+
+/** What a dashboard session does besides showing runs. */
+export interface DashboardOptions {
+  /** Keep a steady stream of demo runs going. */
+  readonly demo: boolean
+  /** Runs to start at once (`run` / `batch` on a terminal). */
+  readonly runs?: ReadonlyArray<{ readonly workflow: string; readonly input: unknown }>
+  /** Runs at once for `runs` (batch `--concurrency`). */
+  readonly concurrency?: number
+  /** Close the dashboard by itself when the `runs` have finished. */
+  readonly exitWhenDone?: boolean
+}
+
+const LOG_LINES = 200
+const DEMO_CONCURRENCY = 6
+const DEMO_INTERVAL = "1200 millis"
+
+/** Inputs the demo cycles through, one list per shipped workflow. */
+const demoInputs: Record<string, ReadonlyArray<string>> = {
+  summarize: [
+    "Effect is a TypeScript library for building robust, type-safe programs with typed errors, resource safety and structured concurrency.",
+    "The circuit breaker opens after repeated failures and lets a single probe through once the reset timeout has passed."
+  ],
+  research: ["How do rate limiters keep LLM costs predictable?", "What makes a workflow engine resilient?"],
+  code: ["Write a function that merges overlapping intervals.", "Implement an LRU cache with a size limit in bytes."]
+}
+
+type Start<R> = (workflow: string, input: unknown) => Effect.Effect<unknown, never, R>
+
+/** Keeps `DEMO_CONCURRENCY` demo runs going, cycling through the shipped workflows; never ends. */
+const demoLoop = <R>(start: Start<R>, running: Effect.Effect<number>) => {
+  let n = 0
+  const names = Object.keys(demoInputs).filter((name) => Option.isSome(Registry.find(name)))
+  return Effect.gen(function*() {
+    if ((yield* running) < DEMO_CONCURRENCY && names.length > 0) {
+      const workflow = names[n % names.length]!
+      const inputs = demoInputs[workflow]!
+      yield* start(workflow, inputs[Math.floor(n / names.length) % inputs.length]!)
+      n += 1
+    }
+    yield* Effect.sleep(DEMO_INTERVAL)
+  }).pipe(Effect.forever)
+}
+
+/** Starts `workflow` on `input` as a fiber of `fibers` keyed by a new run id. */
+const starter = (fibers: FiberMap.FiberMap<string, RunReport<unknown>>) =>
+(workflow: string, input: unknown) =>
+  Effect.gen(function*() {
+    const found = Registry.find(workflow)
+    if (Option.isNone(found)) {
+      yield* Effect.logWarning(`unknown workflow '${workflow}'`)
+      return Option.none<Fiber.RuntimeFiber<RunReport<unknown>>>()
+    }
+    const runId = randomUUID()
+    const run = found.value.runReportUnknown(input, { runId }).pipe(
+      Effect.catchTag("WorkflowInputError", (e) => Effect.logWarning(e.message).pipe(Effect.zipRight(Effect.interrupt)))
+    )
+    return Option.some(yield* FiberMap.run(fibers, runId, run))
+  })
+
+/** The demo without a terminal UI: runs until interrupted (progress lines are printed by the caller). */
+export const dashboardHeadless = (options: { readonly demo: boolean }) =>
+  Effect.gen(function*() {
+    const fibers = yield* FiberMap.make<string, RunReport<unknown>, never>()
+    if (!options.demo) return yield* Effect.never
+    return yield* demoLoop(starter(fibers), FiberMap.size(fibers))
+  }).pipe(Effect.scoped)
+
+/**
+ * Runs the dashboard until the user quits (or the initial runs finish with `exitWhenDone`), then
+ * interrupts what is still running. Returns the reports of the initial runs that finished.
+ */
+export const dashboardSession = (terminal: Terminal, options: DashboardOptions) =>
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    const events = yield* WorkflowEvents
+    const tail = yield* LogTail
+    const runtime = yield* Effect.runtime<Services>()
+    const runFork = Runtime.runFork(runtime)
+
+    // --- state: events reduced into a snapshot, listeners told on every change -----------------
+    let state = WorkflowState.initialState
+    const stateListeners = new Set<() => void>()
+    const queue = yield* events.subscribe
+    yield* Queue.takeBetween(queue, 1, 1000).pipe(
+      Effect.map((batch) => {
+        state = WorkflowState.reduceAll(state, batch)
+        for (const listener of stateListeners) listener()
+      }),
+      Effect.forever,
+      Effect.forkScoped
+    )
+
+    let logs: ReadonlyArray<LogEntry> = []
+    const logListeners = new Set<() => void>()
+    yield* tail.follow.pipe(
+      Stream.runForEach((entry) =>
+        Effect.sync(() => {
+          logs = logs.length >= LOG_LINES ? [...logs.slice(logs.length - LOG_LINES + 1), entry] : [...logs, entry]
+          for (const listener of logListeners) listener()
+        })
+      ),
+      Effect.forkScoped
+    )
+
+    // --- runs: one fiber per run id --------------------------------------------------------------
+    const fibers = yield* FiberMap.make<string, RunReport<unknown>, never>()
+    const startIn = starter(fibers)
+    const start = (workflow: string, input: unknown) => startIn(workflow, input).pipe(Effect.provide(runtime))
+
+    const abort = new AbortController()
+    const actions = {
+      startRun: (workflow: string, input: string) => void runFork(start(workflow, input)),
+      cancelRun: (runId: string) => void runFork(FiberMap.remove(fibers, runId)),
+      clearFinished: () => {
+        state = WorkflowState.clearFinished(state)
+        for (const listener of stateListeners) listener()
+      },
+      // The App unmounts right after calling this; the runs are interrupted once it has.
+      quit: () => {}
+    }
+
+    if (options.demo) yield* Effect.forkScoped(demoLoop(start, FiberMap.size(fibers)))
+
+    // --- initial runs (run / batch on a terminal) ----------------------------------------------
+    const initial = yield* Effect.forEach(
+      options.runs ?? [],
+      (r) =>
+        start(r.workflow, r.input).pipe(
+          Effect.flatMap(Option.match({
+            onNone: () => Effect.succeed<ReadonlyArray<RunReport<unknown>>>([]),
+            // A run cancelled with `x` has no report; it is in the history as cancelled.
+            onSome: (fiber) => Effect.map(Fiber.await(fiber), (exit) => (Exit.isSuccess(exit) ? [exit.value] : []))
+          }))
+        ),
+      { concurrency: options.concurrency ?? 8 }
+    ).pipe(Effect.map((reports) => reports.flat()), Effect.forkScoped)
+    if (options.exitWhenDone === true) {
+      // Leave the final state on screen for a moment before closing by itself.
+      yield* Fiber.await(initial).pipe(
+        Effect.zipRight(Effect.sleep("700 millis")),
+        Effect.zipRight(Effect.sync(() => abort.abort())),
+        Effect.forkScoped
+      )
+    }
+
+    // --- the TUI itself --------------------------------------------------------------------------
+    const tui = yield* Effect.promise(() => import("../tui/index.js"))
+    const provider = LlmProvider.providerLabel(config)
+    const shown = tui.runDashboard(
+      {
+        getState: () => state,
+        subscribe: (listener) => {
+          stateListeners.add(listener)
+          return () => stateListeners.delete(listener)
+        },
+        getLogs: () => logs,
+        subscribeLogs: (listener) => {
+          logListeners.add(listener)
+          return () => logListeners.delete(listener)
+        }
+      },
+      actions,
+      {
+        provider,
+        model: LlmProvider.modelLabel(config),
+        simulated: provider === "simulated",
+        workflows: Registry.workflows.map((w) => ({ name: w.name, description: w.description })),
+        color: terminal.stdoutColor
+      },
+      { signal: abort.signal }
+    )
+    // Interruption (SIGTERM) closes the dashboard and waits until the terminal is restored.
+    yield* Effect.async<void>((resume) => {
+      void shown.then(() => resume(Effect.void), () => resume(Effect.void))
+      return Effect.promise(() => {
+        abort.abort()
+        return shown
+      })
+    })
+
+    // Whatever still runs is cancelled, and recorded as such, before the stack shuts down.
+    yield* FiberMap.clear(fibers)
+    const finished = yield* Fiber.await(initial).pipe(Effect.timeoutOption("1 second"))
+    return Option.isSome(finished) && Exit.isSuccess(finished.value) ? finished.value.value : []
+  }).pipe(Effect.scoped)

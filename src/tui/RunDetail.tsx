@@ -1,0 +1,131 @@
+/**
+ * RunDetail — the selected run, step by step, with its result or its typed error.
+ *
+ * Fits in `height` lines: the summary line and the outcome line are kept, and when there are more
+ * steps than room the newest ones are shown (that is where a running or failed run is).
+ */
+import { Box } from "ink"
+import type { RunView, StepView } from "../services/WorkflowState.js"
+import { elapsedMs } from "../services/WorkflowState.js"
+import { clip, formatCompact, formatCost, formatDuration, formatTokens, oneLine, statusIcon, totalTokens } from "./format.js"
+import { Line } from "./Line.js"
+import { formatHeader, rowCells } from "./table.js"
+import { statusColor } from "./theme.js"
+import { type ColumnSpec, planColumns } from "./view.js"
+
+type StepColumn = "label" | "agent" | "status" | "duration" | "attempts" | "cache" | "tokens" | "cost"
+
+/** The step table's columns; the step label takes the leftover width. */
+export const stepColumns: ReadonlyArray<ColumnSpec<StepColumn>> = [
+  { key: "label", title: "STEP", width: 10, priority: 1, flex: true },
+  { key: "agent", title: "AGENT", width: 12, priority: 4 },
+  { key: "status", title: "STATUS", width: 9, priority: 2 },
+  { key: "duration", title: "TIME", width: 7, priority: 3, align: "right" },
+  { key: "attempts", title: "TRIES", width: 5, priority: 6, align: "right" },
+  { key: "cache", title: "CACHE", width: 5, priority: 7 },
+  { key: "tokens", title: "TOKENS", width: 7, priority: 8, align: "right" },
+  { key: "cost", title: "COST", width: 9, priority: 5, align: "right" }
+]
+
+/** Cells before the columns: the status glyph. */
+const PREFIX = 2
+
+/** What a finished or failed run ended with, as one line; undefined while it runs. */
+export const outcomeText = (run: RunView): string | undefined => {
+  if (run.error !== undefined) return `✖ ${run.error.tag}: ${oneLine(run.error.message)}`
+  switch (run.status) {
+    case "running":
+      return undefined
+    case "succeeded":
+      return `→ ${oneLine(run.output ?? "(no output)")}`
+    case "cancelled":
+      return "⊘ cancelled"
+    case "failed":
+      return "✖ failed"
+  }
+}
+
+const stepValues = (step: StepView, now: number): Readonly<Record<StepColumn, string>> => ({
+  label: step.error === undefined ? step.label : `${step.label} (${step.error.tag})`,
+  agent: step.agent ?? "",
+  status: step.status,
+  duration: formatDuration(step.durationMs ?? Math.max(0, now - step.startedAt)),
+  attempts: step.attempts === 0 ? "" : String(step.attempts),
+  cache: step.cached ? "hit" : "",
+  tokens: formatTokens(totalTokens(step.usage)),
+  cost: formatCost(step.costUsd)
+})
+
+/** Props of `RunDetail`. */
+export interface RunDetailProps {
+  /** The selected run; undefined shows a hint. */
+  readonly run: RunView | undefined
+  /** Lines available, borders excluded. */
+  readonly height: number
+  readonly width: number
+  readonly now: number
+  readonly frame: number
+  readonly color: boolean
+}
+
+/** The detail pane of one run. */
+export const RunDetail = ({ color, frame, height, now, run, width }: RunDetailProps) => {
+  if (height <= 0) return null
+  if (run === undefined) {
+    return (
+      <Box height={height} width={width}>
+        <Line pieces={[{ text: "No run selected.", dim: true }]} width={width} color={color} />
+      </Box>
+    )
+  }
+  const columns = planColumns(stepColumns, Math.max(0, width - PREFIX))
+  const outcome = outcomeText(run)
+  // Summary, step header and outcome take fixed lines; steps get the rest.
+  const stepRoom = Math.max(0, height - 2 - (outcome === undefined ? 0 : 1))
+  const steps = run.steps.length > stepRoom ? run.steps.slice(run.steps.length - stepRoom) : run.steps
+  const summary = [
+    ` Run ${run.runId}`,
+    run.workflow,
+    run.status,
+    formatDuration(elapsedMs(run, now)),
+    `${formatCompact(run.llmCalls)} LLM calls`,
+    `tokens ${formatTokens(totalTokens(run.usage))}`,
+    formatCost(run.costUsd)
+  ]
+  return (
+    <Box flexDirection="column" height={height} width={width}>
+      <Line
+        pieces={[
+          { text: statusIcon(run.status, frame), color: statusColor(run.status) },
+          ...summary.map((text, i) => ({ text: i === 0 ? text : ` · ${text}`, bold: true }))
+        ]}
+        width={width}
+        color={color}
+      />
+      {stepRoom > 0
+        ? (
+          <Line
+            pieces={[{ text: `${" ".repeat(PREFIX)}${run.steps.length === 0 ? "no steps yet" : formatHeader(columns)}`, dim: true }]}
+            width={width}
+            color={color}
+          />
+        )
+        : null}
+      {steps.map((step) => (
+        <Line
+          key={step.stepId}
+          pieces={[
+            { text: statusIcon(step.status, frame), color: statusColor(step.status) },
+            { text: " " },
+            ...rowCells(columns, stepValues(step, now)).map((text) => ({ text }))
+          ]}
+          width={width}
+          color={color}
+        />
+      ))}
+      {outcome === undefined
+        ? null
+        : <Line pieces={[{ text: clip(outcome, width), color: run.error === undefined ? undefined : "red" }]} width={width} color={color} />}
+    </Box>
+  )
+}

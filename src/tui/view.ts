@@ -1,0 +1,128 @@
+/**
+ * Pure view logic of the dashboard: which runs are listed, in what order, which slice of them
+ * fits on screen, and how the screen's height is shared between the panes.
+ *
+ * Kept out of the components so the container can compute it once per frame and the rules
+ * (newest first, filter semantics, scrolling) are tested without rendering.
+ */
+import { HashMap } from "effect"
+import type { DashboardState, RunView } from "../services/WorkflowState.js"
+
+/**
+ * Every listed run, newest first: running runs (by start time, newest first) then finished ones
+ * (already newest first in the state). A run that finishes moves below the running ones.
+ */
+export const listRuns = (state: DashboardState): ReadonlyArray<RunView> => {
+  const running = Array.from(HashMap.values(state.active))
+  running.sort((a, b) => b.startedAt - a.startedAt || (a.runId < b.runId ? 1 : -1))
+  return running.length === 0 ? state.finished : running.concat(state.finished)
+}
+
+/**
+ * Whether a run passes the filter text: case-insensitive, a run matches when its status starts
+ * with the text (`fail`, `running`) or its workflow name or run id contains it. Empty matches all.
+ */
+export const matchesFilter = (run: RunView, filter: string): boolean => {
+  const needle = filter.trim().toLowerCase()
+  if (needle === "") return true
+  return run.status.startsWith(needle) || run.workflow.toLowerCase().includes(needle) ||
+    run.runId.toLowerCase().includes(needle)
+}
+
+/** The runs that pass the filter, in list order. */
+export const filterRuns = (runs: ReadonlyArray<RunView>, filter: string): ReadonlyArray<RunView> =>
+  filter.trim() === "" ? runs : runs.filter((run) => matchesFilter(run, filter))
+
+/** Clamps `n` into [lo, hi] (lo wins when the range is empty). */
+export const clamp = (n: number, lo: number, hi: number): number => Math.max(lo, Math.min(hi, n))
+
+/**
+ * The first visible row of a virtualised list: the previous offset, moved as little as needed to
+ * keep `selected` on screen, and never past the end (no blank rows below the last run).
+ */
+export const scrollOffset = (previous: number, selected: number, rows: number, total: number): number => {
+  if (rows <= 0 || total <= 0) return 0
+  let offset = previous
+  if (selected < offset) offset = selected
+  if (selected >= offset + rows) offset = selected - rows + 1
+  return Math.max(0, Math.min(offset, total - rows))
+}
+
+/** Fixed line counts of the chrome around the panes. */
+export const HEADER_LINES = 3
+export const FOOTER_LINES = 1
+/** Title line and column header line of the run list. */
+export const LIST_CHROME_LINES = 2
+
+/** What the layout depends on. */
+export interface LayoutInput {
+  readonly height: number
+  readonly detailOpen: boolean
+  /** Lines taken by the new-run input or the filter line, if shown. */
+  readonly extraLines: number
+}
+
+/** Heights (in lines) of each pane; 0 hides it. `listRows` counts run rows only. */
+export interface Layout {
+  readonly listRows: number
+  readonly detailLines: number
+  readonly logLines: number
+}
+
+/**
+ * Shares the height between list, detail and log. One line is left unused at the bottom: Ink
+ * clears the whole screen on every frame whose output is as tall as the terminal, which flickers.
+ * The log pane gives way first on short terminals, then the detail pane shrinks; the list always
+ * keeps at least one row.
+ */
+export const computeLayout = ({ detailOpen, extraLines, height }: LayoutInput): Layout => {
+  const body = Math.max(0, height - 1 - HEADER_LINES - FOOTER_LINES - extraLines)
+  const logLines = body >= 16 ? Math.min(10, Math.max(4, Math.floor(body * 0.25))) : 0
+  const rest = body - logLines
+  const detailLines = detailOpen ? Math.max(0, Math.min(rest - LIST_CHROME_LINES - 1, Math.max(5, Math.floor(rest * 0.55)))) : 0
+  const listRows = Math.max(1, rest - detailLines - LIST_CHROME_LINES)
+  return { listRows, detailLines, logLines }
+}
+
+/** A table column: fixed width, or the one flexible column that takes the leftover width. */
+export interface ColumnSpec<K extends string> {
+  readonly key: K
+  readonly title: string
+  /** Width in cells; for the flexible column, the least it may shrink to. */
+  readonly width: number
+  /** Lower is more important: when the terminal is narrow, the highest numbers are dropped first. */
+  readonly priority: number
+  readonly align?: "left" | "right"
+  readonly flex?: boolean
+}
+
+/** A column as laid out: its spec and final width. */
+export interface PlacedColumn<K extends string> {
+  readonly spec: ColumnSpec<K>
+  readonly width: number
+}
+
+/**
+ * Chooses the columns that fit in `width` (separated by one space), most important first, and
+ * gives the flexible column whatever is left. Narrow terminals lose columns; rows never wrap.
+ * The result keeps the specs' display order.
+ */
+export const planColumns = <K extends string>(
+  specs: ReadonlyArray<ColumnSpec<K>>,
+  width: number
+): ReadonlyArray<PlacedColumn<K>> => {
+  const byPriority = [...specs].sort((a, b) => a.priority - b.priority)
+  const chosen = new Set<K>()
+  let used = 0
+  for (const spec of byPriority) {
+    const need = spec.width + (chosen.size === 0 ? 0 : 1)
+    if (used + need <= width) {
+      chosen.add(spec.key)
+      used += need
+    }
+  }
+  const leftover = Math.max(0, width - used)
+  return specs
+    .filter((spec) => chosen.has(spec.key))
+    .map((spec) => ({ spec, width: spec.flex === true ? spec.width + leftover : spec.width }))
+}
