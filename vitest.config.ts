@@ -1,6 +1,12 @@
 import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
+// Ink stops drawing live frames when CI is set (is-in-ci); the TUI tests need live frames, so the
+// workers see CI=false. Whether this really is CI travels as EFFECT_AGENTS_CI, for the tests that
+// must run there rather than skip (tmux, promtool).
+const ci = process.env["CI"]
+const inCi = ci !== undefined && ci !== "" && ci !== "0" && ci !== "false"
+
 export default defineConfig({
   // Examples import the package by name, as users do; tests run them against the sources.
   resolve: { alias: { "effect-agents": fileURLToPath(new URL("./src/index.ts", import.meta.url)) } },
@@ -9,6 +15,7 @@ export default defineConfig({
     // Native addons (better-sqlite3) and spawned CLIs behave best in child processes.
     pool: "forks",
     globalSetup: ["test/support/globalSetup.ts"],
+    env: { CI: "false", EFFECT_AGENTS_CI: inCi ? "1" : "0" },
     testTimeout: 30_000,
     hookTimeout: 30_000
   }

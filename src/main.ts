@@ -19,8 +19,15 @@ import { type Terminal, TerminalInfo } from "./cli/terminal.js"
 declare const __VERSION__: string | undefined
 const version = typeof __VERSION__ === "string" ? __VERSION__ : "0.0.0-dev"
 
+// Ink draws no live frames when CI is set (it assumes a log, not a person). With a terminal on both
+// ends a person is watching, whatever the environment inherited.
+if (process.stdin.isTTY === true && process.stdout.isTTY === true && process.env["CI"] !== undefined) {
+  process.env["CI"] = "false"
+}
+
 const noColor = process.env["NO_COLOR"] !== undefined && process.env["NO_COLOR"] !== ""
 const terminal: Terminal = {
+  stdinIsTty: process.stdin.isTTY === true,
   stdoutIsTty: process.stdout.isTTY === true,
   stdoutColor: process.stdout.isTTY === true && !noColor,
   stderrColor: process.stderr.isTTY === true && !noColor

@@ -24,22 +24,22 @@ const dashboardLayer = (terminal: Terminal) =>
   MainLayer.layer({ isTty: terminal.stdoutIsTty, console: false, color: false })
 
 /** The dashboard takes the terminal only when stdout is one and the user did not opt out. */
-const useTui = (terminal: Terminal, noTui: boolean): boolean => terminal.stdoutIsTty && !noTui
+const useTui = (terminal: Terminal, noTui: boolean): boolean => terminal.stdoutIsTty && terminal.stdinIsTty && !noTui
 
 export const dashboard = (terminal: Terminal, args: { readonly demo: boolean }) =>
   Effect.gen(function*() {
     const config = yield* AppConfig
     // No key configured: there is nothing real to run, so show the simulated demo.
     const demo = args.demo || config.llm.provider === "simulated"
-    if (terminal.stdoutIsTty) {
+    if (useTui(terminal, false)) {
       yield* dashboardSession(terminal, { demo })
       return
     }
-    // Not a terminal (CI logs, a pipe): the same runs as plain progress lines until interrupted.
+    // No terminal to draw on (CI logs, a pipe): the same runs as plain progress lines until interrupted.
     const progress = yield* printProgress
-    yield* Console.error("effect-agents dashboard: stdout is not a terminal; printing progress lines (Ctrl-C stops)")
+    yield* Console.error("effect-agents dashboard: not a terminal; printing progress lines instead (Ctrl-C stops)")
     yield* dashboardHeadless({ demo }).pipe(Effect.ensuring(progress.flush))
-  }).pipe(Effect.scoped, Effect.provide(terminal.stdoutIsTty ? dashboardLayer(terminal) : mainLayer(terminal)))
+  }).pipe(Effect.scoped, Effect.provide(useTui(terminal, false) ? dashboardLayer(terminal) : mainLayer(terminal)))
 
 /** Only the configuration and logging, for commands that touch one store. */
 const configLayer = (terminal: Terminal) =>

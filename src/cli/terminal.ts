@@ -5,7 +5,9 @@
 import { Context } from "effect"
 
 export interface Terminal {
-  /** stdout is a terminal: the dashboard may take it, and logs default to the pretty format. */
+  /** stdin is a terminal: the dashboard needs it for keys (raw mode). */
+  readonly stdinIsTty: boolean
+  /** stdout is a terminal: logs default to the pretty format; with stdin a TTY, the dashboard may take it. */
   readonly stdoutIsTty: boolean
   /** stderr is a terminal and `NO_COLOR` is unset: console logs may use colour. */
   readonly stderrColor: boolean

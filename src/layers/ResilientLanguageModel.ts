@@ -25,9 +25,12 @@ import {
   Duration,
   Effect,
   Exit,
+  FiberRef,
   JSONSchema,
   Layer,
+  LogLevel,
   Metric,
+  MetricLabel,
   Option,
   Schema,
   Scope,
@@ -36,7 +39,7 @@ import {
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { AppConfig, type AppConfigShape, type ProviderName } from "../services/AppConfig.js"
 import { CircuitBreaker } from "../services/CircuitBreaker.js"
-import { cacheKey, type CacheKeyTool, LlmCache } from "../services/LlmCache.js"
+import { cacheKey, type CacheKeyTool, canonicalJson, LlmCache } from "../services/LlmCache.js"
 import {
   fromAiError,
   isLlmError,
@@ -79,12 +82,14 @@ export const parseModelRef = (
   const colon = ref.indexOf(":")
   if (colon > 0) {
     const prefix = ref.slice(0, colon)
-    if (Schema.is(ProviderNameLiteral)(prefix)) return { provider: prefix, model: ref.slice(colon + 1) }
+    if (isProviderName(prefix)) return { provider: prefix, model: ref.slice(colon + 1) }
   }
   return { provider: defaultProvider, model: ref }
 }
 
 const ProviderNameLiteral = Schema.Literal("openrouter", "openai", "google", "simulated")
+// Built once: `Schema.is(...)` compiles a validator on every use.
+const isProviderName = Schema.is(ProviderNameLiteral)
 
 /** How the resilient model is put together; `MainLayer` builds this from `AppConfig`. */
 export interface Options {
@@ -109,6 +114,8 @@ type Method = "generateText" | "generateObject"
 interface Call {
   readonly method: Method
   readonly options: LanguageModel.GenerateTextOptions<any> & { readonly schema?: Schema.Schema<any, any, any> }
+  /** The prompt's estimated tokens for the limiter, computed once per call (not per attempt). */
+  readonly tokens?: number
 }
 
 /** A finished provider call: the response, the model that answered and the attempts it took. */
@@ -143,15 +150,33 @@ const providerCost = (response: LanguageModel.GenerateTextResponse<any>): number
   return undefined
 }
 
+// JSON schemas of response schemas and toolkits, derived once per schema / toolkit object: an
+// agent passes the same objects on every call, and deriving them again is pure waste.
+const jsonSchemas = new WeakMap<object, unknown>()
+const jsonSchemaOf = (schema: Schema.Schema<any, any, any>): unknown => {
+  let found = jsonSchemas.get(schema)
+  if (found === undefined) {
+    found = JSONSchema.make(schema)
+    jsonSchemas.set(schema, found)
+  }
+  return found
+}
+const toolkitKeys = new WeakMap<object, ReadonlyArray<CacheKeyTool>>()
+
 /** Tools as far as they change the answer, for the cache key. */
 const toolsOf = (options: Call["options"]): ReadonlyArray<CacheKeyTool> | undefined => {
   const toolkit = options.toolkit as { tools?: Record<string, Tool.Any> } | undefined
   if (toolkit === undefined || !("tools" in toolkit) || toolkit.tools === undefined) return undefined
-  return Object.values(toolkit.tools).map((tool) => ({
-    name: tool.name,
-    description: tool.description,
-    parameters: JSONSchema.make(tool.parametersSchema)
-  }))
+  let found = toolkitKeys.get(toolkit)
+  if (found === undefined) {
+    found = Object.values(toolkit.tools).map((tool) => ({
+      name: tool.name,
+      description: tool.description,
+      parameters: jsonSchemaOf(tool.parametersSchema)
+    }))
+    toolkitKeys.set(toolkit, found)
+  }
+  return found
 }
 
 /**
@@ -161,10 +186,96 @@ const toolsOf = (options: Call["options"]): ReadonlyArray<CacheKeyTool> | undefi
 const isCacheable = (options: Call["options"]): boolean =>
   options.toolkit === undefined || options.disableToolCallResolution === true
 
-const promptJson = (prompt: Prompt.RawInput): unknown => Schema.encodeSync(AiPrompt.Prompt)(AiPrompt.make(prompt))
+// Compiled once; `Schema.encodeSync(schema)` per call rebuilt the encoder every time.
+const encodePrompt = Schema.encodeSync(AiPrompt.Prompt)
 
-const estimateTokens = (prompt: Prompt.RawInput): number =>
-  Math.ceil(JSON.stringify(promptJson(prompt)).length / 4)
+const tokensOfJson = (encoded: unknown): number => Math.ceil(JSON.stringify(encoded).length / 4)
+
+/**
+ * The encoded form of a plain-text prompt, built directly: constructing and encoding the `Prompt`
+ * classes costs ~25 µs, more than the rest of a cache hit together. The shape is checked against
+ * the real encoder once at startup; if `@effect/ai` ever encodes differently, the slow path is used.
+ */
+const textPromptJson = (text: string): unknown => ({ content: [{ role: "user", content: text, options: {} }] })
+const textShortcutHolds = (() => {
+  const probe = "probe \u00e9 \" {}"
+  try {
+    return canonicalJson(encodePrompt(AiPrompt.make(probe))) === canonicalJson(textPromptJson(probe))
+  } catch {
+    return false
+  }
+})()
+
+/** The encoded prompt (what the cache key covers) of any prompt input. */
+const promptJson = (prompt: Prompt.RawInput): unknown =>
+  typeof prompt === "string" && textShortcutHolds ? textPromptJson(prompt) : encodePrompt(AiPrompt.make(prompt))
+
+const estimateTokens = (prompt: Prompt.RawInput): number => tokensOfJson(promptJson(prompt))
+
+/**
+ * An update of `metric` under fixed `tags`. `Metric.tagged` merges its tags into a new array on
+ * every update, which defeats Effect's per-tag-array lookup cache and costs a registry lookup with
+ * key hashing (~10 µs) each time; passing one stable label array keeps that cache hot. The fiber's
+ * own metric labels, when it has any, take the ordinary path.
+ */
+const fixedTags = <In>(
+  metric: Metric.Metric<any, In, any>,
+  tags: Readonly<Record<string, string>>
+): (input: In) => Effect.Effect<void> => {
+  const labels = Object.entries(tags).map(([k, v]) => MetricLabel.make(k, v))
+  const tagged = Metrics.withTags(metric, tags)
+  return (input) =>
+    FiberRef.getWith(FiberRef.currentMetricLabels, (fiberLabels) =>
+      fiberLabels.length === 0
+        ? Effect.sync(() => metric.unsafeUpdate(input, labels))
+        : Metric.update(tagged, input))
+}
+
+/** Decoded cache values kept for reuse, and the largest value worth keeping. */
+const DECODED_ENTRIES = 1_024
+const DECODED_MAX_CHARS = 64 * 1024
+
+/** Events are built here from values already in the right shape; re-validating them is waste. */
+const trusted = { disableValidation: true } as const
+
+/** The metrics of one agent and model, tagged once (tagging copies and re-hashes every tag). */
+interface CallMetrics {
+  readonly success: (n: number) => Effect.Effect<void>
+  readonly error: (n: number) => Effect.Effect<void>
+  readonly duration: (seconds: number) => Effect.Effect<void>
+  readonly genAiDuration: (seconds: number) => Effect.Effect<void>
+  readonly inputTokens: (n: number) => Effect.Effect<void>
+  readonly outputTokens: (n: number) => Effect.Effect<void>
+  readonly cost: (usd: number) => Effect.Effect<void>
+  readonly genAiInputTokens: (n: number) => Effect.Effect<void>
+  readonly genAiOutputTokens: (n: number) => Effect.Effect<void>
+}
+
+const makeCallMetrics = (agent: string, model: string, provider: string): CallMetrics => {
+  const tags = { agent, model }
+  const genAi = { gen_ai_operation_name: "chat", gen_ai_provider_name: provider, gen_ai_request_model: model }
+  return {
+    success: fixedTags(Metrics.llmRequestsTotal, { ...tags, status: "success" }),
+    error: fixedTags(Metrics.llmRequestsTotal, { ...tags, status: "error" }),
+    duration: fixedTags(Metrics.llmRequestDurationSeconds, tags),
+    genAiDuration: fixedTags(Metrics.genAiClientOperationDuration, genAi),
+    inputTokens: fixedTags(Metrics.llmTokensTotal, { ...tags, type: "input" }),
+    outputTokens: fixedTags(Metrics.llmTokensTotal, { ...tags, type: "output" }),
+    cost: fixedTags(Metrics.llmCostUsdTotal, tags),
+    genAiInputTokens: fixedTags(Metrics.genAiClientTokenUsage, { ...genAi, gen_ai_token_type: "input" }),
+    genAiOutputTokens: fixedTags(Metrics.genAiClientTokenUsage, { ...genAi, gen_ai_token_type: "output" })
+  }
+}
+
+/** Whether a `logDebug` would reach a logger; a success's annotations are not built when not. */
+const debugEnabled: Effect.Effect<boolean> = Effect.map(
+  FiberRef.get(FiberRef.currentMinimumLogLevel),
+  (minimum) => !LogLevel.greaterThan(minimum, LogLevel.Debug)
+)
+
+// A captured stack trace per call is a visible share of a cache hit; the span's name already
+// says where it comes from.
+const spanOptions = { captureStackTrace: false } as const
 
 /** Builds the resilient `LanguageModel` service. */
 export const make = (options: Options) =>
@@ -175,9 +286,62 @@ export const make = (options: Options) =>
     const events = yield* WorkflowEvents
     const pricing = yield* Pricing
     const scope = yield* Effect.scope
-    const label = options.modelLabel ?? ((m: string) => m)
-    const providerOf = (ref: string): ProviderName => parseModelRef(ref, options.provider).provider
-    const modelOf = (ref: string): string => parseModelRef(ref, options.provider).model
+    const labelOf = options.modelLabel ?? ((m: string) => m)
+    // What a model reference resolves to never changes: resolve each once.
+    const refs = new Map<string, { readonly provider: ProviderName; readonly model: string; readonly label: string }>()
+    const resolve = (ref: string) => {
+      let found = refs.get(ref)
+      if (found === undefined) {
+        found = { ...parseModelRef(ref, options.provider), label: labelOf(ref) }
+        refs.set(ref, found)
+      }
+      return found
+    }
+    const label = (ref: string): string => resolve(ref).label
+    const providerOf = (ref: string): ProviderName => resolve(ref).provider
+    const modelOf = (ref: string): string => resolve(ref).model
+    // Tagged metrics per agent and model (both bounded sets, DESIGN.md), built on first use.
+    const metricsByCall = new Map<string, CallMetrics>()
+    const callMetrics = (agent: string, ref: string): CallMetrics => {
+      const id = `${agent}\u0000${ref}`
+      let found = metricsByCall.get(id)
+      if (found === undefined) {
+        found = makeCallMetrics(agent, label(ref), providerOf(ref))
+        metricsByCall.set(id, found)
+      }
+      return found
+    }
+    const retryMetrics = new Map<string, (n: number) => Effect.Effect<void>>()
+    const retryMetric = (agent: string, ref: string, reason: string): (n: number) => Effect.Effect<void> => {
+      const id = `${agent}\u0000${ref}\u0000${reason}`
+      let found = retryMetrics.get(id)
+      if (found === undefined) {
+        found = fixedTags(Metrics.llmRetriesTotal, { agent, model: label(ref), reason })
+        retryMetrics.set(id, found)
+      }
+      return found
+    }
+
+    // Decoded responses by cache key, with the value they were decoded from: a hit on an entry
+    // read before reuses the decoded response instead of parsing the same text again (the
+    // parse is the largest cost of a hit). Insertion-ordered, oldest dropped beyond the bound.
+    const decodedValues = new Map<string, { readonly value: string; readonly response: LanguageModel.GenerateTextResponse<{}> }>()
+    const remember = (key: string, value: string, response: LanguageModel.GenerateTextResponse<{}>): void => {
+      if (value.length > DECODED_MAX_CHARS) return
+      decodedValues.delete(key)
+      decodedValues.set(key, { value, response })
+      if (decodedValues.size > DECODED_ENTRIES) {
+        const oldest = decodedValues.keys().next()
+        if (oldest.done !== true) decodedValues.delete(oldest.value)
+      }
+    }
+    const decodeValue = (key: string, value: string): Effect.Effect<Option.Option<LanguageModel.GenerateTextResponse<{}>>> => {
+      const known = decodedValues.get(key)
+      if (known !== undefined && known.value === value) return Effect.succeed(Option.some(known.response))
+      return Effect.tap(ResponseCodec.decode(value), (decoded) => {
+        if (Option.isSome(decoded)) remember(key, value, decoded.value)
+      })
+    }
 
     // Provider clients per model (primary, fallbacks, agents' own), built on first use and kept
     // for the life of the layer.
@@ -186,7 +350,14 @@ export const make = (options: Options) =>
       timeToLive: Duration.infinity,
       lookup: (model: string) => Scope.extend(options.makeModel(model), scope)
     })
-    const modelFor = (model: string) => models.get(model)
+    // Built services, so an attempt skips the Cache's bookkeeping once its model exists.
+    const built = new Map<string, LanguageModel.Service>()
+    const modelFor = (model: string): Effect.Effect<LanguageModel.Service> => {
+      const found = built.get(model)
+      return found !== undefined
+        ? Effect.succeed(found)
+        : Effect.tap(models.get(model), (service) => Effect.sync(() => built.set(model, service)))
+    }
 
     // Breaker transitions become events for the dashboard and the history's event log.
     yield* breaker.changes.pipe(
@@ -213,7 +384,10 @@ export const make = (options: Options) =>
       Effect.gen(function*() {
         const ctx = yield* WorkflowContext.current
         const key = keyOf(providerOf(model), modelOf(model))
-        const waited = yield* limiter.acquire(key, { requests: 1, tokens: estimateTokens(call.options.prompt) })
+        const waited = yield* limiter.acquire(key, {
+          requests: 1,
+          tokens: call.tokens ?? estimateTokens(call.options.prompt)
+        })
         if (Duration.greaterThan(waited, Duration.zero)) {
           yield* events.publish(
             new RateLimitedEvent({
@@ -232,7 +406,7 @@ export const make = (options: Options) =>
             provider: providerOf(model),
             attempt: attemptNo,
             at: yield* Clock.currentTimeMillis
-          })
+          }, trusted)
         )
         const service = yield* modelFor(model)
         const run = (call.method === "generateObject"
@@ -276,13 +450,7 @@ export const make = (options: Options) =>
             onRetry: ({ attempt: n, delay, error, reason }) =>
               Effect.gen(function*() {
                 const ctx = yield* WorkflowContext.current
-                yield* Metric.increment(
-                  Metrics.withTags(Metrics.llmRetriesTotal, {
-                    agent: ctx.agent ?? "none",
-                    model: label(model),
-                    reason
-                  })
-                )
+                yield* retryMetric(ctx.agent ?? "none", model, reason)(1)
                 yield* events.publish(
                   new Retrying({
                     ...context(ctx),
@@ -291,7 +459,7 @@ export const make = (options: Options) =>
                     delayMs: Duration.toMillis(delay),
                     reason,
                     at: yield* Clock.currentTimeMillis
-                  })
+                  }, trusted)
                 )
                 yield* Effect.logWarning("LLM attempt failed; retrying").pipe(
                   Effect.annotateLogs({ model: label(model), attempt: n, reason: error.message, delayMs: Duration.toMillis(delay) })
@@ -360,20 +528,22 @@ export const make = (options: Options) =>
         const started = yield* Clock.currentTimeMillis
         const policy = yield* CachePolicy
         const cacheable = options.cacheEnabled && isCacheable(call.options) && policy !== "bypass"
+        // The prompt is encoded once: for the key and the limiter's token estimate.
+        const encoded = promptJson(call.options.prompt)
         const key = cacheKey({
           provider: providerOf(model),
           model: modelOf(model),
           settings: ctx.settings as Record<string, unknown> | undefined,
-          prompt: promptJson(call.options.prompt),
+          prompt: encoded,
           tools: toolsOf(call.options),
-          responseSchema: call.options.schema === undefined ? undefined : JSONSchema.make(call.options.schema)
+          responseSchema: call.options.schema === undefined ? undefined : jsonSchemaOf(call.options.schema)
         })
 
         if (cacheable && policy === "use") {
           const hit = yield* cache.get(key).pipe(
             Effect.flatMap(Option.match({
               onNone: () => Effect.succeedNone,
-              onSome: (value) => ResponseCodec.decode(value)
+              onSome: (value) => decodeValue(key, value)
             }))
           )
           if (Option.isSome(hit)) {
@@ -383,7 +553,8 @@ export const make = (options: Options) =>
           }
         }
 
-        const exit = yield* singleFlight(key, withFallbacks(call, model)).pipe(Effect.exit)
+        const prepared: Call = { method: call.method, options: call.options, tokens: tokensOfJson(encoded) }
+        const exit = yield* singleFlight(key, withFallbacks(prepared, model)).pipe(Effect.exit)
         if (Exit.isFailure(exit)) {
           const error = Cause.failureOption(exit.cause)
           if (Option.isSome(error)) {
@@ -413,7 +584,10 @@ export const make = (options: Options) =>
         })
         if (cacheable) {
           const encoded = yield* ResponseCodec.encode(answer.response)
-          if (Option.isSome(encoded)) yield* cache.set(key, encoded.value)
+          if (Option.isSome(encoded)) {
+            yield* cache.set(key, encoded.value)
+            remember(key, encoded.value, answer.response)
+          }
         }
         return answer.response
       })
@@ -437,6 +611,7 @@ export const make = (options: Options) =>
         const model = label(call.model)
         const agent = ctx.agent ?? "none"
         const status = call.error === undefined ? "success" : "error"
+        const metrics = callMetrics(agent, call.model)
         yield* events.publish(
           new LlmCallFinished({
             ...context(ctx),
@@ -450,30 +625,20 @@ export const make = (options: Options) =>
             status,
             ...(call.error === undefined ? {} : { error: errorInfo(call.error) }),
             at: now
-          })
+          }, trusted)
         )
-        const tags = { agent, model }
-        yield* Metric.increment(Metrics.withTags(Metrics.llmRequestsTotal, { ...tags, status }))
-        yield* Metric.update(Metrics.withTags(Metrics.llmRequestDurationSeconds, tags), durationMs / 1000)
-        const genAi = {
-          gen_ai_operation_name: "chat",
-          gen_ai_provider_name: providerOf(call.model),
-          gen_ai_request_model: model
-        }
-        yield* Metric.update(Metrics.withTags(Metrics.genAiClientOperationDuration, genAi), durationMs / 1000)
+        yield* (call.error === undefined ? metrics.success : metrics.error)(1)
+        yield* metrics.duration(durationMs / 1000)
+        yield* metrics.genAiDuration(durationMs / 1000)
         if (!call.cached && call.error === undefined) {
-          yield* Metric.incrementBy(Metrics.withTags(Metrics.llmTokensTotal, { ...tags, type: "input" }), call.usage.inputTokens)
-          yield* Metric.incrementBy(Metrics.withTags(Metrics.llmTokensTotal, { ...tags, type: "output" }), call.usage.outputTokens)
-          yield* Metric.incrementBy(Metrics.withTags(Metrics.llmCostUsdTotal, tags), call.costUsd)
-          yield* Metric.update(
-            Metrics.withTags(Metrics.genAiClientTokenUsage, { ...genAi, gen_ai_token_type: "input" }),
-            call.usage.inputTokens
-          )
-          yield* Metric.update(
-            Metrics.withTags(Metrics.genAiClientTokenUsage, { ...genAi, gen_ai_token_type: "output" }),
-            call.usage.outputTokens
-          )
+          yield* metrics.inputTokens(call.usage.inputTokens)
+          yield* metrics.outputTokens(call.usage.outputTokens)
+          yield* metrics.cost(call.costUsd)
+          yield* metrics.genAiInputTokens(call.usage.inputTokens)
+          yield* metrics.genAiOutputTokens(call.usage.outputTokens)
         }
+        // A success logs at DEBUG, usually filtered out: then skip building its annotations.
+        if (call.error === undefined && !(yield* debugEnabled)) return
         const log = call.error === undefined ? Effect.logDebug("LLM call finished") : Effect.logWarning("LLM call failed")
         yield* log.pipe(
           Effect.annotateLogs({
@@ -493,14 +658,14 @@ export const make = (options: Options) =>
       generateText: ((callOptions: Call["options"]) =>
         perform({ method: "generateText", options: callOptions }).pipe(
           Effect.mapError((e) => toAiError(e, "generateText")),
-          Effect.withSpan("LanguageModel.generateText")
+          Effect.withSpan("LanguageModel.generateText", spanOptions)
         )) as unknown as LanguageModel.Service["generateText"],
       generateObject: ((callOptions: Call["options"]) => {
         const call: Call = { method: "generateObject", options: callOptions }
         return perform(call).pipe(
           Effect.flatMap((response) => asObject(call, response)),
           Effect.mapError((e) => toAiError(e, "generateObject")),
-          Effect.withSpan("LanguageModel.generateObject")
+          Effect.withSpan("LanguageModel.generateObject", spanOptions)
         )
       }) as unknown as LanguageModel.Service["generateObject"],
       // Streams are not cached or retried (a partial stream cannot be replayed); they still go
