@@ -162,12 +162,22 @@ describe("CircuitBreaker (memory)", () => {
       const key = freshKey()
       yield* trip(key)
       yield* TestClock.adjust("30 seconds")
-      const rateLimited = new RateLimited({ ...ctx, retryAfterMs: 1000 })
-      expect(yield* Effect.flip(breaker.withBreaker(key, Effect.fail(rateLimited)))).toBe(rateLimited)
+      const timeout = new Timeout({ ...ctx, timeoutMs: 60_000 })
+      expect(yield* Effect.flip(breaker.withBreaker(key, Effect.fail(timeout)))).toBe(timeout)
       expect(yield* breaker.state(key)).toBe("open")
       const error = yield* Effect.flip(breaker.withBreaker(key, Effect.succeed("ok")))
       expect(error).toMatchObject({ _tag: "CircuitOpen", retryAt: 60_000 })
       yield* TestClock.adjust("30 seconds")
+      expect(yield* breaker.withBreaker(key, Effect.succeed("ok"))).toBe("ok")
+    }).pipe(Effect.provide(breakerLayer())))
+
+  it.effect("429s never open the circuit: the provider is up and the limiter's pause handles them", () =>
+    Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker
+      const key = freshKey()
+      const rateLimited = new RateLimited({ ...ctx, retryAfterMs: 1000 })
+      for (let i = 0; i < 20; i++) yield* Effect.flip(breaker.withBreaker(key, Effect.fail(rateLimited)))
+      expect(yield* breaker.state(key)).toBe("closed")
       expect(yield* breaker.withBreaker(key, Effect.succeed("ok"))).toBe("ok")
     }).pipe(Effect.provide(breakerLayer())))
 

@@ -41,6 +41,7 @@ import { AppConfig, type AppConfigShape, type ProviderName } from "../services/A
 import { CircuitBreaker } from "../services/CircuitBreaker.js"
 import { cacheKey, type CacheKeyTool, canonicalJson, LlmCache } from "../services/LlmCache.js"
 import {
+  countsAsProviderFailure,
   fromAiError,
   isLlmError,
   isRetryable,
@@ -443,7 +444,7 @@ export const make = (options: Options) =>
         const response = yield* Resilience.retryLlm(
           Effect.suspend(() => {
             attempts += 1
-            return breaker.withBreaker(key, attempt(call, model, attempts), { isFailure: isRetryable })
+            return breaker.withBreaker(key, attempt(call, model, attempts), { isFailure: countsAsProviderFailure })
           }),
           options.retry,
           {

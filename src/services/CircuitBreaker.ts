@@ -12,7 +12,7 @@
  * and an interrupted probe hands the probe on to the next caller at once. Every transition updates `circuit_breaker_state{breaker}` and is published on `changes`.
  */
 import { Context, Effect, type Stream } from "effect"
-import type { CircuitOpen } from "./LlmError.js"
+import { type CircuitOpen, countsAsProviderFailure, type LlmError } from "./LlmError.js"
 import { isRetryableError } from "./Resilience.js"
 
 /** Where a circuit is. */
@@ -70,5 +70,9 @@ export const state = Effect.serviceFunctionEffect(CircuitBreaker, (s) => s.state
 export const gaugeValue = (state: BreakerState): number =>
   state === "closed" ? 0 : state === "half-open" ? 1 : 2
 
-/** The default `isFailure`: failures the provider, not the request, is to blame for. */
-export const countsAsFailure = (error: unknown): boolean => isRetryableError(error)
+/**
+ * The default `isFailure`: failures the provider, not the request, is to blame for — 5xx, 408,
+ * timeouts, connection failures; not 429 (see `LlmError.countsAsProviderFailure`).
+ */
+export const countsAsFailure = (error: unknown): boolean =>
+  isRetryableError(error) && countsAsProviderFailure(error as LlmError)

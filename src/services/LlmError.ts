@@ -136,8 +136,14 @@ export const toAiError = (error: LlmError, method: string): AiError.UnknownError
 export const isRetryable = (error: LlmError): boolean =>
   error._tag === "RateLimited" || error._tag === "ProviderUnavailable" || error._tag === "Timeout"
 
-/** Failures that count against a circuit breaker (the provider, not the request, is at fault). */
-export const countsAsProviderFailure = isRetryable
+/**
+ * Failures that count against a circuit breaker: the provider is down or failing (5xx, 408,
+ * timeouts, connection failures). A 429 does not: the provider is healthy and asking us to slow
+ * down, which the rate limiter's pause handles. Counting it would trip the breaker whenever a burst
+ * of concurrent calls meets a rate limit, since 429s come back faster than successes.
+ */
+export const countsAsProviderFailure = (error: LlmError): boolean =>
+  error._tag === "ProviderUnavailable" || error._tag === "Timeout"
 
 /**
  * Parses a `Retry-After` header: delay-seconds or an HTTP date (RFC 9110 §10.2.3). Returns the wait
