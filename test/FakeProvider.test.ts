@@ -78,7 +78,8 @@ describe("FakeProvider", () => {
         () => "answered",
         () => "failed"
       )
-      yield* Effect.promise(() => new Promise((r) => setTimeout(r, 50)))
+      // Wait for the request to arrive (a loaded machine may take a while), then close.
+      for (let i = 0; i < 100 && fake.count() === 0; i++) yield* Effect.sleep("50 millis")
       expect(fake.count()).toBe(1)
       yield* Effect.promise(() => fake.close())
       expect(yield* Effect.promise(() => pending)).toBe("failed")

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, HashMap, Layer, Logger, Metric, Option, TestClock } from "effect"
+import { Duration, Effect, Layer, Metric, Option, TestClock } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -20,19 +20,8 @@ import * as LlmCacheModule from "../src/services/LlmCache.js"
 import { llmCacheHitsTotal, llmCacheMissesTotal } from "../src/services/Metrics.js"
 import { AppConfig } from "../src/services/AppConfig.js"
 import { testConfig, testConfigLayer } from "./support/config.js"
+import { captureLogs } from "./support/logs.js"
 
-/** Collects log lines (level, text, annotations) of the effect it is provided to. */
-const captureLogs = () => {
-  const lines: Array<{ level: string; text: string; annotations: Record<string, unknown> }> = []
-  const logger = Logger.make(({ annotations, logLevel, message }) => {
-    lines.push({
-      level: logLevel.label,
-      text: (Array.isArray(message) ? message : [message]).map(String).join(" "),
-      annotations: Object.fromEntries(HashMap.toEntries(annotations))
-    })
-  })
-  return { lines, layer: Logger.add(logger) }
-}
 
 const base: CacheKeyInput = {
   provider: "openrouter",

@@ -1,22 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, HashMap, Logger, Option, Redacted } from "effect"
+import { Duration, Effect, Option, Redacted } from "effect"
 import { Redis } from "ioredis"
 import { randomUUID } from "node:crypto"
 import { afterAll, beforeAll } from "vitest"
 import * as LlmCacheRedis from "../src/layers/LlmCacheRedis.js"
 import { entryBytes } from "../src/services/LlmCache.js"
+import { captureLogs } from "./support/logs.js"
 
-const captureLogs = () => {
-  const lines: Array<{ level: string; text: string; annotations: Record<string, unknown> }> = []
-  const logger = Logger.make(({ annotations, logLevel, message }) => {
-    lines.push({
-      level: logLevel.label,
-      text: (Array.isArray(message) ? message : [message]).map(String).join(" "),
-      annotations: Object.fromEntries(HashMap.toEntries(annotations))
-    })
-  })
-  return { lines, layer: Logger.add(logger) }
-}
 
 describe("LlmCache Redis backend without a reachable server", () => {
   it.live("answers lookups as misses and logs a warning without the URL's password", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, HashMap, Layer, Logger, Option, TestClock } from "effect"
+import { Effect, Layer, Option, TestClock } from "effect"
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
@@ -8,6 +8,7 @@ import { afterAll } from "vitest"
 import * as LlmCacheSqlite from "../src/layers/LlmCacheSqlite.js"
 import { entryBytes, LlmCache } from "../src/services/LlmCache.js"
 import { testConfigLayer } from "./support/config.js"
+import { captureLogs } from "./support/logs.js"
 
 const root = mkdtempSync(join(tmpdir(), "llmcache-sqlite-"))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
@@ -34,17 +35,6 @@ const lastUsedOnDisk = (path: string, key: string): number | undefined => {
   }
 }
 
-const captureLogs = () => {
-  const lines: Array<{ level: string; text: string; annotations: Record<string, unknown> }> = []
-  const logger = Logger.make(({ annotations, logLevel, message }) => {
-    lines.push({
-      level: logLevel.label,
-      text: (Array.isArray(message) ? message : [message]).map(String).join(" "),
-      annotations: Object.fromEntries(HashMap.toEntries(annotations))
-    })
-  })
-  return { lines, layer: Logger.add(logger) }
-}
 
 describe("LlmCache SQLite backend", () => {
   it.effect("returns a stored value and misses an unknown key", () =>

@@ -15,6 +15,7 @@ import type * as Prompt from "@effect/ai/Prompt"
 import type * as Response from "@effect/ai/Response"
 import { Arbitrary, Clock, Duration, Effect, Either, FastCheck, Layer, Option, Schema, Stream } from "effect"
 import { AppConfig, type AppConfigShape } from "../services/AppConfig.js"
+import { fnv1a, seededRandom } from "../internal/seededRandom.js"
 
 /** The provider name shown wherever simulated output appears. */
 export const PROVIDER = "simulated"
@@ -37,32 +38,6 @@ export interface Options {
   readonly timeoutShare?: number
   /** How long a hang lasts before it ends in a 504; default 10 minutes. */
   readonly hangMs?: number
-}
-
-// ---------------------------------------------------------------------------------------------
-// Deterministic randomness
-// ---------------------------------------------------------------------------------------------
-
-/** FNV-1a, 32 bits: a stable hash of text across runs and machines. */
-const fnv1a = (text: string, seed = 0x811C9DC5): number => {
-  let h = seed >>> 0
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i)
-    h = Math.imul(h, 0x01000193) >>> 0
-  }
-  return h >>> 0
-}
-
-/** mulberry32: a small seeded PRNG with good enough spread for fault injection. */
-const prng = (seed: number): () => number => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -200,7 +175,7 @@ export const structuredText = (schema: Schema.Schema.Any, seed: number): Either.
     return Either.left(`no generator for this schema: ${e instanceof Error ? e.message : String(e)}`)
   }
   const { arbitrary, decodeJson: decode, encode } = generator
-  const random = prng(seed ^ 0x5EED)
+  const random = seededRandom(seed ^ 0x5EED)
   for (let attempt = 0; attempt < 25; attempt++) {
     const [value] = FastCheck.sample(arbitrary, { seed: (seed + attempt * 7919) | 0, numRuns: 1 })
     const encoded = encode(value)
@@ -254,7 +229,7 @@ export const make = (options: Options): Effect.Effect<LanguageModel.Service> =>
   Effect.suspend(() => {
     const model = modelId(options.model)
     const seed = options.seed | 0
-    const draw = prng(fnv1a(`faults:${seed}`))
+    const draw = seededRandom(fnv1a(`faults:${seed}`))
     const rateLimitRate = Math.max(0, Math.min(1, options.rateLimitRate))
     const errorRate = Math.max(0, Math.min(1 - rateLimitRate, options.errorRate))
     const timeoutShare = Math.max(0, Math.min(1, options.timeoutShare ?? 0.2))
@@ -317,7 +292,7 @@ export const make = (options: Options): Effect.Effect<LanguageModel.Service> =>
           }
           text = generated.right
         } else {
-          text = plainText(model, seed, providerOptions.prompt, prng(promptHash))
+          text = plainText(model, seed, providerOptions.prompt, seededRandom(promptHash))
         }
         yield* wait(outcome.latencyMs)
         const now = yield* Clock.currentTimeMillis

@@ -12,6 +12,7 @@ import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import type { Socket } from "node:net"
 import { Effect, type Scope } from "effect"
+import { seededRandom } from "../../src/internal/seededRandom.js"
 
 // ---------------------------------------------------------------------------------------------
 // Behaviours
@@ -101,17 +102,6 @@ export interface FaultMix {
   readonly content?: string | ((request: RecordedRequest) => string)
 }
 
-/** A 32-bit seeded PRNG (mulberry32): the same seed gives the same fault sequence. */
-export const seededRandom = (seed: number): () => number => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** A responder drawing each answer from `mix` with a seeded PRNG. */
 export const faults = (mix: FaultMix): Responder => {
