@@ -45,6 +45,7 @@ export * as RunHistoryPostgres from "./layers/RunHistoryPostgres.js"
 export * as RunHistoryRecorder from "./layers/RunHistoryRecorder.js"
 export * as RunHistorySqlite from "./layers/RunHistorySqlite.js"
 export * as Telemetry from "./layers/Telemetry.js"
+export * as TestLayer from "./layers/TestLayer.js"
 export * as WorkflowEventsPubSub from "./layers/WorkflowEventsPubSub.js"
 
 // Agents and workflows
