@@ -5,12 +5,15 @@
  * 130 interrupted. Errors are printed here once, as a person-readable message on stderr.
  */
 import * as ValidationError from "@effect/cli/ValidationError"
-import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
 import { cli } from "./cli/Cli.js"
 import { ExitCode, exitCodeFor } from "./cli/CliError.js"
 import { plain } from "./cli/PlainConsole.js"
@@ -47,7 +50,8 @@ const program = Effect.suspend(() => cli(version)(process.argv)).pipe(
   Effect.as(ExitCode.success as number),
   Effect.catchAll(report),
   Effect.provideService(TerminalInfo, terminal),
-  Effect.provide(NodeContext.layer),
+  // Only what the CLI uses (not NodeContext, whose workers and command executor cost start-up time).
+  Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)),
   terminal.stdoutColor ? (self) => self : (self) => Effect.consoleWith((console) => Effect.withConsole(self, plain(console)))
 )
 

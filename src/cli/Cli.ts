@@ -9,7 +9,6 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
 import * as Console from "effect/Console"
-import { configCommand } from "./configCommand.js"
 import { formatTable } from "./format.js"
 import { type Terminal, TerminalInfo } from "./terminal.js"
 import { UsageError } from "./CliError.js"
@@ -101,7 +100,8 @@ const cache = Command.make("cache").pipe(
   ])
 )
 
-const config = Command.make("config", { json }, ({ json }) => configCommand({ json })).pipe(
+const config = Command.make("config", { json }, ({ json }) =>
+  Effect.flatMap(Effect.promise(() => import("./configCommand.js")), (m) => m.configCommand({ json }))).pipe(
   Command.withDescription("Show the effective configuration (secrets redacted); exits 2 if invalid")
 )
 
