@@ -29,8 +29,6 @@ import {
   JSONSchema,
   Layer,
   LogLevel,
-  Metric,
-  MetricLabel,
   Option,
   Schema,
   Scope,
@@ -213,25 +211,6 @@ const promptJson = (prompt: Prompt.RawInput): unknown =>
 
 const estimateTokens = (prompt: Prompt.RawInput): number => tokensOfJson(promptJson(prompt))
 
-/**
- * An update of `metric` under fixed `tags`. `Metric.tagged` merges its tags into a new array on
- * every update, which defeats Effect's per-tag-array lookup cache and costs a registry lookup with
- * key hashing (~10 µs) each time; passing one stable label array keeps that cache hot. The fiber's
- * own metric labels, when it has any, take the ordinary path.
- */
-const fixedTags = <In>(
-  metric: Metric.Metric<any, In, any>,
-  tags: Readonly<Record<string, string>>
-): (input: In) => Effect.Effect<void> => {
-  const labels = Object.entries(tags).map(([k, v]) => MetricLabel.make(k, v))
-  const tagged = Metrics.withTags(metric, tags)
-  return (input) =>
-    FiberRef.getWith(FiberRef.currentMetricLabels, (fiberLabels) =>
-      fiberLabels.length === 0
-        ? Effect.sync(() => metric.unsafeUpdate(input, labels))
-        : Metric.update(tagged, input))
-}
-
 /** Decoded cache values kept for reuse, and the largest value worth keeping. */
 const DECODED_ENTRIES = 1_024
 const DECODED_MAX_CHARS = 64 * 1024
@@ -256,15 +235,15 @@ const makeCallMetrics = (agent: string, model: string, provider: string): CallMe
   const tags = { agent, model }
   const genAi = { gen_ai_operation_name: "chat", gen_ai_provider_name: provider, gen_ai_request_model: model }
   return {
-    success: fixedTags(Metrics.llmRequestsTotal, { ...tags, status: "success" }),
-    error: fixedTags(Metrics.llmRequestsTotal, { ...tags, status: "error" }),
-    duration: fixedTags(Metrics.llmRequestDurationSeconds, tags),
-    genAiDuration: fixedTags(Metrics.genAiClientOperationDuration, genAi),
-    inputTokens: fixedTags(Metrics.llmTokensTotal, { ...tags, type: "input" }),
-    outputTokens: fixedTags(Metrics.llmTokensTotal, { ...tags, type: "output" }),
-    cost: fixedTags(Metrics.llmCostUsdTotal, tags),
-    genAiInputTokens: fixedTags(Metrics.genAiClientTokenUsage, { ...genAi, gen_ai_token_type: "input" }),
-    genAiOutputTokens: fixedTags(Metrics.genAiClientTokenUsage, { ...genAi, gen_ai_token_type: "output" })
+    success: Metrics.fixedTags(Metrics.llmRequestsTotal, { ...tags, status: "success" }),
+    error: Metrics.fixedTags(Metrics.llmRequestsTotal, { ...tags, status: "error" }),
+    duration: Metrics.fixedTags(Metrics.llmRequestDurationSeconds, tags),
+    genAiDuration: Metrics.fixedTags(Metrics.genAiClientOperationDuration, genAi),
+    inputTokens: Metrics.fixedTags(Metrics.llmTokensTotal, { ...tags, type: "input" }),
+    outputTokens: Metrics.fixedTags(Metrics.llmTokensTotal, { ...tags, type: "output" }),
+    cost: Metrics.fixedTags(Metrics.llmCostUsdTotal, tags),
+    genAiInputTokens: Metrics.fixedTags(Metrics.genAiClientTokenUsage, { ...genAi, gen_ai_token_type: "input" }),
+    genAiOutputTokens: Metrics.fixedTags(Metrics.genAiClientTokenUsage, { ...genAi, gen_ai_token_type: "output" })
   }
 }
 
@@ -317,7 +296,7 @@ export const make = (options: Options) =>
       const id = `${agent}\u0000${ref}\u0000${reason}`
       let found = retryMetrics.get(id)
       if (found === undefined) {
-        found = fixedTags(Metrics.llmRetriesTotal, { agent, model: label(ref), reason })
+        found = Metrics.fixedTags(Metrics.llmRetriesTotal, { agent, model: label(ref), reason })
         retryMetrics.set(id, found)
       }
       return found

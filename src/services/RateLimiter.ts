@@ -11,9 +11,9 @@
  * in `layers/RateLimiter{Memory,Redis}.ts` only choose the stores.
  */
 import * as ExperimentalRateLimiter from "@effect/experimental/RateLimiter"
-import { Clock, Context, Duration, Effect, Metric, Schema } from "effect"
+import { Clock, Context, Duration, Effect, Schema } from "effect"
 import type { AppConfigShape } from "./AppConfig.js"
-import { rateLimiterWaitSeconds } from "./Metrics.js"
+import { fixedTags, rateLimiterWaitSeconds } from "./Metrics.js"
 
 // ---------------------------------------------------------------------------------------------
 // The port
@@ -155,11 +155,12 @@ export const fromStores = (
     const lanes = new Map<string, Lane>()
     let waiters = 0
     // Tagging builds a new metric key each time; one per limiter key is enough.
-    const waitMetrics = new Map<string, Metric.Metric.Histogram<number>>()
+    // One updater per key: tagging on every acquire would re-hash the tags each time.
+    const waitMetrics = new Map<string, (seconds: number) => Effect.Effect<void>>()
     const waitMetric = (key: string) => {
       let metric = waitMetrics.get(key)
       if (metric === undefined) {
-        metric = Metric.tagged(rateLimiterWaitSeconds, "key", key)
+        metric = fixedTags(rateLimiterWaitSeconds, { key })
         waitMetrics.set(key, metric)
       }
       return metric
@@ -289,7 +290,7 @@ export const fromStores = (
           })
         )
         const waited = (yield* Clock.currentTimeMillis) - start
-        yield* Metric.update(waitMetric(key), waited / 1000)
+        yield* waitMetric(key)(waited / 1000)
         return Duration.millis(waited)
       })
 
