@@ -36,6 +36,9 @@ const lastUsedOnDisk = (path: string, key: string): number | undefined => {
 }
 
 
+/** Sets are written in one transaction per event-loop turn; this waits for that turn. */
+const writtenBehind = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+
 describe("LlmCache SQLite backend", () => {
   it.effect("returns a stored value and misses an unknown key", () =>
     Effect.gen(function*() {
@@ -77,6 +80,16 @@ describe("LlmCache SQLite backend", () => {
       expect((yield* c.stats).entries).toBe(0)
     }).pipe(Effect.scoped))
 
+  it.effect("a value is readable as soon as set returns, before its batch reaches the file", () =>
+    Effect.gen(function*() {
+      const path = freshPath()
+      const c = yield* open(path)
+      yield* c.set("fresh", "value")
+      expect(yield* c.get("fresh")).toEqual(Option.some("value"))
+      yield* writtenBehind
+      expect(lastUsedOnDisk(path, "fresh")).toBeDefined()
+    }).pipe(Effect.scoped))
+
   it.effect("evicts the least recently used entries to stay within the size limit", () =>
     Effect.gen(function*() {
       // Each entry is 2 + 8 = 10 bytes; the limit holds three.
@@ -90,6 +103,7 @@ describe("LlmCache SQLite backend", () => {
       yield* c.get("k1") // k1 is now more recent than k2
       yield* TestClock.adjust("1 second")
       yield* c.set("k4", "value-04")
+      yield* writtenBehind
       expect(yield* c.get("k2")).toEqual(Option.none())
       expect(yield* c.get("k1")).toEqual(Option.some("value-01"))
       expect(yield* c.get("k3")).toEqual(Option.some("value-03"))
@@ -117,13 +131,16 @@ describe("LlmCache SQLite backend", () => {
       const path = freshPath()
       const c = yield* open(path)
       yield* c.set("k", "v")
+      yield* writtenBehind
       const written = lastUsedOnDisk(path, "k")
+      expect(written).toBeDefined()
       yield* TestClock.adjust("5 seconds")
       yield* c.get("k")
       yield* c.get("k")
       expect(lastUsedOnDisk(path, "k")).toBe(written)
       // The next write (here: another set) records the buffered touch first.
       yield* c.set("other", "w")
+      yield* writtenBehind
       expect(lastUsedOnDisk(path, "k")).toBe(written! + 5_000)
     }).pipe(Effect.scoped))
 
