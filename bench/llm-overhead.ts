@@ -224,6 +224,8 @@ const cacheHits = async (openaiUrl: string, dataDir: string) => {
   try {
     // Prime the entry (one provider call), then read it back through the layer and raw.
     await runtime.runPromise(LanguageModel.generateText({ prompt: HIT_PROMPT }))
+    // The SQLite cache writes behind, one transaction per event-loop turn.
+    await new Promise<void>((resolve) => setImmediate(resolve))
     const Driver = createRequire(import.meta.url)("better-sqlite3") as new(path: string, o?: object) => Database
     const db = new Driver(join(dataDir, "cache.sqlite"), { readonly: true })
     // The only entry of this fresh cache is the primed answer.

@@ -15,6 +15,7 @@ import * as LlmProvider from "../layers/LlmProvider.js"
 import type { Services } from "../layers/MainLayer.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { type LogEntry, LogTail } from "../services/LogTail.js"
+import { RateLimiter } from "../services/RateLimiter.js"
 import { WorkflowEvents } from "../services/WorkflowEvents.js"
 import * as WorkflowState from "../services/WorkflowState.js"
 import type { Terminal } from "./terminal.js"
@@ -107,6 +108,20 @@ export const dashboardSession = (terminal: Terminal, options: DashboardOptions) 
         state = WorkflowState.reduceAll(state, batch)
         for (const listener of stateListeners) listener()
       }),
+      Effect.forever,
+      Effect.forkScoped
+    )
+
+    // The limiter's queue is sampled: it is a level, not an event.
+    const limiter = yield* RateLimiter
+    yield* limiter.waiting.pipe(
+      Effect.map((waiting) => {
+        const next = WorkflowState.setLimiterWaiting(state, waiting)
+        if (next === state) return
+        state = next
+        for (const listener of stateListeners) listener()
+      }),
+      Effect.zipRight(Effect.sleep("250 millis")),
       Effect.forever,
       Effect.forkScoped
     )

@@ -89,6 +89,8 @@ export interface DashboardState {
   readonly breakers: Readonly<Record<string, BreakerView>>
   /** `at` of the newest event seen (0 before any). */
   readonly lastEventAt: number
+  /** Callers waiting for a rate-limit permit now (sampled from the limiter, not from events). */
+  readonly limiterWaiting: number
   readonly limits: Limits
 }
 
@@ -124,6 +126,7 @@ export const makeState = (limits: Partial<Limits> = {}): DashboardState => ({
   totals: emptyTotals,
   breakers: {},
   lastEventAt: 0,
+  limiterWaiting: 0,
   limits: { ...defaultLimits, ...limits }
 })
 
@@ -326,3 +329,7 @@ export const cacheHitRate = (totals: Totals): number => (totals.llmCalls === 0 ?
 /** The state without its finished runs (the dashboard's `c`); totals and running runs are kept. */
 export const clearFinished = (state: DashboardState): DashboardState =>
   state.finished.length === 0 ? state : { ...state, finished: [] }
+
+/** The state with the limiter's current number of waiting callers. */
+export const setLimiterWaiting = (state: DashboardState, waiting: number): DashboardState =>
+  state.limiterWaiting === waiting ? state : { ...state, limiterWaiting: waiting }

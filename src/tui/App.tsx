@@ -423,6 +423,7 @@ export const App = (props: AppProps) => {
         simulated={info.simulated}
         totals={snapshot.state.totals}
         breakers={snapshot.state.breakers}
+        limiterWaiting={snapshot.state.limiterWaiting}
         width={width}
         color={color}
       />

@@ -51,7 +51,8 @@ export const packSegments = (
 /** The counters in display order, most important first. */
 export const headerSegments = (
   totals: Totals,
-  breakers: Readonly<Record<string, BreakerView>>
+  breakers: Readonly<Record<string, BreakerView>>,
+  limiterWaiting = 0
 ): ReadonlyArray<Segment> => {
   const segments: Array<Segment> = [
     { text: `● ${formatCompact(totals.running)} running`, color: "cyan" },
@@ -64,6 +65,7 @@ export const headerSegments = (
     ...(totals.llmErrors > 0 ? [{ text: `LLM errors ${formatCompact(totals.llmErrors)}`, color: "red" as const }] : []),
     { text: `cache hits ${formatPercent(cacheHitRate(totals))}` },
     { text: `retries ${formatCompact(totals.retries)}`, ...(totals.retries > 0 ? { color: "yellow" as const } : {}) },
+    { text: `limiter waiting ${formatCompact(limiterWaiting)}`, ...(limiterWaiting > 0 ? { color: "yellow" as const } : {}) },
     { text: `rate-limit waits ${formatCompact(totals.rateLimitWaits)}` },
     ...(totals.rateLimitWaits > 0 ? [{ text: `waited ${formatDuration(totals.rateLimitWaitMs)}` }] : [])
   ]
@@ -80,13 +82,15 @@ export interface HeaderProps {
   readonly simulated: boolean
   readonly totals: Totals
   readonly breakers: Readonly<Record<string, BreakerView>>
+  /** Callers waiting for a rate-limit permit now. */
+  readonly limiterWaiting?: number
   readonly width: number
   readonly color: boolean
 }
 
 /** The dashboard's top three lines. */
-export const Header = ({ breakers, color, model, provider, simulated, totals, width }: HeaderProps) => {
-  const lines = packSegments(headerSegments(totals, breakers), width, HEADER_LINES - 1)
+export const Header = ({ breakers, color, limiterWaiting, model, provider, simulated, totals, width }: HeaderProps) => {
+  const lines = packSegments(headerSegments(totals, breakers, limiterWaiting), width, HEADER_LINES - 1)
   return (
     <Box flexDirection="column" height={HEADER_LINES} width={width}>
       <Line

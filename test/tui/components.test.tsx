@@ -72,7 +72,7 @@ const runList = (overrides: Partial<Parameters<typeof RunList>[0]> = {}) =>
   )
 
 describe("Header", () => {
-  const header = (simulated: boolean, width = 100) => {
+  const header = (simulated: boolean, width = 100, limiterWaiting = 0) => {
     const state = reduceAll(sampleState, [
       new LlmCallFinished({
         model: "sim-1",
@@ -97,11 +97,17 @@ describe("Header", () => {
         simulated={info.simulated}
         totals={state.totals}
         breakers={state.breakers}
+        limiterWaiting={limiterWaiting}
         width={width}
         color={false}
       />
     )
   }
+
+  it("shows how many callers wait for a rate-limit permit right now", () => {
+    expect(header(true, 160, 7).lastFrame()).toContain("limiter waiting 7")
+    expect(header(true, 160, 0).lastFrame()).toContain("limiter waiting 0")
+  })
 
   it("shows a SIMULATED badge next to the provider and model on the simulated provider", () => {
     expect(lines(header(true).lastFrame())[0]).toBe("effect-agents  [SIMULATED]  simulated · gpt-4o-mini")
