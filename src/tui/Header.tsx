@@ -65,7 +65,8 @@ export const headerSegments = (
     ...(totals.llmErrors > 0 ? [{ text: `LLM errors ${formatCompact(totals.llmErrors)}`, color: "red" as const }] : []),
     { text: `cache hits ${formatPercent(cacheHitRate(totals))}` },
     { text: `retries ${formatCompact(totals.retries)}`, ...(totals.retries > 0 ? { color: "yellow" as const } : {}) },
-    { text: `limiter waiting ${formatCompact(limiterWaiting)}`, ...(limiterWaiting > 0 ? { color: "yellow" as const } : {}) },
+    // Shown only while someone waits, so the header stays compact in the common case.
+    ...(limiterWaiting > 0 ? [{ text: `limiter waiting ${formatCompact(limiterWaiting)}`, color: "yellow" as const }] : []),
     { text: `rate-limit waits ${formatCompact(totals.rateLimitWaits)}` },
     ...(totals.rateLimitWaits > 0 ? [{ text: `waited ${formatDuration(totals.rateLimitWaitMs)}` }] : [])
   ]
