@@ -25,7 +25,7 @@ export interface DashboardOptions {
   /** Keep a steady stream of demo runs going. */
   readonly demo: boolean
   /** Runs to start at once (`run` / `batch` on a terminal). */
-  readonly runs?: ReadonlyArray<{ readonly workflow: string; readonly input: unknown }>
+  readonly runs?: ReadonlyArray<{ readonly workflow: string; readonly input: unknown; readonly maxCostUsd?: number | undefined }>
   /** Runs at once for `runs` (batch `--concurrency`). */
   readonly concurrency?: number
   /** Close the dashboard by itself when the `runs` have finished. */
@@ -65,7 +65,7 @@ const demoLoop = <R>(start: Start<R>, running: Effect.Effect<number>) => {
 
 /** Starts `workflow` on `input` as a fiber of `fibers` keyed by a new run id. */
 const starter = (fibers: FiberMap.FiberMap<string, RunReport<unknown>>) =>
-(workflow: string, input: unknown) =>
+(workflow: string, input: unknown, maxCostUsd?: number) =>
   Effect.gen(function*() {
     const found = Registry.find(workflow)
     if (Option.isNone(found)) {
@@ -73,7 +73,7 @@ const starter = (fibers: FiberMap.FiberMap<string, RunReport<unknown>>) =>
       return Option.none<Fiber.RuntimeFiber<RunReport<unknown>>>()
     }
     const runId = randomUUID()
-    const run = found.value.runReportUnknown(input, { runId }).pipe(
+    const run = found.value.runReportUnknown(input, { runId, maxCostUsd }).pipe(
       Effect.catchTag("WorkflowInputError", (e) => Effect.logWarning(e.message).pipe(Effect.zipRight(Effect.interrupt)))
     )
     return Option.some(yield* FiberMap.run(fibers, runId, run))
@@ -102,12 +102,14 @@ export const dashboardSession = (terminal: Terminal, options: DashboardOptions) 
     // --- state: events reduced into a snapshot, listeners told on every change -----------------
     let state = WorkflowState.initialState
     const stateListeners = new Set<() => void>()
+    const setState = (next: WorkflowState.DashboardState) => {
+      if (next === state) return
+      state = next
+      for (const listener of stateListeners) listener()
+    }
     const queue = yield* events.subscribe
     yield* Queue.takeBetween(queue, 1, 1000).pipe(
-      Effect.map((batch) => {
-        state = WorkflowState.reduceAll(state, batch)
-        for (const listener of stateListeners) listener()
-      }),
+      Effect.map((batch) => setState(WorkflowState.reduceAll(state, batch))),
       Effect.forever,
       Effect.forkScoped
     )
@@ -115,12 +117,7 @@ export const dashboardSession = (terminal: Terminal, options: DashboardOptions) 
     // The limiter's queue is sampled: it is a level, not an event.
     const limiter = yield* RateLimiter
     yield* limiter.waiting.pipe(
-      Effect.map((waiting) => {
-        const next = WorkflowState.setLimiterWaiting(state, waiting)
-        if (next === state) return
-        state = next
-        for (const listener of stateListeners) listener()
-      }),
+      Effect.map((waiting) => setState(WorkflowState.setLimiterWaiting(state, waiting))),
       Effect.zipRight(Effect.sleep("250 millis")),
       Effect.forever,
       Effect.forkScoped
@@ -141,16 +138,14 @@ export const dashboardSession = (terminal: Terminal, options: DashboardOptions) 
     // --- runs: one fiber per run id --------------------------------------------------------------
     const fibers = yield* FiberMap.make<string, RunReport<unknown>, never>()
     const startIn = starter(fibers)
-    const start = (workflow: string, input: unknown) => startIn(workflow, input).pipe(Effect.provide(runtime))
+    const start = (workflow: string, input: unknown, maxCostUsd?: number) =>
+      startIn(workflow, input, maxCostUsd).pipe(Effect.provide(runtime))
 
     const abort = new AbortController()
     const actions = {
       startRun: (workflow: string, input: string) => void runFork(start(workflow, input)),
       cancelRun: (runId: string) => void runFork(FiberMap.remove(fibers, runId)),
-      clearFinished: () => {
-        state = WorkflowState.clearFinished(state)
-        for (const listener of stateListeners) listener()
-      },
+      clearFinished: () => setState(WorkflowState.clearFinished(state)),
       // The App unmounts right after calling this; the runs are interrupted once it has.
       quit: () => {}
     }
@@ -161,7 +156,7 @@ export const dashboardSession = (terminal: Terminal, options: DashboardOptions) 
     const initial = yield* Effect.forEach(
       options.runs ?? [],
       (r) =>
-        start(r.workflow, r.input).pipe(
+        start(r.workflow, r.input, r.maxCostUsd).pipe(
           Effect.flatMap(Option.match({
             onNone: () => Effect.succeed<ReadonlyArray<RunReport<unknown>>>([]),
             // A run cancelled with `x` has no report; it is in the history as cancelled.

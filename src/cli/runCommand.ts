@@ -44,7 +44,7 @@ const humanOutput = (output: unknown): string =>
  * there has none). Given by the caller when stdout is a terminal.
  */
 type ShowInDashboard<R> = (
-  runs: ReadonlyArray<{ readonly workflow: string; readonly input: unknown }>
+  runs: ReadonlyArray<{ readonly workflow: string; readonly input: unknown; readonly maxCostUsd?: number | undefined }>
 ) => Effect.Effect<ReadonlyArray<RunReport<unknown>>, never, R>
 
 /** Runs one workflow; fails with `WorkflowFailed` (exit 1) when the run does not succeed. */
@@ -60,7 +60,9 @@ export const runOne = <R = never>(args: {
     let report: RunReport<unknown>
     if (args.tui !== undefined) {
       yield* workflow.validateInput(args.input).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
-      const reports = yield* args.tui([{ workflow: args.workflow, input: args.input }])
+      const reports = yield* args.tui([
+        { workflow: args.workflow, input: args.input, maxCostUsd: Option.getOrUndefined(args.maxCostUsd) }
+      ])
       const first = reports[0]
       if (first === undefined) {
         return yield* new WorkflowFailed({ runId: "-", status: "cancelled", error: { tag: "Interrupted", message: "cancelled in the dashboard" } })
