@@ -1,6 +1,7 @@
 /**
- * `effect-agents batch` end to end on the simulated provider, faults included: every run ends and
- * lands in the run history, and the history's totals are the sum of its runs.
+ * The workflow commands end to end on the simulated provider — batch (faults included), run,
+ * cache, history — as spawned processes on real SQLite files: every run ends and lands in the run
+ * history, and the history's totals are the sum of its runs.
  */
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -81,5 +82,42 @@ describe("effect-agents batch", () => {
     expect(failed.status).toBe("failed")
     expect(["ProviderUnavailable", "Timeout"]).toContain(failed.error.tag)
     expect(failing.stderr).toContain(failed.error.tag)
+  })
+})
+
+describe("effect-agents cache and history commands", () => {
+  it("cache stats counts a repeated run as a hit across processes; cache clear empties it", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "ea-cache-"))
+    const env = { SIM_LATENCY_MS: "0", SIM_ERROR_RATE: "0", SIM_RATE_LIMIT_RATE: "0" }
+    for (let i = 0; i < 2; i++) {
+      const r = await runCli(["run", "summarize", "--input", "the same text twice"], { cwd, env })
+      expect(r.code).toBe(0)
+    }
+    const stats = await runCli(["cache", "stats", "--json"], { cwd, env })
+    expect(JSON.parse(stats.stdout)).toMatchObject({ backend: "sqlite", entries: 1, hits: 1, misses: 1 })
+    const table = await runCli(["cache", "stats"], { cwd, env })
+    expect(table.stdout).toMatch(/sqlite\s+1\s+.*\s+1\s+1\s+50\.0%/)
+    const cleared = await runCli(["cache", "clear"], { cwd, env })
+    expect(cleared.stdout).toContain("Cleared 1 cached responses")
+    const after = await runCli(["cache", "stats", "--json"], { cwd, env })
+    expect(JSON.parse(after.stdout)).toMatchObject({ entries: 0, hits: 0, misses: 0 })
+  })
+
+  it("history show prints a run's steps and LLM calls; an unknown id is bad usage", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "ea-hist-"))
+    const env = { SIM_LATENCY_MS: "0", SIM_ERROR_RATE: "0", SIM_RATE_LIMIT_RATE: "0" }
+    const run = await runCli(["run", "summarize", "--input", "something to summarise", "--json"], { cwd, env })
+    const { id } = JSON.parse(run.stdout) as { id: string }
+    const list = await runCli(["history"], { cwd, env })
+    expect(list.stdout).toContain(id)
+    expect(list.stdout).toMatch(/1 runs in history/)
+    const shown = await runCli(["history", "show", id], { cwd, env })
+    expect(shown.code).toBe(0)
+    expect(shown.stdout).toContain(`Run      ${id}`)
+    expect(shown.stdout).toMatch(/summarize\s+summarizer\s+succeeded/)
+    expect(shown.stdout).toMatch(/simulated-1\s+summarizer\s+success/)
+    const missing = await runCli(["history", "show", "no-such-run"], { cwd, env })
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain("no run with id no-such-run")
   })
 })
