@@ -60,8 +60,14 @@ const typedError = (cause: Cause.Cause<unknown>): Option.Option<LlmError> => {
 /** Runs the storm with these extra settings and checks the contract every call must meet. */
 const storm = (env: Readonly<Record<string, string>>) =>
   Effect.gen(function*() {
+    const mix = FakeProvider.faults({ seed: 42, rate429: 0.3, retryAfter: "0.05", rate500: 0.1, rateHang: 0.05 })
+    let hangs = 0
     const fake = yield* FakeProvider.make({
-      script: FakeProvider.faults({ seed: 42, rate429: 0.3, retryAfter: "0.05", rate500: 0.1, rateHang: 0.05 }),
+      script: (request, index) => {
+        const behaviour = mix(request, index)
+        if (behaviour._tag === "Hang") hangs++
+        return behaviour
+      },
       record: false
     })
     const { budgetMs, finished, outcomes } = yield* Effect.gen(function*() {
@@ -108,6 +114,7 @@ const storm = (env: Readonly<Record<string, string>>) =>
       successes,
       errorTags: [...tags].sort(),
       requests: fake.count(),
+      hangs,
       p50Ms: Math.round(sorted[Math.floor(sorted.length / 2)] ?? 0),
       maxMs: Math.round(sorted[sorted.length - 1] ?? 0),
       budgetMs
@@ -126,7 +133,10 @@ describe("fault storm", () => {
       // Each 429 pauses the key for every caller (the limiter honours Retry-After), so callers spend
       // most of their budget waiting and some run out of it; measured here: 180-190 of 300 succeed.
       expect(result.successes).toBeGreaterThan(CALLS * 0.4)
-      expect(result.errorTags).toEqual(expect.arrayContaining(["Timeout"]))
+      // Requests were left hanging, and the calls they belonged to still ended in time (checked in
+      // `storm`). Which error a failed call ends with depends on its last attempt, so the mix of
+      // final tags is not asserted: under load a hang's retry usually ends in a 429 instead.
+      expect(result.hangs).toBeGreaterThan(0)
       // Retries happened: more requests than calls.
       expect(result.requests).toBeGreaterThan(CALLS * 1.5)
     }), 30_000)
