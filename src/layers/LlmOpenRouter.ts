@@ -12,8 +12,9 @@ import * as LanguageModel from "@effect/ai/LanguageModel"
 import * as OpenRouterClient from "@effect/ai-openrouter/OpenRouterClient"
 import * as OpenRouterLanguageModel from "@effect/ai-openrouter/OpenRouterLanguageModel"
 import * as HttpClient from "@effect/platform/HttpClient"
-import { Effect, Layer, Option, Redacted, Stream } from "effect"
+import { Effect, Layer, Option, Redacted, type Scope, Stream } from "effect"
 import { AppConfig, type AppConfigShape } from "../services/AppConfig.js"
+import * as Direct from "./internal/chatCompletionsDirect.js"
 
 /** OpenAI's own endpoint, used by `LLM_PROVIDER=openai` when `LLM_BASE_URL` is not set. */
 export const OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -190,18 +191,13 @@ export interface Options {
   readonly apiKey?: Redacted.Redacted<string> | undefined
   /** OpenRouter's app attribution header (`X-Title`); only sent to OpenRouter. */
   readonly title?: string | undefined
+  /** `false` sends every call through `@effect/ai-openrouter` (the parity test compares both). */
+  readonly direct?: boolean | undefined
 }
 
-/**
- * Builds a `LanguageModel` for one model over an OpenRouter/OpenAI-style endpoint. Non-2xx answers
- * are turned into errors by the HTTP client itself (`filterStatusOk`), so every status — 429 as much
- * as 503 — yields an `HttpResponseError` with its headers (Retry-After) and body; all errors are
- * redacted (see `redactAiError`).
- */
-export const make = (options: Options): Effect.Effect<LanguageModel.Service, never, HttpClient.HttpClient> =>
+/** The package's model over `HttpClient`, every error redacted. */
+const makePackageModel = (options: Options, redact: (error: AiError.AiError) => AiError.AiError) =>
   Effect.gen(function*() {
-    const secrets = secretTexts(options.apiKey)
-    const redact = (error: AiError.AiError) => redactAiError(error, secrets)
     const client = yield* OpenRouterClient.make({
       apiUrl: options.apiUrl,
       apiKey: options.apiKey,
@@ -216,6 +212,58 @@ export const make = (options: Options): Effect.Effect<LanguageModel.Service, nev
     return yield* OpenRouterLanguageModel.make({ model: options.model }).pipe(
       Effect.provideService(OpenRouterClient.OpenRouterClient, safeClient)
     )
+  })
+
+/** The headers the package sends, for the direct path. */
+const directHeaders = (options: Options): Record<string, string> => ({
+  accept: "application/json",
+  "content-type": "application/json",
+  ...(options.apiKey === undefined ? {} : { authorization: `Bearer ${Redacted.value(options.apiKey)}` }),
+  ...(options.title === undefined ? {} : { "x-title": options.title })
+})
+
+/**
+ * Builds a `LanguageModel` for one model over an OpenRouter/OpenAI-style endpoint.
+ *
+ * Plain-text and structured-output calls take the direct path (`internal/chatCompletionsDirect`):
+ * the same request on the wire and the same response, at a fraction of the CPU. Tool calls, prompts
+ * with files or provider options, and streams go through `@effect/ai-openrouter`, where non-2xx
+ * answers are turned into errors by the HTTP client itself (`filterStatusOk`). On both paths every
+ * status — 429 as much as 503 — yields an `HttpResponseError` with its headers (Retry-After) and
+ * body, and all errors are redacted (see `redactAiError`).
+ */
+export const make = (options: Options): Effect.Effect<LanguageModel.Service, never, HttpClient.HttpClient | Scope.Scope> =>
+  Effect.gen(function*() {
+    const secrets = secretTexts(options.apiKey)
+    const redact = (error: AiError.AiError) => redactAiError(error, secrets)
+    const viaPackage = yield* makePackageModel(options, redact)
+    const pool = yield* Effect.acquireRelease(
+      Effect.sync(Direct.makePool),
+      (pool) => Effect.promise(() => pool.close())
+    )
+    const endpoint: Direct.Endpoint = {
+      url: `${options.apiUrl ?? OPENROUTER_BASE_URL}/chat/completions`,
+      headers: directHeaders(options)
+    }
+    /** The direct path for a call it can express, else the package. */
+    const generate = (method: "generateText" | "generateObject") => (callOptions: Direct.CallOptions) =>
+      Effect.flatMap(OpenRouterLanguageModel.Config.getOrUndefined, (config) => {
+        const prepared = options.direct === false ? undefined : Direct.prepare(options.model, config, callOptions)
+        if (prepared === undefined) {
+          return (method === "generateObject"
+            ? viaPackage.generateObject(callOptions as never)
+            : viaPackage.generateText(callOptions as never)) as Effect.Effect<unknown, AiError.AiError>
+        }
+        return Direct.send(pool, endpoint, prepared.body).pipe(
+          Effect.flatMap((parts) => Direct.respond(prepared, parts)),
+          Effect.mapError(redact)
+        )
+      })
+    return LanguageModel.LanguageModel.of({
+      generateText: generate("generateText") as unknown as LanguageModel.Service["generateText"],
+      generateObject: generate("generateObject") as unknown as LanguageModel.Service["generateObject"],
+      streamText: viaPackage.streamText
+    })
   })
 
 /** Which flavour of the chat-completions API a configuration selects. */
@@ -243,13 +291,13 @@ export const optionsFromConfig = (config: AppConfigShape, flavour: Flavour, mode
 }
 
 /** `LanguageModel` for `LLM_PROVIDER=openrouter`, from `AppConfig`. */
-export const layer: Layer.Layer<LanguageModel.LanguageModel, never, AppConfig | HttpClient.HttpClient> = Layer.effect(
+export const layer: Layer.Layer<LanguageModel.LanguageModel, never, AppConfig | HttpClient.HttpClient> = Layer.scoped(
   LanguageModel.LanguageModel,
   Effect.flatMap(AppConfig, (config) => make(optionsFromConfig(config, "openrouter")))
 )
 
 /** `LanguageModel` for `LLM_PROVIDER=openai` (OpenAI or any compatible server), from `AppConfig`. */
-export const layerOpenAi: Layer.Layer<LanguageModel.LanguageModel, never, AppConfig | HttpClient.HttpClient> = Layer.effect(
+export const layerOpenAi: Layer.Layer<LanguageModel.LanguageModel, never, AppConfig | HttpClient.HttpClient> = Layer.scoped(
   LanguageModel.LanguageModel,
   Effect.flatMap(AppConfig, (config) => make(optionsFromConfig(config, "openai")))
 )

@@ -1,0 +1,230 @@
+/**
+ * The chat-completions adapter's direct path against `@effect/ai-openrouter`: each kind of call is
+ * sent both ways to the loopback fake, and the request on the wire, the response parts and the
+ * errors must be the same. The direct path must not touch `HttpClient` at all.
+ */
+import * as AiError from "@effect/ai/AiError"
+import type * as LanguageModel from "@effect/ai/LanguageModel"
+import * as Prompt from "@effect/ai/Prompt"
+import * as OpenRouterLanguageModel from "@effect/ai-openrouter/OpenRouterLanguageModel"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer, Redacted, Schema } from "effect"
+import * as LlmOpenRouter from "../src/layers/LlmOpenRouter.js"
+import { fromAiError, type LlmError } from "../src/services/LlmError.js"
+import * as FakeProvider from "./support/FakeProvider.js"
+
+const KEY = "sk-or-v1-PARITY-KEY-5e1d"
+
+/** An HTTP client that fails the test if anything uses it. */
+const noHttpClient = Layer.succeed(
+  HttpClient.HttpClient,
+  HttpClient.make((request) => Effect.die(new Error(`HttpClient used for ${request.url}`)))
+)
+
+const modelsAt = (fake: FakeProvider.FakeProvider) =>
+  Effect.gen(function*() {
+    const options: LlmOpenRouter.Options = { model: "vendor/model-1", apiUrl: fake.openaiUrl, apiKey: Redacted.make(KEY), title: "effect-agents" }
+    const direct = yield* LlmOpenRouter.make(options).pipe(Effect.provide(noHttpClient))
+    // Built in the test's scope: the client must outlive the model's construction.
+    const http = yield* Layer.build(NodeHttpClient.layerUndici)
+    const viaPackage = yield* LlmOpenRouter.make({ ...options, direct: false }).pipe(Effect.provide(http))
+    return { direct, viaPackage }
+  })
+
+/** Runs `call` on both models with the same scripted answer; returns both requests and outcomes. */
+const both = <A>(
+  answer: FakeProvider.Behaviour,
+  call: (lm: LanguageModel.Service) => Effect.Effect<A, AiError.AiError>
+) =>
+  Effect.gen(function*() {
+    const fake = yield* FakeProvider.make({ script: () => answer })
+    const { direct, viaPackage } = yield* modelsAt(fake)
+    const a = yield* Effect.either(call(direct))
+    const b = yield* Effect.either(call(viaPackage))
+    expect(fake.requests).toHaveLength(2)
+    const [ra, rb] = fake.requests
+    return { direct: a, viaPackage: b, requests: [ra!, rb!] as const }
+  })
+
+const sameRequest = (requests: readonly [FakeProvider.RecordedRequest, FakeProvider.RecordedRequest]) => {
+  const [a, b] = requests
+  expect(a.path).toBe(b.path)
+  expect(a.body).toEqual(b.body)
+  for (const name of ["authorization", "x-title", "content-type", "accept"]) expect(a.headers[name]).toBe(b.headers[name])
+}
+
+const Answer = Schema.Struct({ answer: Schema.String, confidence: Schema.Number }).annotations({
+  identifier: "Answer",
+  description: "An answer and how sure the model is"
+})
+
+/** A fixed chat completion (the fake's own answers carry a fresh id per request). */
+const completion = (content: string, extra: Record<string, unknown> = {}) =>
+  FakeProvider.garbage(
+    JSON.stringify({
+      id: "gen-fixed",
+      object: "chat.completion",
+      model: "vendor/model-1",
+      created: 1_760_000_000,
+      choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content } }],
+      usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7, cost: 0.001 },
+      ...extra
+    }),
+    "application/json"
+  )
+
+const richCompletion = JSON.stringify({
+  id: "gen-123",
+  object: "chat.completion",
+  model: "vendor/model-1",
+  created: 1_760_000_000,
+  provider: "SomeHost",
+  choices: [{
+    index: 0,
+    finish_reason: "length",
+    message: {
+      role: "assistant",
+      content: "Paris is the capital.",
+      reasoning: "thinking about France",
+      reasoning_details: [
+        { type: "reasoning.summary", summary: "a summary" },
+        { type: "reasoning.encrypted", data: "b64data", format: "anthropic-claude-v1" },
+        { type: "reasoning.text", text: "step one", signature: "sig" }
+      ],
+      annotations: [{ type: "url_citation", url_citation: { url: "https://example.org/paris", title: "Paris", content: "c", start_index: 0, end_index: 5 } }]
+    }
+  }],
+  usage: {
+    prompt_tokens: 12,
+    completion_tokens: 7,
+    total_tokens: 19,
+    cost: 0.00042,
+    prompt_tokens_details: { cached_tokens: 4 },
+    completion_tokens_details: { reasoning_tokens: 3 }
+  }
+})
+
+describe("chat completions: direct path vs @effect/ai-openrouter", () => {
+  it.scopedLive("a plain prompt: same request, same response parts", () =>
+    Effect.gen(function*() {
+      const r = yield* both(completion("Hello there"), (lm) =>
+        lm.generateText({ prompt: "hi" }))
+      sameRequest(r.requests)
+      expect(r.direct).toEqual(r.viaPackage)
+      expect(r.direct._tag === "Right" && r.direct.right.text).toBe("Hello there")
+    }))
+
+  it.scopedLive("system, user and assistant turns in the shapes agents pass", () =>
+    Effect.gen(function*() {
+      const encoded = [
+        { role: "system", content: "Be brief." },
+        { role: "user", content: "Capital of France?" },
+        { role: "assistant", content: "Paris." },
+        { role: "user", content: "And of Italy?" }
+      ] as const
+      const r1 = yield* both(completion("Rome."), (lm) => lm.generateText({ prompt: encoded }))
+      sameRequest(r1.requests)
+      expect(r1.direct).toEqual(r1.viaPackage)
+      const decoded = Prompt.make(encoded)
+      const r2 = yield* both(FakeProvider.ok("Rome."), (lm) => lm.generateText({ prompt: decoded }))
+      sameRequest(r2.requests)
+      expect(r2.requests[0].body).toEqual(r1.requests[0].body)
+    }))
+
+  it.scopedLive("model settings from the package's config override reach the wire", () =>
+    Effect.gen(function*() {
+      const r = yield* both(FakeProvider.ok("ok"), (lm) =>
+        OpenRouterLanguageModel.withConfigOverride(lm.generateText({ prompt: "hi" }), { temperature: 0.2, max_tokens: 64, top_p: 0.9 }))
+      sameRequest(r.requests)
+      expect(r.requests[0].body).toMatchObject({ temperature: 0.2, max_tokens: 64, top_p: 0.9 })
+    }))
+
+  it.scopedLive("structured output: same response_format, same decoded value", () =>
+    Effect.gen(function*() {
+      const r = yield* both(completion(JSON.stringify({ answer: "Paris", confidence: 0.9 })), (lm) =>
+        lm.generateObject({ prompt: "Capital?", schema: Answer }))
+      sameRequest(r.requests)
+      expect(r.requests[0].body).toMatchObject({
+        response_format: { type: "json_schema", json_schema: { name: "generateObject", description: "An answer and how sure the model is", strict: true } }
+      })
+      expect(r.direct).toEqual(r.viaPackage)
+      expect(r.direct._tag === "Right" && r.direct.right.value).toEqual({ answer: "Paris", confidence: 0.9 })
+      const named = yield* both(FakeProvider.ok(JSON.stringify({ answer: "Rome", confidence: 1 })), (lm) =>
+        lm.generateObject({ prompt: "Capital?", schema: Answer, objectName: "capital" }))
+      sameRequest(named.requests)
+    }))
+
+  it.scopedLive("an answer that breaks the schema is MalformedResponse on both paths, raw text kept", () =>
+    Effect.gen(function*() {
+      const r = yield* both(FakeProvider.ok(JSON.stringify({ answer: 42 })), (lm) => lm.generateObject({ prompt: "Capital?", schema: Answer }))
+      const tagOf = (e: typeof r.direct): LlmError | undefined =>
+        e._tag === "Left" ? fromAiError(e.left, { provider: "openrouter", model: "m" }, Date.now()) : undefined
+      expect(tagOf(r.direct)?._tag).toBe("MalformedResponse")
+      expect(tagOf(r.viaPackage)?._tag).toBe("MalformedResponse")
+      const direct = tagOf(r.direct)
+      expect(direct?._tag === "MalformedResponse" && direct.raw).toBe(JSON.stringify({ answer: 42 }))
+    }))
+
+  it.scopedLive("reasoning, citations, finish reason and detailed usage come out the same", () =>
+    Effect.gen(function*() {
+      const r = yield* both(FakeProvider.garbage(richCompletion, "application/json"), (lm) => lm.generateText({ prompt: "hi" }))
+      expect(r.viaPackage._tag).toBe("Right")
+      expect(r.direct).toEqual(r.viaPackage)
+      const parts = r.direct._tag === "Right" ? r.direct.right.content.map((p) => p.type) : []
+      expect(parts).toEqual(["response-metadata", "reasoning", "reasoning", "reasoning", "reasoning", "text", "source", "finish"])
+    }))
+
+  it.scopedLive("provider errors map to the same LlmError on both paths", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<FakeProvider.Behaviour> = [
+        FakeProvider.status(429, { retryAfter: "7" }),
+        FakeProvider.status(503),
+        FakeProvider.status(401),
+        FakeProvider.status(400, { body: JSON.stringify({ error: { message: "context too long" } }), contentType: "application/json" }),
+        FakeProvider.garbage(),
+        FakeProvider.reset
+      ]
+      for (const behaviour of cases) {
+        const r = yield* both(behaviour, (lm) => lm.generateText({ prompt: "hi" }))
+        const mapped = (e: typeof r.direct) => {
+          if (e._tag === "Right") return undefined
+          const error = fromAiError(e.left, { provider: "openrouter", model: "m" }, 0)
+          // What a user sees: the tag and its decisive fields (descriptions are worded per path).
+          return {
+            _tag: error._tag,
+            ...("status" in error ? { status: error.status } : {}),
+            ...("retryAfterMs" in error ? { retryAfterMs: error.retryAfterMs } : {})
+          }
+        }
+        expect(mapped(r.direct), behaviour._tag).toEqual(mapped(r.viaPackage))
+        // Credentials are blanked in the error on the direct path too.
+        if (r.direct._tag === "Left") {
+          expect(JSON.stringify(r.direct.left)).not.toContain(KEY)
+          expect(r.direct.left.message).not.toContain(KEY)
+        }
+      }
+    }))
+
+  it.scopedLive("a non-JSON 200 keeps its raw text on the direct path", () =>
+    Effect.gen(function*() {
+      const r = yield* both(FakeProvider.garbage("<html>proxy says no</html>"), (lm) => lm.generateText({ prompt: "hi" }))
+      const error = r.direct._tag === "Left" ? fromAiError(r.direct.left, { provider: "openrouter", model: "m" }, 0) : undefined
+      expect(error?._tag).toBe("MalformedResponse")
+      expect(error?._tag === "MalformedResponse" && error.raw).toBe("<html>proxy says no</html>")
+    }))
+
+  it.scopedLive("calls the direct path cannot express go through the package", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeProvider.make({ script: () => FakeProvider.ok("cached answer") })
+      const { direct } = yield* modelsAt(fake)
+      // Prompt caching is a provider option only the package sends; the stub HttpClient proves
+      // the call took that route (it dies when used).
+      const exit = yield* Effect.exit(direct.generateText({
+        prompt: [{ role: "user", content: [{ type: "text", text: "hi", options: { openrouter: { cacheControl: { type: "ephemeral" } } } }] }]
+      }))
+      expect(exit._tag).toBe("Failure")
+      expect(fake.requests).toHaveLength(0)
+    }))
+})
