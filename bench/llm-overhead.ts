@@ -7,9 +7,10 @@
  *    (a) the full stack (`ResilientLanguageModel` over the SQLite cache on its miss path with unique
  *        prompts, a generous memory rate limiter, retry, breaker, metrics, events and the JSON log
  *        file), (b) a loop of raw global `fetch`, (c) undici `request` over a keep-alive `Agent`,
- *    and, to show where the time goes, (d) the bare provider `LanguageModel` the stack wraps
- *    (`@effect/ai-openrouter` over `@effect/platform`'s undici client, no resilience at all).
- *    Variants are interleaved over several rounds (a b c d a b c d ...) so a load spike from other
+ *    and, to show where the time goes, (d) the bare provider `LanguageModel` the stack wraps (its
+ *    direct undici path, no resilience at all) and (e) the same provider with every call sent
+ *    through `@effect/ai-openrouter` over `@effect/platform`'s undici client (what (d) replaced).
+ *    Variants are interleaved over several rounds (a b c d e a b c d e ...) so a load spike from other
  *    processes hits all of them; ratios are taken per round and reported as medians.
  * 2. Cache-hit latency: one cached answer read through the resilient layer (SQLite cache) vs a raw
  *    better-sqlite3 point read + `JSON.parse` of the same row, interleaved in batches.
@@ -26,6 +27,7 @@ import { performance } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
 import { LanguageModel } from "@effect/ai"
 import { Effect, Layer, ManagedRuntime } from "effect"
+import * as LlmOpenRouter from "../src/layers/LlmOpenRouter.js"
 import * as LlmProvider from "../src/layers/LlmProvider.js"
 import { Agent, request } from "undici"
 import * as Logging from "../src/layers/Logging.js"
@@ -163,14 +165,16 @@ const stackRuntime = (openaiUrl: string, dataDir: string) => {
   return ManagedRuntime.make(Layer.merge(Stack.layer(openaiUrl, stackEnv(dataDir)), logging))
 }
 
-/** The bare provider model of the stack's configuration, with the same HTTP client. */
-const providerRuntime = (openaiUrl: string) =>
-  ManagedRuntime.make(
-    Layer.scoped(
-      LanguageModel.LanguageModel,
-      LlmProvider.makeModel(testConfig(Stack.stackEnv(openaiUrl, { OPENAI_API_KEY: KEY })))
-    ).pipe(Layer.provide(LlmProvider.layerHttpClient))
+/** The bare provider model of the stack's configuration (`direct: false`: the package path only). */
+const providerRuntime = (openaiUrl: string, direct = true) => {
+  const config = testConfig(Stack.stackEnv(openaiUrl, { OPENAI_API_KEY: KEY }))
+  const model = direct
+    ? LlmProvider.makeModel(config)
+    : LlmOpenRouter.make({ ...LlmOpenRouter.optionsFromConfig(config, "openai"), direct: false })
+  return ManagedRuntime.make(
+    Layer.scoped(LanguageModel.LanguageModel, model).pipe(Layer.provide(LlmProvider.layerHttpClient))
   )
+}
 
 /** (a) the full stack or (d) the bare provider: one Effect program, Effect's own concurrency. */
 const viaLanguageModel = (
@@ -289,14 +293,16 @@ export const run = async (): Promise<string> => {
     const loadBefore = load()
     const runtime = stackRuntime(fake.openaiUrl, join(dataDir, "stack"))
     const provider = providerRuntime(fake.openaiUrl)
+    const viaPackage = providerRuntime(fake.openaiUrl, false)
     // Warm-up: JIT, connection pools, SQLite file.
     await viaLanguageModel(runtime, "stack", -1)
     await rawFetch(fake.openaiUrl, -1)
     await undiciRequest(fake.openaiUrl, -1)
     await viaLanguageModel(provider, "provider", -1)
+    await viaLanguageModel(viaPackage, "package", -1)
 
-    type Variant = "stack" | "fetch" | "undici" | "provider"
-    const runs: Record<Variant, Array<Run>> = { stack: [], fetch: [], undici: [], provider: [] }
+    type Variant = "stack" | "fetch" | "undici" | "provider" | "package"
+    const runs: Record<Variant, Array<Run>> = { stack: [], fetch: [], undici: [], provider: [], package: [] }
     const loads: Array<string> = []
     for (let round = 0; round < ROUNDS; round++) {
       loads.push(load())
@@ -304,6 +310,7 @@ export const run = async (): Promise<string> => {
       runs.fetch.push(await rawFetch(fake.openaiUrl, round))
       runs.undici.push(await undiciRequest(fake.openaiUrl, round))
       runs.provider.push(await viaLanguageModel(provider, "provider", round))
+      runs.package.push(await viaLanguageModel(viaPackage, "package", round))
       process.stderr.write(
         `round ${round + 1}/${ROUNDS}: ${
           (Object.keys(runs) as Array<Variant>).map((v) => `${v} ${fmt(runs[v][round]!.wallMs, 0)} ms`).join(", ")
@@ -312,6 +319,7 @@ export const run = async (): Promise<string> => {
     }
     await runtime.dispose()
     await provider.dispose()
+    await viaPackage.dispose()
 
     const row = (name: string, variant: Variant) => {
       const rs = runs[variant]
@@ -333,7 +341,8 @@ export const run = async (): Promise<string> => {
     out.push(row("full resilient stack (SQLite cache miss, limiter, retry, breaker, metrics, log file)", "stack"))
     out.push(row("raw global `fetch`", "fetch"))
     out.push(row("undici `request` + keep-alive `Agent`", "undici"))
-    out.push(row("bare provider `LanguageModel` (`@effect/ai-openrouter`, no resilience)", "provider"))
+    out.push(row("bare provider `LanguageModel` (direct undici path, no resilience)", "provider"))
+    out.push(row("the same provider through `@effect/ai-openrouter` (`direct: false`)", "package"))
     out.push("")
     const vsFetch = ratio("stack", "fetch")
     const vsUndici = ratio("stack", "undici")
@@ -374,13 +383,13 @@ export const run = async (): Promise<string> => {
   }
 }
 
-/** Profiling aid (`BENCH_ONLY=stack|hits node --cpu-prof ...`): runs one part alone, no report. */
+/** Profiling aid (`BENCH_ONLY=stack|provider|package|hits node --cpu-prof ...`): runs one part alone, no report. */
 const runOnly = async (part: string): Promise<void> => {
   const fake = await startFake()
   const dataDir = mkdtempSync(join(tmpdir(), "bench-llm-"))
   try {
-    if (part === "stack" || part === "provider") {
-      const runtime = part === "provider" ? providerRuntime(fake.openaiUrl) : stackRuntime(fake.openaiUrl, dataDir)
+    if (part === "stack" || part === "provider" || part === "package") {
+      const runtime = part === "stack" ? stackRuntime(fake.openaiUrl, dataDir) : providerRuntime(fake.openaiUrl, part === "provider")
       for (let round = 0; round < ROUNDS; round++) {
         const r = await viaLanguageModel(runtime, part, round)
         process.stdout.write(`${part} round ${round}: ${fmt(r.wallMs, 0)} ms, ${r.failures} failures\n`)

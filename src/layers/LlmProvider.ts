@@ -3,8 +3,9 @@
  * OpenAI-compatible server, Gemini, or the in-process simulation.
  *
  * `makeModel(config, model)` builds the same provider for another model id, which is how fallback
- * models (`LLM_FALLBACK_MODELS`) get their own `LanguageModel`. The HTTP client is undici through
- * `@effect/platform-node` — measured here at ~1,800 req/s against ~1,500 for fetch (DESIGN.md).
+ * models (`LLM_FALLBACK_MODELS`) get their own `LanguageModel`. The HTTP client given to the
+ * provider packages is undici through `@effect/platform-node` (faster than fetch here, DESIGN.md);
+ * the chat-completions adapter sends its plain calls on its own undici pool (see `LlmOpenRouter`).
  */
 import * as LanguageModel from "@effect/ai/LanguageModel"
 import type * as HttpClient from "@effect/platform/HttpClient"
