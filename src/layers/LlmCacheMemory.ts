@@ -38,21 +38,23 @@ export const makeStore = (options: MemoryCacheOptions): CacheStore => {
     for (const [key, entry] of entries) if (entry.expiresAt <= now) drop(key, entry)
   }
 
+  const lookup = (key: string, now: number): Option.Option<string> => {
+    const entry = entries.get(key)
+    if (entry === undefined) return Option.none()
+    if (entry.expiresAt <= now) {
+      drop(key, entry)
+      return Option.none()
+    }
+    // Move to the most-recently-used end.
+    entries.delete(key)
+    entries.set(key, entry)
+    return Option.some(entry.value)
+  }
+
   return {
     backend: "memory",
-    get: (key) =>
-      Effect.map(Clock.currentTimeMillis, (now) => {
-        const entry = entries.get(key)
-        if (entry === undefined) return Option.none()
-        if (entry.expiresAt <= now) {
-          drop(key, entry)
-          return Option.none()
-        }
-        // Move to the most-recently-used end.
-        entries.delete(key)
-        entries.set(key, entry)
-        return Option.some(entry.value)
-      }),
+    get: (key) => Effect.map(Clock.currentTimeMillis, (now) => lookup(key, now)),
+    unsafeGet: lookup,
     set: (key, value) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         const old = entries.get(key)

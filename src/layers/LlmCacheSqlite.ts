@@ -258,26 +258,37 @@ const build = (db: Database, options: SqliteCacheOptions): Opened => {
     resetCounters.run()
   })
 
+  // The hit path: one prepared point read and a map update; it never writes to the file.
+  // Throws the driver's error on a fault.
+  const lookup = (key: string, now: number): Option.Option<string> => {
+    let value: unknown = queued.get(key)?.value
+    if (value === undefined) value = selectValue.get(key, now)
+    if (typeof value !== "string") {
+      misses += 1
+      return Option.none()
+    }
+    hits += 1
+    if (touches.delete(key) || touches.size < MAX_PENDING_TOUCHES) touches.set(key, now)
+    return Option.some(value)
+  }
+
   const store: CacheStore = {
     backend: "sqlite",
-    // The hit path: one prepared point read and a map update; it never writes to the file.
     get: (key) =>
       Effect.clockWith((clock) => {
-        const now = clock.unsafeCurrentTimeMillis()
-        let value: unknown = queued.get(key)?.value
         try {
-          if (value === undefined) value = selectValue.get(key, now)
+          return Effect.succeed(lookup(key, clock.unsafeCurrentTimeMillis()))
         } catch (error) {
           return Effect.fail(fault("get", error))
         }
-        if (typeof value !== "string") {
-          misses += 1
-          return Effect.succeed(Option.none())
-        }
-        hits += 1
-        if (touches.delete(key) || touches.size < MAX_PENDING_TOUCHES) touches.set(key, now)
-        return Effect.succeed(Option.some(value))
       }),
+    unsafeGet: (key, now) => {
+      try {
+        return lookup(key, now)
+      } catch (error) {
+        throw fault("get", error)
+      }
+    },
     set: (key, value) =>
       Effect.clockWith((clock) => {
         enqueue(key, value, clock.unsafeCurrentTimeMillis())

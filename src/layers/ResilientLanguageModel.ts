@@ -21,18 +21,21 @@ import {
   Cache,
   Cause,
   Clock,
-  Deferred,
+  Context,
   Duration,
   Effect,
   Exit,
+  Fiber,
   FiberRef,
   JSONSchema,
   Layer,
   LogLevel,
   Option,
+  Runtime,
   Schema,
   Scope,
-  Stream
+  Stream,
+  Tracer
 } from "effect"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { AppConfig, type AppConfigShape, type ProviderName } from "../services/AppConfig.js"
@@ -61,6 +64,7 @@ import {
   LlmCallStarted,
   RateLimited as RateLimitedEvent,
   Retrying,
+  unsafeMakeEvent,
   type Usage,
   WorkflowEvents
 } from "../services/WorkflowEvents.js"
@@ -220,15 +224,80 @@ const trusted = { disableValidation: true } as const
 
 /** The metrics of one agent and model, tagged once (tagging copies and re-hashes every tag). */
 interface CallMetrics {
-  readonly success: (n: number) => Effect.Effect<void>
-  readonly error: (n: number) => Effect.Effect<void>
-  readonly duration: (seconds: number) => Effect.Effect<void>
-  readonly genAiDuration: (seconds: number) => Effect.Effect<void>
-  readonly inputTokens: (n: number) => Effect.Effect<void>
-  readonly outputTokens: (n: number) => Effect.Effect<void>
-  readonly cost: (usd: number) => Effect.Effect<void>
-  readonly genAiInputTokens: (n: number) => Effect.Effect<void>
-  readonly genAiOutputTokens: (n: number) => Effect.Effect<void>
+  readonly success: Metrics.FixedTagged<number>
+  readonly error: Metrics.FixedTagged<number>
+  readonly duration: Metrics.FixedTagged<number>
+  readonly genAiDuration: Metrics.FixedTagged<number>
+  readonly inputTokens: Metrics.FixedTagged<number>
+  readonly outputTokens: Metrics.FixedTagged<number>
+  readonly cost: Metrics.FixedTagged<number>
+  readonly genAiInputTokens: Metrics.FixedTagged<number>
+  readonly genAiOutputTokens: Metrics.FixedTagged<number>
+}
+
+/** How a logical call ended, for `LlmCallFinished`, the metrics and the log. */
+interface Outcome {
+  readonly model: string
+  readonly cached: boolean
+  readonly attempts: number
+  readonly usage: Usage
+  readonly costUsd: number
+  readonly started: number
+  readonly error: LlmError | undefined
+}
+
+/** A model reference resolved once: provider, model id, display label and limiter/breaker key. */
+interface ResolvedModel {
+  readonly provider: ProviderName
+  readonly model: string
+  readonly label: string
+  readonly key: string
+}
+
+/** Counts only failures the provider is to blame for against a circuit. */
+const breakerOptions = { isFailure: countsAsProviderFailure } as const
+
+/** The live clock's prototype: the timeout's fast path runs only on it. */
+const liveClockPrototype: unknown = Object.getPrototypeOf(Clock.make())
+/** The longest delay a JS timer takes; the live clock treats longer sleeps as endless. */
+const MAX_TIMER_MILLIS = 2 ** 31 - 1
+
+/**
+ * `Effect.timeoutFail` on the live clock, as one fiber and a plain timer. The call runs in a fiber
+ * of its own that starts at once, on this stack (`Runtime.runFork` with the caller's context,
+ * fiber refs and flags, forked as `Effect.fork` would): a call that completes without waiting
+ * (a cache-like provider, an immediate failure) needs no timer and no scheduler hop. Otherwise
+ * whichever ends first, the call or the timer, settles it. A call that ends first is joined (its
+ * exit and fiber refs, as the operator does); at the timeout the call is interrupted, awaited, and
+ * the timeout error returned. Interrupting the caller interrupts the call. (`Effect.timeoutFail`
+ * forks the call and a sleeping fiber, each scheduled, and interrupts the loser: measured ~80 µs
+ * a call at concurrency 1,000.)
+ */
+const timeoutLive = <A, E, E2>(
+  self: Effect.Effect<A, E>,
+  ms: number,
+  onTimeout: () => E2,
+  runtime: Runtime.Runtime<never>
+): Effect.Effect<A, E | E2> => {
+  const child = Runtime.runFork(runtime)(self)
+  const done = child.unsafePoll()
+  if (done !== null) return Effect.zipRight(child.inheritAll, done)
+  return Effect.async<A, E | E2>((resume) => {
+    const observer = (exit: Exit.Exit<A, E>) => {
+      clearTimeout(timer)
+      resume(Effect.zipRight(child.inheritAll, exit))
+    }
+    const timer = setTimeout(() => {
+      child.removeObserver(observer)
+      resume(Effect.zipRight(Fiber.interrupt(child), Effect.failSync(onTimeout)))
+    }, ms)
+    child.addObserver(observer)
+    return Effect.suspend(() => {
+      clearTimeout(timer)
+      child.removeObserver(observer)
+      return Fiber.interrupt(child)
+    })
+  })
 }
 
 const makeCallMetrics = (agent: string, model: string, provider: string): CallMetrics => {
@@ -247,15 +316,24 @@ const makeCallMetrics = (agent: string, model: string, provider: string): CallMe
   }
 }
 
-/** Whether a `logDebug` would reach a logger; a success's annotations are not built when not. */
-const debugEnabled: Effect.Effect<boolean> = Effect.map(
-  FiberRef.get(FiberRef.currentMinimumLogLevel),
-  (minimum) => !LogLevel.greaterThan(minimum, LogLevel.Debug)
-)
-
 // A captured stack trace per call is a visible share of a cache hit; the span's name already
 // says where it comes from.
 const spanOptions = { captureStackTrace: false } as const
+
+/** Effect's built-in tracer, which keeps spans in memory only and exports them nowhere. */
+const nativeTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
+
+/**
+ * `self` in a span named `name`, when a tracer that exports spans is installed. Under Effect's
+ * built-in tracer a span is seen by no one, yet it was the largest single cost of a cache hit
+ * (~12 µs: span, clock reads, a context copy for the parent), so it is skipped there.
+ */
+const traced = <A, E, R>(name: string, self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.withFiberRuntime((fiber) =>
+    Context.get(fiber.currentDefaultServices, Tracer.Tracer) === nativeTracer || !fiber.getFiberRef(FiberRef.currentTracerEnabled)
+      ? self
+      : Effect.withSpan(self, name, spanOptions)
+  )
 
 /** Builds the resilient `LanguageModel` service. */
 export const make = (options: Options) =>
@@ -268,18 +346,18 @@ export const make = (options: Options) =>
     const scope = yield* Effect.scope
     const labelOf = options.modelLabel ?? ((m: string) => m)
     // What a model reference resolves to never changes: resolve each once.
-    const refs = new Map<string, { readonly provider: ProviderName; readonly model: string; readonly label: string }>()
-    const resolve = (ref: string) => {
+    const refs = new Map<string, ResolvedModel>()
+    const resolve = (ref: string): ResolvedModel => {
       let found = refs.get(ref)
       if (found === undefined) {
-        found = { ...parseModelRef(ref, options.provider), label: labelOf(ref) }
+        const parsed = parseModelRef(ref, options.provider)
+        found = { ...parsed, label: labelOf(ref), key: keyOf(parsed.provider, parsed.model) }
         refs.set(ref, found)
       }
       return found
     }
     const label = (ref: string): string => resolve(ref).label
     const providerOf = (ref: string): ProviderName => resolve(ref).provider
-    const modelOf = (ref: string): string => resolve(ref).model
     // Tagged metrics per agent and model (both bounded sets, DESIGN.md), built on first use.
     const metricsByCall = new Map<string, CallMetrics>()
     const callMetrics = (agent: string, ref: string): CallMetrics => {
@@ -356,102 +434,125 @@ export const make = (options: Options) =>
       Effect.forkIn(scope)
     )
 
-    // Single-flight: identical requests in flight share the leader's outcome.
-    const inFlight = new Map<string, Deferred.Deferred<Answer, LlmError>>()
+    // Single-flight: identical requests in flight share the leader's outcome. Followers register
+    // a callback on the leader's flight (no Deferred is made unless someone actually waits).
+    interface Flight {
+      waiters: Set<(exit: Exit.Exit<Answer, LlmError>) => void> | undefined
+    }
+    const inFlight = new Map<string, Flight>()
 
     /** One attempt on one model: limiter → timeout → provider, mapped to `LlmError`. */
-    const attempt = (call: Call, model: string, attemptNo: number) =>
-      Effect.gen(function*() {
-        const ctx = yield* WorkflowContext.current
-        const key = keyOf(providerOf(model), modelOf(model))
-        const waited = yield* limiter.acquire(key, {
-          requests: 1,
-          tokens: call.tokens ?? estimateTokens(call.options.prompt)
-        })
-        if (Duration.greaterThan(waited, Duration.zero)) {
-          yield* events.publish(
-            new RateLimitedEvent({
-              ...(ctx.runId === undefined ? {} : { runId: ctx.runId }),
-              ...(ctx.stepId === undefined ? {} : { stepId: ctx.stepId }),
-              key,
-              waitMs: Duration.toMillis(waited),
-              at: yield* Clock.currentTimeMillis
-            })
-          )
-        }
-        yield* events.publish(
-          new LlmCallStarted({
-            ...context(ctx),
-            model: label(model),
-            provider: providerOf(model),
-            attempt: attemptNo,
-            at: yield* Clock.currentTimeMillis
-          }, trusted)
-        )
-        const service = yield* modelFor(model)
-        const run = (call.method === "generateObject"
-          ? service.generateObject(call.options as any)
-          : service.generateText(call.options as any)) as Effect.Effect<LanguageModel.GenerateTextResponse<any>, unknown>
-        const now = yield* Clock.currentTimeMillis
-        return yield* run.pipe(
-          applySettings(providerOf(model), ctx.settings),
-          Effect.timeoutFail({
-            duration: options.timeout,
-            onTimeout: () =>
-              new Timeout({ provider: providerOf(model), model: label(model), timeoutMs: Duration.toMillis(options.timeout) })
-          }),
-          Effect.mapError((error): LlmError =>
-            isLlmError(error)
-              ? error
-              : isAiError(error)
-              ? fromAiError(error, { provider: providerOf(model), model: label(model) }, now)
-              : new ProviderUnavailable({ provider: providerOf(model), model: label(model), detail: String(error) })
-          ),
-          Effect.tapError((error) =>
-            error._tag === "RateLimited" && error.retryAfterMs !== undefined
-              ? limiter.feedback(key, Duration.millis(error.retryAfterMs))
-              : Effect.void
-          )
-        )
+    const attempt = (call: Call, model: string, attemptNo: number): Effect.Effect<LanguageModel.GenerateTextResponse<any>, LlmError> => {
+      const ref = resolve(model)
+      return Effect.flatMap(
+        limiter.acquire(ref.key, { requests: 1, tokens: call.tokens ?? estimateTokens(call.options.prompt) }),
+        (waited) =>
+          Effect.withFiberRuntime((fiber) => {
+            const ctx = fiber.getFiberRef(WorkflowContext.ref)
+            const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+            const started = events.publish(unsafeMakeEvent(LlmCallStarted, {
+              ...context(ctx),
+              model: ref.label,
+              provider: ref.provider,
+              attempt: attemptNo,
+              at: now
+            }))
+            const announced = Duration.greaterThan(waited, Duration.zero)
+              ? Effect.zipRight(
+                events.publish(unsafeMakeEvent(RateLimitedEvent, {
+                  ...(ctx.runId === undefined ? {} : { runId: ctx.runId }),
+                  ...(ctx.stepId === undefined ? {} : { stepId: ctx.stepId }),
+                  key: ref.key,
+                  waitMs: Duration.toMillis(waited),
+                  at: now
+                })),
+                started
+              )
+              : started
+            const service = built.get(model)
+            const run = (service: LanguageModel.Service) =>
+              withTimeout(
+                applySettings(ref.provider, ctx.settings)(
+                  (call.method === "generateObject"
+                    ? service.generateObject(call.options as any)
+                    : service.generateText(call.options as any)) as Effect.Effect<LanguageModel.GenerateTextResponse<any>, unknown>
+                ),
+                ref
+              ).pipe(Effect.catchAll((cause) => {
+                const error: LlmError = isLlmError(cause)
+                  ? cause
+                  : isAiError(cause)
+                  ? fromAiError(cause, { provider: ref.provider, model: ref.label }, now)
+                  : new ProviderUnavailable({ provider: ref.provider, model: ref.label, detail: String(cause) })
+                return error._tag === "RateLimited" && error.retryAfterMs !== undefined
+                  ? Effect.zipRight(limiter.feedback(ref.key, Duration.millis(error.retryAfterMs)), Effect.fail(error))
+                  : Effect.fail(error)
+              }))
+            return Effect.zipRight(announced, service !== undefined ? run(service) : Effect.flatMap(modelFor(model), run))
+          })
+      )
+    }
+
+    // The per-attempt timeout. On the live clock it forks only the provider call and arms a
+    // plain timer; `Effect.timeoutFail` forks the call and a sleeping fiber and interrupts the
+    // loser. Under any other clock (`TestClock`) the ordinary operator keeps time.
+    const timeoutMs = Duration.toMillis(options.timeout)
+    const withTimeout = <A, E>(
+      self: Effect.Effect<A, E>,
+      ref: ResolvedModel
+    ): Effect.Effect<A, E | Timeout> =>
+      Effect.withFiberRuntime((fiber, status) => {
+        const onTimeout = () => new Timeout({ provider: ref.provider, model: ref.label, timeoutMs })
+        const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+        return Object.getPrototypeOf(clock) === liveClockPrototype && timeoutMs <= MAX_TIMER_MILLIS
+          ? timeoutLive(self, timeoutMs, onTimeout, Runtime.make({
+            context: fiber.currentContext,
+            fiberRefs: fiber.getFiberRefs(),
+            runtimeFlags: status.runtimeFlags
+          }))
+          : Effect.timeoutFail(self, { duration: options.timeout, onTimeout })
       })
 
     /** All attempts on one model: retry around breaker around one attempt. */
-    const onModel = (call: Call, model: string) =>
-      Effect.gen(function*() {
+    const onModel = (call: Call, model: string): Effect.Effect<Answer, LlmError> =>
+      Effect.suspend(() => {
         let attempts = 0
-        const key = keyOf(providerOf(model), modelOf(model))
-        const response = yield* Resilience.retryLlm(
-          Effect.suspend(() => {
-            attempts += 1
-            return breaker.withBreaker(key, attempt(call, model, attempts), { isFailure: countsAsProviderFailure })
-          }),
-          options.retry,
-          {
-            onRetry: ({ attempt: n, delay, error, reason }) =>
-              Effect.gen(function*() {
-                const ctx = yield* WorkflowContext.current
-                yield* retryMetric(ctx.agent ?? "none", model, reason)(1)
-                yield* events.publish(
-                  new Retrying({
-                    ...context(ctx),
-                    model: label(model),
-                    attempt: n,
-                    delayMs: Duration.toMillis(delay),
-                    reason,
-                    at: yield* Clock.currentTimeMillis
-                  }, trusted)
-                )
-                yield* Effect.logWarning("LLM attempt failed; retrying").pipe(
-                  Effect.annotateLogs({ model: label(model), attempt: n, reason: error.message, delayMs: Duration.toMillis(delay) })
-                )
-              })
-          }
+        const key = resolve(model).key
+        return Effect.map(
+          Resilience.retryLlm(
+            Effect.suspend(() => {
+              attempts += 1
+              return breaker.withBreaker(key, attempt(call, model, attempts), breakerOptions)
+            }),
+            options.retry,
+            {
+              onRetry: ({ attempt: n, delay, error, reason }) =>
+                Effect.gen(function*() {
+                  const ctx = yield* WorkflowContext.current
+                  yield* retryMetric(ctx.agent ?? "none", model, reason)(1)
+                  yield* events.publish(
+                    new Retrying({
+                      ...context(ctx),
+                      model: label(model),
+                      attempt: n,
+                      delayMs: Duration.toMillis(delay),
+                      reason,
+                      at: yield* Clock.currentTimeMillis
+                    }, trusted)
+                  )
+                  yield* Effect.logWarning("LLM attempt failed; retrying").pipe(
+                    Effect.annotateLogs({ model: label(model), attempt: n, reason: error.message, delayMs: Duration.toMillis(delay) })
+                  )
+                })
+            }
+          ),
+          (response): Answer => ({ response, model, attempts })
         )
-        return { response, model, attempts } satisfies Answer
       })
 
     /** The primary model, then each fallback while the failure is the provider's. */
     const withFallbacks = (call: Call, primary: string): Effect.Effect<Answer, LlmError> => {
+      if (options.fallbackModels.length === 0) return onModel(call, primary)
       const chain = [primary, ...options.fallbackModels.filter((m) => m !== primary)]
       const go = (index: number): Effect.Effect<Answer, LlmError> =>
         onModel(call, chain[index]!).pipe(
@@ -471,19 +572,25 @@ export const make = (options: Options) =>
     const singleFlight = (key: string, f: Effect.Effect<Answer, LlmError>): Effect.Effect<Answer, LlmError> =>
       Effect.suspend(() => {
         const existing = inFlight.get(key)
-        if (existing !== undefined) return Deferred.await(existing)
-        return Effect.flatMap(Deferred.make<Answer, LlmError>(), (deferred) => {
-          inFlight.set(key, deferred)
-          return f.pipe(
-            Effect.onExit((exit) => {
-              inFlight.delete(key)
-              return Deferred.done(deferred, exit.pipe(Exit.mapErrorCause((c) => c))).pipe(
-                // An interrupted leader must not leave followers waiting forever.
-                Effect.zipRight(Exit.isInterrupted(exit) ? Deferred.interrupt(deferred) : Effect.void)
-              )
+        if (existing !== undefined) {
+          return Effect.async<Answer, LlmError>((resume) => {
+            const waiter = (exit: Exit.Exit<Answer, LlmError>) => resume(exit)
+            const waiters = existing.waiters ??= new Set()
+            waiters.add(waiter)
+            return Effect.sync(() => {
+              waiters.delete(waiter)
             })
-          )
-        })
+          })
+        }
+        const flight: Flight = { waiters: undefined }
+        inFlight.set(key, flight)
+        // Followers get the leader's exit as it is, an interruption included: an interrupted
+        // leader must not leave them waiting forever.
+        return Effect.onExit(f, (exit) =>
+          Effect.sync(() => {
+            inFlight.delete(key)
+            if (flight.waiters !== undefined) for (const waiter of flight.waiters) waiter(exit)
+          }))
       })
 
     /** The structured value of a response (a cache hit stores only the parts). */
@@ -500,45 +607,66 @@ export const make = (options: Options) =>
           )
         )
 
-    /** The whole call: cache lookup, single-flight, fallbacks, events and metrics. */
+    /**
+     * The whole call: cache lookup, single-flight, fallbacks, events and metrics. The fiber's
+     * context, cache policy and clock are read once, synchronously, at the start.
+     */
     const perform = (call: Call): Effect.Effect<LanguageModel.GenerateTextResponse<any>, LlmError> =>
-      Effect.gen(function*() {
-        const ctx = yield* WorkflowContext.current
+      Effect.withFiberRuntime((fiber) => {
+        const ctx = fiber.getFiberRef(WorkflowContext.ref)
         const model = ctx.model ?? options.model
-        const started = yield* Clock.currentTimeMillis
-        const policy = yield* CachePolicy
+        const ref = resolve(model)
+        const started = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+        const policy = Context.get(fiber.currentContext, CachePolicy)
         const cacheable = options.cacheEnabled && isCacheable(call.options) && policy !== "bypass"
         // The prompt is encoded once: for the key and the limiter's token estimate.
         const encoded = promptJson(call.options.prompt)
         const key = cacheKey({
-          provider: providerOf(model),
-          model: modelOf(model),
+          provider: ref.provider,
+          model: ref.model,
           settings: ctx.settings as Record<string, unknown> | undefined,
           prompt: encoded,
           tools: toolsOf(call.options),
           responseSchema: call.options.schema === undefined ? undefined : jsonSchemaOf(call.options.schema)
         })
-
-        if (cacheable && policy === "use") {
-          const hit = yield* cache.get(key).pipe(
-            Effect.flatMap(Option.match({
-              onNone: () => Effect.succeedNone,
-              onSome: (value) => decodeValue(key, value)
-            }))
+        const miss = () => performMiss(call, ctx, model, key, encoded, started, cacheable)
+        if (!(cacheable && policy === "use")) return miss()
+        const onHit = (response: LanguageModel.GenerateTextResponse<{}>) =>
+          Effect.as(
+            finishedOn(fiber, ctx, { model, cached: true, attempts: 0, usage: usageOf(response), costUsd: 0, started, error: undefined }),
+            response
           )
-          if (Option.isSome(hit)) {
-            const usage = usageOf(hit.value)
-            yield* finished(ctx, { model, cached: true, attempts: 0, usage, costUsd: 0, started, error: undefined })
-            return hit.value
-          }
+        const onValue = (value: Option.Option<string>) => {
+          if (Option.isNone(value)) return miss()
+          const known = decodedValues.get(key)
+          if (known !== undefined && known.value === value.value) return onHit(known.response)
+          return Effect.flatMap(decodeValue(key, value.value), (hit) => Option.isSome(hit) ? onHit(hit.value) : miss())
         }
+        // A backend that answers at once is read here, without the lookup's own fiber steps.
+        if (cache.unsafeGet !== undefined && fiber.getFiberRef(FiberRef.currentMetricLabels).length === 0) {
+          const value = cache.unsafeGet(key, started)
+          if (value !== undefined) return onValue(value)
+        }
+        return Effect.flatMap(cache.get(key), onValue)
+      })
 
-        const prepared: Call = { method: call.method, options: call.options, tokens: tokensOfJson(encoded) }
-        const exit = yield* singleFlight(key, withFallbacks(prepared, model)).pipe(Effect.exit)
+    /** A call the cache did not answer: the provider (single-flight), then the cache write. */
+    const performMiss = (
+      call: Call,
+      ctx: WorkflowContext.WorkflowContextValue,
+      model: string,
+      key: string,
+      encoded: unknown,
+      started: number,
+      cacheable: boolean
+    ): Effect.Effect<LanguageModel.GenerateTextResponse<any>, LlmError> => {
+      const prepared: Call = { method: call.method, options: call.options, tokens: tokensOfJson(encoded) }
+      return Effect.flatMap(Effect.exit(singleFlight(key, withFallbacks(prepared, model))), (exit) => {
         if (Exit.isFailure(exit)) {
           const error = Cause.failureOption(exit.cause)
-          if (Option.isSome(error)) {
-            yield* finished(ctx, {
+          if (Option.isNone(error)) return Effect.failCause(exit.cause)
+          return Effect.zipRight(
+            finished(ctx, {
               model,
               cached: false,
               attempts: 0,
@@ -546,81 +674,110 @@ export const make = (options: Options) =>
               costUsd: 0,
               started,
               error: error.value
-            })
-          }
-          return yield* Effect.failCause(exit.cause)
+            }),
+            Effect.failCause(exit.cause)
+          )
         }
         const answer = exit.value
         const usage = usageOf(answer.response)
-        const costUsd = yield* pricing.cost(label(answer.model), usage, { providerCostUsd: providerCost(answer.response) })
-        yield* finished(ctx, {
-          model: answer.model,
-          cached: false,
-          attempts: answer.attempts,
-          usage,
-          costUsd,
-          started,
-          error: undefined
-        })
-        if (cacheable) {
-          const encoded = yield* ResponseCodec.encode(answer.response)
-          if (Option.isSome(encoded)) {
-            yield* cache.set(key, encoded.value)
-            remember(key, encoded.value, answer.response)
+        return Effect.flatMap(
+          pricing.cost(label(answer.model), usage, { providerCostUsd: providerCost(answer.response) }),
+          (costUsd) => {
+            const done = finished(ctx, {
+              model: answer.model,
+              cached: false,
+              attempts: answer.attempts,
+              usage,
+              costUsd,
+              started,
+              error: undefined
+            })
+            if (!cacheable) return Effect.as(done, answer.response)
+            return done.pipe(
+              Effect.zipRight(ResponseCodec.encode(answer.response)),
+              Effect.flatMap((value) =>
+                Option.isNone(value)
+                  ? Effect.succeed(answer.response)
+                  : Effect.as(
+                    Effect.tap(cache.set(key, value.value), () => remember(key, value.value, answer.response)),
+                    answer.response
+                  )
+              )
+            )
           }
-        }
-        return answer.response
+        )
       })
+    }
 
     /** Publishes `LlmCallFinished` and records the call's metrics and log line. */
-    const finished = (
+    const finished = (ctx: WorkflowContext.WorkflowContextValue, call: Outcome): Effect.Effect<void> =>
+      Effect.withFiberRuntime((fiber) => finishedOn(fiber, ctx, call))
+
+    /** `finished`, for a caller already holding its fiber (the cache-hit path). */
+    const finishedOn = (
+      fiber: Fiber.RuntimeFiber<unknown, unknown>,
       ctx: WorkflowContext.WorkflowContextValue,
-      call: {
-        readonly model: string
-        readonly cached: boolean
-        readonly attempts: number
-        readonly usage: Usage
-        readonly costUsd: number
-        readonly started: number
-        readonly error: LlmError | undefined
+      call: Outcome
+    ): Effect.Effect<void> => {
+      const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+      const durationMs = Math.max(0, now - call.started)
+      const ref = resolve(call.model)
+      const model = ref.label
+      const agent = ctx.agent ?? "none"
+      const status = call.error === undefined ? "success" : "error"
+      const metrics = callMetrics(agent, call.model)
+      const published = events.publish(unsafeMakeEvent(LlmCallFinished, {
+        ...context(ctx),
+        model,
+        provider: ref.provider,
+        cached: call.cached,
+        attempt: call.attempts,
+        usage: call.usage,
+        costUsd: call.costUsd,
+        durationMs,
+        status,
+        ...(call.error === undefined ? {} : { error: errorInfo(call.error) }),
+        at: now
+      }))
+      const counted = call.error === undefined ? metrics.success : metrics.error
+      const tokens = !call.cached && call.error === undefined
+      // Without fiber metric labels (the usual case) every update is one synchronous step.
+      const recorded = fiber.getFiberRef(FiberRef.currentMetricLabels).length === 0
+        ? Effect.sync(() => {
+          counted.unsafeUpdate(1)
+          metrics.duration.unsafeUpdate(durationMs / 1000)
+          metrics.genAiDuration.unsafeUpdate(durationMs / 1000)
+          if (tokens) {
+            metrics.inputTokens.unsafeUpdate(call.usage.inputTokens)
+            metrics.outputTokens.unsafeUpdate(call.usage.outputTokens)
+            metrics.cost.unsafeUpdate(call.costUsd)
+            metrics.genAiInputTokens.unsafeUpdate(call.usage.inputTokens)
+            metrics.genAiOutputTokens.unsafeUpdate(call.usage.outputTokens)
+          }
+        })
+        : Effect.all([
+          counted(1),
+          metrics.duration(durationMs / 1000),
+          metrics.genAiDuration(durationMs / 1000),
+          ...(tokens
+            ? [
+              metrics.inputTokens(call.usage.inputTokens),
+              metrics.outputTokens(call.usage.outputTokens),
+              metrics.cost(call.costUsd),
+              metrics.genAiInputTokens(call.usage.inputTokens),
+              metrics.genAiOutputTokens(call.usage.outputTokens)
+            ]
+            : [])
+        ], { discard: true })
+      const done = Effect.zipRight(published, recorded)
+      // A success logs at DEBUG, usually filtered out: then skip building its annotations.
+      if (call.error === undefined && LogLevel.greaterThan(fiber.getFiberRef(FiberRef.currentMinimumLogLevel), LogLevel.Debug)) {
+        return done
       }
-    ) =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        const durationMs = Math.max(0, now - call.started)
-        const model = label(call.model)
-        const agent = ctx.agent ?? "none"
-        const status = call.error === undefined ? "success" : "error"
-        const metrics = callMetrics(agent, call.model)
-        yield* events.publish(
-          new LlmCallFinished({
-            ...context(ctx),
-            model,
-            provider: providerOf(call.model),
-            cached: call.cached,
-            attempt: call.attempts,
-            usage: call.usage,
-            costUsd: call.costUsd,
-            durationMs,
-            status,
-            ...(call.error === undefined ? {} : { error: errorInfo(call.error) }),
-            at: now
-          }, trusted)
-        )
-        yield* (call.error === undefined ? metrics.success : metrics.error)(1)
-        yield* metrics.duration(durationMs / 1000)
-        yield* metrics.genAiDuration(durationMs / 1000)
-        if (!call.cached && call.error === undefined) {
-          yield* metrics.inputTokens(call.usage.inputTokens)
-          yield* metrics.outputTokens(call.usage.outputTokens)
-          yield* metrics.cost(call.costUsd)
-          yield* metrics.genAiInputTokens(call.usage.inputTokens)
-          yield* metrics.genAiOutputTokens(call.usage.outputTokens)
-        }
-        // A success logs at DEBUG, usually filtered out: then skip building its annotations.
-        if (call.error === undefined && !(yield* debugEnabled)) return
-        const log = call.error === undefined ? Effect.logDebug("LLM call finished") : Effect.logWarning("LLM call failed")
-        yield* log.pipe(
+      const log = call.error === undefined ? Effect.logDebug("LLM call finished") : Effect.logWarning("LLM call failed")
+      return Effect.zipRight(
+        done,
+        log.pipe(
           Effect.annotateLogs({
             model,
             cached: call.cached,
@@ -632,20 +789,23 @@ export const make = (options: Options) =>
             ...(call.error === undefined ? {} : { error: call.error._tag, reason: call.error.message })
           })
         )
-      })
+      )
+    }
 
     const service: LanguageModel.Service = {
       generateText: ((callOptions: Call["options"]) =>
-        perform({ method: "generateText", options: callOptions }).pipe(
-          Effect.mapError((e) => toAiError(e, "generateText")),
-          Effect.withSpan("LanguageModel.generateText", spanOptions)
+        traced(
+          "LanguageModel.generateText",
+          Effect.mapError(perform({ method: "generateText", options: callOptions }), (e) => toAiError(e, "generateText"))
         )) as unknown as LanguageModel.Service["generateText"],
       generateObject: ((callOptions: Call["options"]) => {
         const call: Call = { method: "generateObject", options: callOptions }
-        return perform(call).pipe(
-          Effect.flatMap((response) => asObject(call, response)),
-          Effect.mapError((e) => toAiError(e, "generateObject")),
-          Effect.withSpan("LanguageModel.generateObject", spanOptions)
+        return traced(
+          "LanguageModel.generateObject",
+          perform(call).pipe(
+            Effect.flatMap((response) => asObject(call, response)),
+            Effect.mapError((e) => toAiError(e, "generateObject"))
+          )
         )
       }) as unknown as LanguageModel.Service["generateObject"],
       // Streams are not cached or retried (a partial stream cannot be replayed); they still go
@@ -655,7 +815,7 @@ export const make = (options: Options) =>
           Effect.gen(function*() {
             const ctx = yield* WorkflowContext.current
             const model = ctx.model ?? options.model
-            const key = keyOf(providerOf(model), modelOf(model))
+            const key = resolve(model).key
             yield* limiter.acquire(key, { requests: 1, tokens: estimateTokens(callOptions.prompt) })
             const inner = yield* modelFor(model)
             return inner.streamText(callOptions as any)

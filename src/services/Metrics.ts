@@ -108,6 +108,16 @@ export const withTags = <Type, In, Out>(
 ): Metric.Metric<Type, In, Out> =>
   Object.entries(tags).reduce((m, [k, v]) => Metric.tagged(m, k, v), metric)
 
+/** An update of a metric under fixed tags (see `fixedTags`). */
+export interface FixedTagged<In> {
+  (input: In): Effect.Effect<void>
+  /**
+   * The same update done synchronously, for a caller that has checked the fiber carries no metric
+   * labels of its own (`FiberRef.currentMetricLabels` empty): it skips the FiberRef read and a step.
+   */
+  readonly unsafeUpdate: (input: In) => void
+}
+
 /**
  * An update of `metric` under fixed `tags`. `Metric.tagged` merges its tags into a new array on
  * every update, which defeats Effect's per-tag-array lookup cache and costs a registry lookup with
@@ -117,12 +127,14 @@ export const withTags = <Type, In, Out>(
 export const fixedTags = <In>(
   metric: Metric.Metric<any, In, any>,
   tags: Readonly<Record<string, string>>
-): (input: In) => Effect.Effect<void> => {
+): FixedTagged<In> => {
   const labels = Object.entries(tags).map(([k, v]) => MetricLabel.make(k, v))
   const tagged = withTags(metric, tags)
-  return (input) =>
+  const unsafeUpdate = (input: In): void => metric.unsafeUpdate(input, labels)
+  const update = (input: In): Effect.Effect<void> =>
     FiberRef.getWith(FiberRef.currentMetricLabels, (fiberLabels) =>
       fiberLabels.length === 0
-        ? Effect.sync(() => metric.unsafeUpdate(input, labels))
+        ? Effect.sync(() => unsafeUpdate(input))
         : Metric.update(tagged, input))
+  return Object.assign(update, { unsafeUpdate })
 }

@@ -187,16 +187,14 @@ export const fromStores = (
 
     /** Sleeps until `key` is no longer paused; loops because a new 429 may extend the pause. */
     const awaitPause = (key: string): Effect.Effect<void> =>
-      Effect.gen(function*() {
-        while (true) {
-          const until = yield* pauses.pausedUntil(key).pipe(
-            Effect.catchAll((error) => Effect.as(warn(error), 0))
-          )
-          const now = yield* Clock.currentTimeMillis
-          if (until <= now) return
-          yield* Effect.sleep(Duration.millis(until - now))
-        }
-      })
+      Effect.flatMap(
+        Effect.catchAll(pauses.pausedUntil(key), (error) => Effect.as(warn(error), 0)),
+        (until) =>
+          Effect.clockWith((clock) => {
+            const now = clock.unsafeCurrentTimeMillis()
+            return until <= now ? Effect.void : Effect.zipRight(Effect.sleep(Duration.millis(until - now)), awaitPause(key))
+          })
+      )
 
     /** Reserves `cost` in every bucket of `key`; returns the delay before the permit is usable. */
     const reserve = (key: string, cost: Cost): Effect.Effect<number> => {
@@ -207,18 +205,22 @@ export const fromStores = (
       const consume = (bucket: string, limit: number, amount: number) =>
         amount === 0
           ? Effect.succeed(0)
-          : limiter.consume({
-            algorithm: "token-bucket",
-            onExceeded: "delay",
-            window: limits.period,
-            limit,
-            key: `${key}:${bucket}`,
-            tokens: amount
-          }).pipe(
-            Effect.map((result) => Duration.toMillis(result.delay)),
-            Effect.mapError(fromExperimental(`reserve ${bucket}`)),
-            Effect.catchAll((error) => Effect.as(warn(error), 0))
+          : Effect.matchEffect(
+            limiter.consume({
+              algorithm: "token-bucket",
+              onExceeded: "delay",
+              window: limits.period,
+              limit,
+              key: `${key}:${bucket}`,
+              tokens: amount
+            }),
+            {
+              onFailure: (error) => Effect.as(warn(fromExperimental(`reserve ${bucket}`)(error)), 0),
+              onSuccess: (result) => Effect.succeed(Duration.toMillis(result.delay))
+            }
           )
+      // Without a token bucket (or tokens to take) the request bucket alone decides.
+      if (tokens === 0) return consume("requests", limits.maxCalls, requests)
       return Effect.zipWith(
         consume("requests", limits.maxCalls, requests),
         consume("tokens", limits.maxTokens ?? 0, tokens),
@@ -240,7 +242,7 @@ export const fromStores = (
             lanes.set(key, lane)
           }
           const current = lane
-          const run = restore(f).pipe(Effect.ensuring(Effect.sync(() => leave(current))))
+          const run = Effect.onExit(restore(f), () => Effect.sync(() => leave(current)))
           if (!current.busy) {
             current.busy = true
             return run
@@ -274,36 +276,33 @@ export const fromStores = (
       next.value.wake()
     }
 
-    const wait = (key: string, cost: Cost): Effect.Effect<Duration.Duration> =>
-      Effect.gen(function*() {
-        const start = yield* Clock.currentTimeMillis
-        yield* inLane(
-          key,
-          Effect.gen(function*() {
-            yield* awaitPause(key)
-            const delay = yield* reserve(key, cost)
-            if (delay > 0) {
-              yield* Effect.sleep(Duration.millis(delay))
-              // A 429 may have arrived while this caller slept on its reservation.
-              yield* awaitPause(key)
-            }
-          })
-        )
-        const waited = (yield* Clock.currentTimeMillis) - start
-        yield* waitMetric(key)(waited / 1000)
-        return Duration.millis(waited)
-      })
+    /** A caller's turn in its lane: wait out any pause, reserve, sleep until the reservation is due. */
+    const grant = (key: string, cost: Cost): Effect.Effect<void> =>
+      Effect.zipRight(
+        awaitPause(key),
+        Effect.flatMap(reserve(key, cost), (delay) =>
+          delay > 0
+            // A 429 may have arrived while this caller slept on its reservation.
+            ? Effect.zipRight(Effect.sleep(Duration.millis(delay)), awaitPause(key))
+            : Effect.void)
+      )
+
+    const leftWaiting = Effect.sync(() => {
+      waiters -= 1
+    })
 
     const acquire = (key: string, cost: Cost): Effect.Effect<Duration.Duration> =>
-      Effect.acquireUseRelease(
-        Effect.sync(() => {
+      Effect.uninterruptibleMask((restore) =>
+        Effect.clockWith((clock) => {
           waiters += 1
-        }),
-        () => wait(key, cost),
-        () =>
-          Effect.sync(() => {
-            waiters -= 1
-          })
+          const start = clock.unsafeCurrentTimeMillis()
+          const granted = Effect.flatMap(inLane(key, grant(key, cost)), () =>
+            Effect.clockWith((clock) => {
+              const waited = clock.unsafeCurrentTimeMillis() - start
+              return Effect.as(waitMetric(key)(waited / 1000), Duration.millis(waited))
+            }))
+          return Effect.onExit(restore(granted), () => leftWaiting)
+        })
       )
 
     const feedback = (key: string, retryAfter: Duration.Duration): Effect.Effect<void> =>

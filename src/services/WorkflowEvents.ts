@@ -178,6 +178,22 @@ export class RateLimited extends Schema.TaggedClass<RateLimited>()("RateLimited"
   at: Schema.Number
 }) {}
 
+/**
+ * Builds an event from fields already in the right shape, as `new Class(fields, true)` would (same
+ * prototype, same own keys in the same order, `_tag` last) but without the constructor's copies
+ * and default-merging pass, a visible share of an LLM call's cost. Only for classes whose one
+ * defaulted field is `_tag`, which holds for every event here.
+ */
+export const unsafeMakeEvent = <C extends EventClass>(Class: C, fields: ConstructorParameters<C>[0]): InstanceType<C> => {
+  const event = Object.create(Class.prototype) as Record<string, unknown>
+  Object.assign(event, fields)
+  event["_tag"] = Class._tag
+  return event as InstanceType<C>
+}
+
+/** An event class as `unsafeMakeEvent` needs it. */
+type EventClass = (new(fields: any, options?: boolean) => { readonly _tag: string }) & { readonly _tag: string }
+
 /** Every lifecycle event; the schema encodes them to JSON for the SSE API and the run history. */
 export const WorkflowEvent = Schema.Union(
   WorkflowStarted,
