@@ -13,7 +13,9 @@
  *    Variants are interleaved over several rounds (a b c d e a b c d e ...) so a load spike from other
  *    processes hits all of them; ratios are taken per round and reported as medians.
  * 2. Cache-hit latency: one cached answer read through the resilient layer (SQLite cache) vs a raw
- *    better-sqlite3 point read + `JSON.parse` of the same row, interleaved in batches.
+ *    better-sqlite3 point read + `JSON.parse` of the same row, interleaved in batches, in a fresh
+ *    child process: in this one, the heap left by 50,000 HTTP calls makes major GC pauses land in
+ *    whatever allocates next, and the tail would measure the previous benchmark's garbage.
  *
  * Run: `node --import tsx bench/llm-overhead.ts` (or `npm run bench`). Environment knobs for quick
  * runs: BENCH_CALLS, BENCH_CONCURRENCY, BENCH_ROUNDS, BENCH_HITS. Prints a markdown report.
@@ -277,6 +279,26 @@ const cacheHits = async (openaiUrl: string, dataDir: string) => {
   }
 }
 
+/** `cacheHits` in a fresh process (see the header), its latencies sent back sorted. */
+const cacheHitsInChild = (openaiUrl: string, dataDir: string): Promise<{ layer: Float64Array; raw: Float64Array }> =>
+  new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), ["--cache-hits", openaiUrl, dataDir], { execArgv: ["--import", "tsx"] })
+    child.once("error", reject)
+    child.once("exit", (code) => {
+      if (code !== 0) reject(new Error(`the cache-hit benchmark exited with ${code}`))
+    })
+    child.once("message", (m) => {
+      const { layer, raw } = m as { layer: Array<number>; raw: Array<number> }
+      resolve({ layer: Float64Array.from(layer), raw: Float64Array.from(raw) })
+      child.disconnect()
+    })
+  })
+
+const serveCacheHits = async (openaiUrl: string, dataDir: string): Promise<void> => {
+  const hits = await cacheHits(openaiUrl, dataDir)
+  process.send?.({ layer: Array.from(hits.layer), raw: Array.from(hits.raw) })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Report
 // ---------------------------------------------------------------------------------------------
@@ -354,7 +376,7 @@ export const run = async (): Promise<string> => {
     out.push("")
 
     const loadHits = load()
-    const hits = await cacheHits(fake.openaiUrl, join(dataDir, "hits"))
+    const hits = await cacheHitsInChild(fake.openaiUrl, join(dataDir, "hits"))
     const us = (ms: number) => fmt(ms * 1000)
     const p50Ratio = percentile(hits.layer, 0.5) / percentile(hits.raw, 0.5)
     const p999 = percentile(hits.layer, 0.999)
@@ -407,6 +429,9 @@ const runOnly = async (part: string): Promise<void> => {
 
 if (process.argv.includes("--fake-server")) {
   void serveFake()
+} else if (process.argv.includes("--cache-hits")) {
+  const at = process.argv.indexOf("--cache-hits")
+  void serveCacheHits(process.argv[at + 1]!, process.argv[at + 2]!)
 } else if (process.env["BENCH_ONLY"] !== undefined) {
   void runOnly(process.env["BENCH_ONLY"])
 } else if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Metric, Option, TestClock } from "effect"
+import { createHash } from "node:crypto"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -44,6 +45,26 @@ describe("cacheKey", () => {
     const key = cacheKey(base)
     expect(key).toMatch(/^[0-9a-f]{64}$/)
     expect(cacheKey(structuredClone(base))).toBe(key)
+  })
+
+  it("is the SHA-256 of the canonical JSON of the whole request, so existing cache files keep hitting", () => {
+    const whole = {
+      v: 1,
+      provider: base.provider,
+      model: base.model,
+      settings: base.settings ?? {},
+      prompt: base.prompt,
+      tools: (base.tools ?? []).map((t) => ({ name: t.name, description: t.description, parameters: t.parameters })),
+      responseSchema: base.responseSchema
+    }
+    expect(cacheKey(base)).toBe(createHash("sha256").update(canonicalJson(whole)).digest("hex"))
+    // The same schema object again: the per-object memo must give the same key.
+    expect(cacheKey({ ...base })).toBe(cacheKey(base))
+    const bare: CacheKeyInput = { provider: "openai", model: "m", prompt: "hi" }
+    expect(cacheKey(bare)).toBe(
+      createHash("sha256").update(canonicalJson({ v: 1, provider: "openai", model: "m", settings: {}, prompt: "hi", tools: [] }))
+        .digest("hex")
+    )
   })
 
   it("does not depend on the order of keys in objects", () => {

@@ -11,7 +11,7 @@
  * `llm_cache_hits_total` / `llm_cache_misses_total` metrics and in the process-local counters of
  * `stats` — so every backend counts identically and callers must not count again.
  */
-import { createHash } from "node:crypto"
+import * as crypto from "node:crypto"
 import { Clock, Context, Effect, Metric, Option, Schema } from "effect"
 import { llmCacheHitsTotal, llmCacheMissesTotal } from "./Metrics.js"
 
@@ -250,7 +250,9 @@ const KEY_VERSION = 1
  * whatever order its keys were built in.
  */
 export const canonicalJson = (value: unknown): string => {
-  const seen = new Set<object>()
+  // The objects being walked, outermost first: a value met again inside itself is a cycle. (An
+  // array beats a Set here: prompts are shallow, and this runs on every LLM call.)
+  const ancestors: Array<object> = []
   const walk = (v: unknown): string => {
     if (v === null || v === undefined) return "null"
     switch (typeof v) {
@@ -267,22 +269,26 @@ export const canonicalJson = (value: unknown): string => {
     }
     const o = v as object & { toJSON?: () => unknown }
     if (typeof o.toJSON === "function") return walk(o.toJSON())
-    if (seen.has(o)) throw new TypeError("canonicalJson: circular structure")
-    seen.add(o)
+    if (ancestors.includes(o)) throw new TypeError("canonicalJson: circular structure")
+    ancestors.push(o)
     let out: string
     if (Array.isArray(o)) {
-      out = `[${o.map(walk).join(",")}]`
+      out = "["
+      for (let i = 0; i < o.length; i++) out += (i === 0 ? "" : ",") + walk(o[i])
+      out += "]"
     } else {
       const record = o as Record<string, unknown>
-      const parts: Array<string> = []
+      out = "{"
+      let first = true
       for (const k of Object.keys(record).sort()) {
         const member = record[k]
         if (member === undefined || typeof member === "function" || typeof member === "symbol") continue
-        parts.push(`${JSON.stringify(k)}:${walk(member)}`)
+        out += `${first ? "" : ","}${JSON.stringify(k)}:${walk(member)}`
+        first = false
       }
-      out = `{${parts.join(",")}}`
+      out += "}"
     }
-    seen.delete(o)
+    ancestors.pop()
     return out
   }
   return walk(value)
@@ -294,21 +300,37 @@ export const canonicalJson = (value: unknown): string => {
  * keys; a difference in any field gives a different key; key order inside objects does not matter.
  */
 export const cacheKey = (input: CacheKeyInput): string =>
-  createHash("sha256")
-    .update(canonicalJson({
-      v: KEY_VERSION,
-      provider: input.provider,
-      model: input.model,
-      settings: input.settings ?? {},
-      prompt: input.prompt,
-      tools: (input.tools ?? []).map((t) => ({
-        name: t.name,
-        description: t.description,
-        parameters: t.parameters
-      })),
-      responseSchema: input.responseSchema
-    }))
-    .digest("hex")
+  sha256Hex(
+    // The canonical JSON of { v, provider, model, settings, prompt, tools, responseSchema }, written
+    // out in its sorted key order: schemas and toolkits are the same objects call after call, so
+    // their canonical text is kept per object instead of walking them on every call.
+    `{"model":${JSON.stringify(input.model)},"prompt":${canonicalJson(input.prompt)},"provider":${
+      JSON.stringify(input.provider)
+    }${input.responseSchema === undefined ? "" : `,"responseSchema":${canonicalOf(input.responseSchema)}`},"settings":${
+      canonicalJson(input.settings ?? {})
+    },"tools":${input.tools === undefined ? "[]" : canonicalOf(input.tools, toolsJson)},"v":${KEY_VERSION}}`
+  )
+
+const canonicalTexts = new WeakMap<object, string>()
+
+/** The canonical JSON of a value that callers pass again and again as the same object. */
+const canonicalOf = <A>(value: A, toJson: (value: A) => unknown = (v) => v): string => {
+  if (typeof value !== "object" || value === null) return canonicalJson(toJson(value))
+  let text = canonicalTexts.get(value)
+  if (text === undefined) {
+    text = canonicalJson(toJson(value))
+    canonicalTexts.set(value, text)
+  }
+  return text
+}
+
+const toolsJson = (tools: ReadonlyArray<CacheKeyTool>) =>
+  tools.map((t) => ({ name: t.name, description: t.description, parameters: t.parameters }))
+
+/** Hex SHA-256; Node's one-shot `crypto.hash` (20.12+) skips the Hash object when present. */
+const sha256Hex: (text: string) => string = typeof (crypto as { hash?: unknown }).hash === "function"
+  ? (text) => (crypto as unknown as { hash: (algorithm: string, data: string, encoding: "hex") => string }).hash("sha256", text, "hex")
+  : (text) => crypto.createHash("sha256").update(text).digest("hex")
 
 /** UTF-8 size of an entry, the unit of `CACHE_SIZE_LIMIT`. */
 export const entryBytes = (key: string, value: string): number =>
