@@ -31,7 +31,6 @@ import {
   Layer,
   LogLevel,
   Option,
-  Runtime,
   Schema,
   Scope,
   Stream,
@@ -72,6 +71,7 @@ import { CachePolicy } from "../services/LlmCall.js"
 import { applySettings } from "./internal/modelSettings.js"
 import * as LlmProvider from "./LlmProvider.js"
 import * as ResponseCodec from "./internal/responseCodec.js"
+import { timeoutFail } from "./internal/timeout.js"
 
 /**
  * A model reference: `model` (the configured provider) or `provider:model` for another provider,
@@ -273,49 +273,6 @@ interface ResolvedModel {
 /** Counts only failures the provider is to blame for against a circuit. */
 const breakerOptions = { isFailure: countsAsProviderFailure } as const
 
-/** The live clock's prototype: the timeout's fast path runs only on it. */
-const liveClockPrototype: unknown = Object.getPrototypeOf(Clock.make())
-/** The longest delay a JS timer takes; the live clock treats longer sleeps as endless. */
-const MAX_TIMER_MILLIS = 2 ** 31 - 1
-
-/**
- * `Effect.timeoutFail` on the live clock, as one fiber and a plain timer. The call runs in a fiber
- * of its own that starts at once, on this stack (`Runtime.runFork` with the caller's context,
- * fiber refs and flags, forked as `Effect.fork` would): a call that completes without waiting
- * (a cache-like provider, an immediate failure) needs no timer and no scheduler hop. Otherwise
- * whichever ends first, the call or the timer, settles it. A call that ends first is joined (its
- * exit and fiber refs, as the operator does); at the timeout the call is interrupted, awaited, and
- * the timeout error returned. Interrupting the caller interrupts the call. (`Effect.timeoutFail`
- * forks the call and a sleeping fiber, each scheduled, and interrupts the loser: measured ~80 µs
- * a call at concurrency 1,000.)
- */
-const timeoutLive = <A, E, E2>(
-  self: Effect.Effect<A, E>,
-  ms: number,
-  onTimeout: () => E2,
-  runtime: Runtime.Runtime<never>
-): Effect.Effect<A, E | E2> => {
-  const child = Runtime.runFork(runtime)(self)
-  const done = child.unsafePoll()
-  if (done !== null) return Effect.zipRight(child.inheritAll, done)
-  return Effect.async<A, E | E2>((resume) => {
-    const observer = (exit: Exit.Exit<A, E>) => {
-      clearTimeout(timer)
-      resume(Effect.zipRight(child.inheritAll, exit))
-    }
-    const timer = setTimeout(() => {
-      child.removeObserver(observer)
-      resume(Effect.zipRight(Fiber.interrupt(child), Effect.failSync(onTimeout)))
-    }, ms)
-    child.addObserver(observer)
-    return Effect.suspend(() => {
-      clearTimeout(timer)
-      child.removeObserver(observer)
-      return Fiber.interrupt(child)
-    })
-  })
-}
-
 const makeCallMetrics = (agent: string, model: string, provider: string): CallMetrics => {
   const tags = { agent, model }
   const genAi = { gen_ai_operation_name: "chat", gen_ai_provider_name: provider, gen_ai_request_model: model }
@@ -509,25 +466,10 @@ export const make = (options: Options) =>
       )
     }
 
-    // The per-attempt timeout. On the live clock it forks only the provider call and arms a
-    // plain timer; `Effect.timeoutFail` forks the call and a sleeping fiber and interrupts the
-    // loser. Under any other clock (`TestClock`) the ordinary operator keeps time.
+    // The per-attempt timeout (see `internal/timeout.ts` for why not `Effect.timeoutFail`).
     const timeoutMs = Duration.toMillis(options.timeout)
-    const withTimeout = <A, E>(
-      self: Effect.Effect<A, E>,
-      ref: ResolvedModel
-    ): Effect.Effect<A, E | Timeout> =>
-      Effect.withFiberRuntime((fiber, status) => {
-        const onTimeout = () => new Timeout({ provider: ref.provider, model: ref.label, timeoutMs })
-        const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-        return Object.getPrototypeOf(clock) === liveClockPrototype && timeoutMs <= MAX_TIMER_MILLIS
-          ? timeoutLive(self, timeoutMs, onTimeout, Runtime.make({
-            context: fiber.currentContext,
-            fiberRefs: fiber.getFiberRefs(),
-            runtimeFlags: status.runtimeFlags
-          }))
-          : Effect.timeoutFail(self, { duration: options.timeout, onTimeout })
-      })
+    const withTimeout = <A, E>(self: Effect.Effect<A, E>, ref: ResolvedModel): Effect.Effect<A, E | Timeout> =>
+      timeoutFail(self, options.timeout, () => new Timeout({ provider: ref.provider, model: ref.label, timeoutMs }))
 
     /** All attempts on one model: retry around breaker around one attempt. */
     const onModel = (call: Call, model: string): Effect.Effect<Answer, LlmError> =>
