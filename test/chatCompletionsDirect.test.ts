@@ -10,7 +10,8 @@ import * as OpenRouterLanguageModel from "@effect/ai-openrouter/OpenRouterLangua
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Redacted, Schema } from "effect"
+import { Duration, Effect, Fiber, Layer, Redacted, Schema, TestClock } from "effect"
+import { type MaybeTimed, timedCall, type TimedCall, TimedCalls } from "../src/layers/internal/timeout.js"
 import * as LlmOpenRouter from "../src/layers/LlmOpenRouter.js"
 import { fromAiError, type LlmError } from "../src/services/LlmError.js"
 import * as FakeProvider from "./support/FakeProvider.js"
@@ -226,5 +227,69 @@ describe("chat completions: direct path vs @effect/ai-openrouter", () => {
       }))
       expect(exit._tag).toBe("Failure")
       expect(fake.requests).toHaveLength(0)
+    }))
+})
+
+describe("chat completions: a deadline kept by the adapter (TimedCalls)", () => {
+  class TookTooLong extends Schema.TaggedError<TookTooLong>()("TookTooLong", {}) {}
+  const timedOf = (service: LanguageModel.Service) => (service as unknown as { readonly [TimedCalls]: TimedCall })[TimedCalls]
+
+  /** Waits (live) until the fake has no open connection, up to a second; returns how many remain. */
+  const connectionsAfterAWhile = (fake: FakeProvider.FakeProvider) =>
+    Effect.gen(function*() {
+      for (let i = 0; i < 100 && fake.openConnections() > 0; i++) yield* Effect.sleep("10 millis")
+      return fake.openConnections()
+    })
+
+  it.scopedLive("a hanging request ends with the deadline's error and its connection is closed", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeProvider.make({ script: () => FakeProvider.hang })
+      const { direct } = yield* modelsAt(fake)
+      const error = yield* Effect.flip(timedOf(direct)("generateText", { prompt: "hi" }, { ms: 50, onTimeout: () => new TookTooLong() }))
+      expect(error).toBeInstanceOf(TookTooLong)
+      expect(fake.requests).toHaveLength(1)
+      // The request was aborted, not left hanging on the pool.
+      expect(yield* connectionsAfterAWhile(fake)).toBe(0)
+    }))
+
+  it.scopedLive("an answer inside the deadline comes through unchanged", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeProvider.make({ script: () => FakeProvider.ok("in time") })
+      const { direct } = yield* modelsAt(fake)
+      const response = yield* timedOf(direct)("generateText", { prompt: "hi" }, { ms: 5_000, onTimeout: () => new TookTooLong() })
+      expect((response as LanguageModel.GenerateTextResponse<{}>).text).toBe("in time")
+    }))
+
+  it.scopedLive("a call that needs the package is held to the deadline too", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeProvider.make({ script: () => FakeProvider.hang })
+      const { viaPackage } = yield* modelsAt(fake)
+      const error = yield* Effect.flip(
+        timedOf(viaPackage)("generateText", { prompt: "hi" }, { ms: 50, onTimeout: () => new TookTooLong() })
+      )
+      expect(error).toBeInstanceOf(TookTooLong)
+      expect(yield* connectionsAfterAWhile(fake)).toBe(0)
+    }))
+
+  it.scopedLive("interrupting the call aborts the request", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeProvider.make({ script: () => FakeProvider.hang })
+      const { direct } = yield* modelsAt(fake)
+      const fiber = yield* Effect.fork(timedOf(direct)("generateText", { prompt: "hi" }, { ms: 60_000, onTimeout: () => new TookTooLong() }))
+      for (let i = 0; i < 100 && fake.requests.length === 0; i++) yield* Effect.sleep("10 millis")
+      expect(fake.requests).toHaveLength(1)
+      yield* Fiber.interrupt(fiber)
+      expect(yield* connectionsAfterAWhile(fake)).toBe(0)
+    }))
+
+  it.scoped("under TestClock the deadline is kept by the clock, not a real timer", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeProvider.make({ script: () => FakeProvider.hang })
+      const { direct } = yield* modelsAt(fake)
+      const fiber = yield* Effect.fork(Effect.flip(
+        timedCall(direct as unknown as MaybeTimed, "generateText", { prompt: "hi" }, Duration.seconds(30), () => new TookTooLong())
+      ))
+      yield* TestClock.adjust("30 seconds")
+      expect(yield* Fiber.join(fiber)).toBeInstanceOf(TookTooLong)
     }))
 })

@@ -12,9 +12,10 @@ import * as LanguageModel from "@effect/ai/LanguageModel"
 import * as OpenRouterClient from "@effect/ai-openrouter/OpenRouterClient"
 import * as OpenRouterLanguageModel from "@effect/ai-openrouter/OpenRouterLanguageModel"
 import * as HttpClient from "@effect/platform/HttpClient"
-import { Effect, Layer, Option, Redacted, type Scope, Stream } from "effect"
+import { Duration, Effect, Layer, Option, Redacted, type Scope, Stream } from "effect"
 import { AppConfig, type AppConfigShape } from "../services/AppConfig.js"
 import * as Direct from "./internal/chatCompletionsDirect.js"
+import { type Deadline, type TimedCall, TimedCalls, type TimedMethod, timeoutFail } from "./internal/timeout.js"
 
 /** OpenAI's own endpoint, used by `LLM_PROVIDER=openai` when `LLM_BASE_URL` is not set. */
 export const OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -245,25 +246,35 @@ export const make = (options: Options): Effect.Effect<LanguageModel.Service, nev
       url: `${options.apiUrl ?? OPENROUTER_BASE_URL}/chat/completions`,
       headers: directHeaders(options)
     }
-    /** The direct path for a call it can express, else the package. */
-    const generate = (method: "generateText" | "generateObject") => (callOptions: Direct.CallOptions) =>
+    /**
+     * The direct path for a call it can express, else the package. With a `deadline` (the
+     * resilient layer's per-attempt timeout, live clock only) the direct path arms its own timer.
+     */
+    const generate = <E2 = never>(method: TimedMethod, callOptions: Direct.CallOptions, deadline?: Deadline<E2>) =>
       Effect.flatMap(OpenRouterLanguageModel.Config.getOrUndefined, (config) => {
         const prepared = options.direct === false ? undefined : Direct.prepare(options.model, config, callOptions)
         if (prepared === undefined) {
-          return (method === "generateObject"
+          const viaPackageCall = (method === "generateObject"
             ? viaPackage.generateObject(callOptions as never)
             : viaPackage.generateText(callOptions as never)) as Effect.Effect<unknown, AiError.AiError>
+          return deadline === undefined
+            ? viaPackageCall
+            : timeoutFail(viaPackageCall, Duration.millis(deadline.ms), deadline.onTimeout)
         }
-        return Direct.send(pool, endpoint, prepared.body).pipe(
+        return Direct.send(pool, endpoint, prepared.body, deadline).pipe(
           Effect.flatMap((parts) => Direct.respond(prepared, parts)),
-          Effect.mapError(redact)
+          Effect.mapError((error) => AiError.isAiError(error) ? redact(error) : error)
         )
       })
-    return LanguageModel.LanguageModel.of({
-      generateText: generate("generateText") as unknown as LanguageModel.Service["generateText"],
-      generateObject: generate("generateObject") as unknown as LanguageModel.Service["generateObject"],
-      streamText: viaPackage.streamText
-    })
+    const timed: TimedCall = (method, callOptions, deadline) => generate(method, callOptions as Direct.CallOptions, deadline)
+    return Object.assign(
+      LanguageModel.LanguageModel.of({
+        generateText: ((callOptions: Direct.CallOptions) => generate("generateText", callOptions)) as unknown as LanguageModel.Service["generateText"],
+        generateObject: ((callOptions: Direct.CallOptions) => generate("generateObject", callOptions)) as unknown as LanguageModel.Service["generateObject"],
+        streamText: viaPackage.streamText
+      }),
+      { [TimedCalls]: timed }
+    )
   })
 
 /** Which flavour of the chat-completions API a configuration selects. */

@@ -15,6 +15,7 @@ import {
   costAt,
   isUsableCost,
   lookup,
+  type ModelPrice,
   Pricing,
   PricingFileError,
   type PricingService,
@@ -58,16 +59,31 @@ export const bundled: PriceTable = {
   "simulated-*": p(0.5, 1.5)
 }
 
+/** Model ids whose price is remembered (agents use a few; a bound keeps odd callers in check). */
+const MEMO_LIMIT = 1_024
+
 /** A `Pricing` over `table`; warns once per unknown model. */
 export const fromTable = (table: PriceTable): PricingService => {
   const warned = new Set<string>()
-  const price: PricingService["price"] = (model) => Effect.sync(() => lookup(table, model))
+  // The table never changes and a process uses a handful of models: each id is resolved once
+  // (a lookup tries several spellings and scans the prefix keys; every call asks for a cost).
+  const resolved = new Map<string, Option.Option<ModelPrice>>()
+  const priceOf = (model: string): Option.Option<ModelPrice> => {
+    let found = resolved.get(model)
+    if (found === undefined) {
+      found = lookup(table, model)
+      if (resolved.size < MEMO_LIMIT) resolved.set(model, found)
+    }
+    return found
+  }
+  const price: PricingService["price"] = (model) => Effect.sync(() => priceOf(model))
   return {
     price,
     cost: (model, usage, options) => {
       if (isUsableCost(options?.providerCostUsd)) return Effect.succeed(options.providerCostUsd)
-      return Effect.flatMap(price(model), (found) => {
-        if (Option.isSome(found)) return Effect.succeed(costAt(found.value, usage))
+      const found = priceOf(model)
+      if (Option.isSome(found)) return Effect.succeed(costAt(found.value, usage))
+      return Effect.suspend(() => {
         if (warned.has(model)) return Effect.succeed(0)
         warned.add(model)
         return Effect.as(

@@ -71,7 +71,7 @@ import { CachePolicy } from "../services/LlmCall.js"
 import { applySettings } from "./internal/modelSettings.js"
 import * as LlmProvider from "./LlmProvider.js"
 import * as ResponseCodec from "./internal/responseCodec.js"
-import { timeoutFail } from "./internal/timeout.js"
+import { type MaybeTimed, timedCall } from "./internal/timeout.js"
 
 /**
  * A model reference: `model` (the configured provider) or `provider:model` for another provider,
@@ -200,10 +200,14 @@ const tokensOfJson = (encoded: unknown): number => Math.ceil(JSON.stringify(enco
  * the real encoder once at startup; if `@effect/ai` ever encodes differently, the slow path is used.
  */
 const textPromptJson = (text: string): unknown => ({ content: [{ role: "user", content: text, options: {} }] })
+/** `canonicalJson(textPromptJson(text))`, written out (walking and sorting it per call is waste). */
+const textPromptCanonical = (text: string): string =>
+  `{"content":[{"content":${JSON.stringify(text)},"options":{},"role":"user"}]}`
 const textShortcutHolds = (() => {
-  const probe = "probe \u00e9 \" {}"
+  const probe = "probe \u00e9 \" {} \n \u2028"
   try {
-    return canonicalJson(encodePrompt(AiPrompt.make(probe))) === canonicalJson(textPromptJson(probe))
+    const canonical = canonicalJson(encodePrompt(AiPrompt.make(probe)))
+    return canonical === canonicalJson(textPromptJson(probe)) && canonical === textPromptCanonical(probe)
   } catch {
     return false
   }
@@ -444,14 +448,10 @@ export const make = (options: Options) =>
               : started
             const service = built.get(model)
             const run = (service: LanguageModel.Service) =>
-              withTimeout(
-                applySettings(ref.provider, ctx.settings)(
-                  (call.method === "generateObject"
-                    ? service.generateObject(call.options as any)
-                    : service.generateText(call.options as any)) as Effect.Effect<LanguageModel.GenerateTextResponse<any>, unknown>
-                ),
-                ref
-              ).pipe(Effect.catchAll((cause) => {
+              (applySettings(ref.provider, ctx.settings)(
+                timedCall(service as unknown as MaybeTimed, call.method, call.options, options.timeout, () =>
+                  new Timeout({ provider: ref.provider, model: ref.label, timeoutMs }))
+              ) as Effect.Effect<LanguageModel.GenerateTextResponse<any>, unknown>).pipe(Effect.catchAll((cause) => {
                 const error: LlmError = isLlmError(cause)
                   ? cause
                   : isAiError(cause)
@@ -468,8 +468,6 @@ export const make = (options: Options) =>
 
     // The per-attempt timeout (see `internal/timeout.ts` for why not `Effect.timeoutFail`).
     const timeoutMs = Duration.toMillis(options.timeout)
-    const withTimeout = <A, E>(self: Effect.Effect<A, E>, ref: ResolvedModel): Effect.Effect<A, E | Timeout> =>
-      timeoutFail(self, options.timeout, () => new Timeout({ provider: ref.provider, model: ref.label, timeoutMs }))
 
     /** All attempts on one model: retry around breaker around one attempt. */
     const onModel = (call: Call, model: string): Effect.Effect<Answer, LlmError> =>
@@ -581,6 +579,9 @@ export const make = (options: Options) =>
           model: ref.model,
           settings: ctx.settings as Record<string, unknown> | undefined,
           prompt: encoded,
+          promptCanonical: typeof call.options.prompt === "string" && textShortcutHolds
+            ? textPromptCanonical(call.options.prompt)
+            : undefined,
           tools: toolsOf(call.options),
           responseSchema: call.options.schema === undefined ? undefined : jsonSchemaOf(call.options.schema)
         })

@@ -236,6 +236,11 @@ export interface CacheKeyInput {
   readonly settings?: Readonly<Record<string, unknown>> | undefined
   /** The encoded prompt messages. */
   readonly prompt: unknown
+  /**
+   * `canonicalJson(prompt)`, when the caller built it already (a plain-text prompt's is a fixed
+   * template around the text); it is used instead of walking `prompt`.
+   */
+  readonly promptCanonical?: string | undefined
   readonly tools?: ReadonlyArray<CacheKeyTool> | undefined
   /** The JSON schema of the requested structured output, if any. */
   readonly responseSchema?: unknown
@@ -304,7 +309,7 @@ export const cacheKey = (input: CacheKeyInput): string =>
     // The canonical JSON of { v, provider, model, settings, prompt, tools, responseSchema }, written
     // out in its sorted key order: schemas and toolkits are the same objects call after call, so
     // their canonical text is kept per object instead of walking them on every call.
-    `{"model":${JSON.stringify(input.model)},"prompt":${canonicalJson(input.prompt)},"provider":${
+    `{"model":${JSON.stringify(input.model)},"prompt":${input.promptCanonical ?? canonicalJson(input.prompt)},"provider":${
       JSON.stringify(input.provider)
     }${input.responseSchema === undefined ? "" : `,"responseSchema":${canonicalOf(input.responseSchema)}`},"settings":${
       canonicalJson(input.settings ?? {})

@@ -160,6 +160,8 @@ export interface FakeProvider {
   readonly enqueue: (...behaviours: ReadonlyArray<Behaviour>) => void
   /** Forgets the recorded requests. */
   readonly clearRequests: () => void
+  /** Client connections open now (a client that gives up on a hanging request closes its one). */
+  readonly openConnections: () => number
   /** Stops listening and destroys every open connection (hanging requests included). */
   readonly close: () => Promise<void>
 }
@@ -358,6 +360,7 @@ export const start = (options: FakeProviderOptions = {}): Promise<FakeProvider> 
         clearRequests: () => {
           requests.length = 0
         },
+        openConnections: () => sockets.size,
         close: () =>
           new Promise<void>((done) => {
             for (const socket of sockets) socket.destroy()

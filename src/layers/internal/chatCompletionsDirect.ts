@@ -24,6 +24,7 @@ import * as Response from "@effect/ai/Response"
 import * as Tool from "@effect/ai/Tool"
 import { DateTime, Effect, Option, Schema } from "effect"
 import { Agent, request } from "undici"
+import type { Deadline } from "./timeout.js"
 
 /** The body sent to `/chat/completions`, as far as this path builds it. */
 export interface ChatRequest {
@@ -390,46 +391,68 @@ const responseError = (
   }, { disableValidation: true })
 
 /**
- * Sends one request on `pool` and reads the answer. Interrupting the fiber aborts the request
- * (the resilient layer's timeout relies on it).
+ * Sends one request on `pool` and reads the answer. Interrupting the fiber aborts the request, and
+ * so does a `deadline` that passes first (the call then fails with its `onTimeout()` error): one
+ * timer on this fiber instead of a fiber per attempt to race against one.
  */
-export const send = (
+export const send = <E = never>(
   pool: Agent,
   endpoint: Endpoint,
-  body: ChatRequest
-): Effect.Effect<Array<Response.AnyPart>, AiError.AiError> =>
-  Effect.async<Array<Response.AnyPart>, AiError.AiError>((resume, signal) => {
+  body: ChatRequest,
+  deadline?: Deadline<E>
+): Effect.Effect<Array<Response.AnyPart>, AiError.AiError | E> =>
+  Effect.async<Array<Response.AnyPart>, AiError.AiError | E>((resume) => {
+    const abort = new AbortController()
+    let settled = false
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const settle = (effect: Effect.Effect<Array<Response.AnyPart>, AiError.AiError | E>) => {
+      if (settled) return
+      settled = true
+      if (timer !== undefined) clearTimeout(timer)
+      resume(effect)
+    }
+    if (deadline !== undefined) {
+      timer = setTimeout(() => {
+        settle(Effect.fail(deadline.onTimeout()))
+        abort.abort()
+      }, deadline.ms)
+    }
     request(endpoint.url, {
       method: "POST",
       headers: endpoint.headers,
       body: JSON.stringify(body),
       dispatcher: pool,
-      signal
+      signal: abort.signal
     }).then(
       (res) =>
         res.body.text().then(
           (text) => {
             if (res.statusCode < 200 || res.statusCode >= 300) {
-              return resume(Effect.fail(responseError(endpoint, res.statusCode, headerRecord(res.headers), "StatusCode", text)))
+              return settle(Effect.fail(responseError(endpoint, res.statusCode, headerRecord(res.headers), "StatusCode", text)))
             }
             let json: unknown
             try {
               json = JSON.parse(text)
             } catch {
-              return resume(Effect.fail(
+              return settle(Effect.fail(
                 responseError(endpoint, res.statusCode, headerRecord(res.headers), "Decode", text, "the response body is not valid JSON")
               ))
             }
             const problem = shapeProblem(json)
             if (problem !== undefined) {
-              return resume(Effect.fail(responseError(endpoint, res.statusCode, headerRecord(res.headers), "Decode", text, problem)))
+              return settle(Effect.fail(responseError(endpoint, res.statusCode, headerRecord(res.headers), "Decode", text, problem)))
             }
-            resume(Effect.succeed(partsOf(json as Record<string, unknown>)))
+            settle(Effect.succeed(partsOf(json as Record<string, unknown>)))
           },
-          (cause: unknown) => resume(Effect.fail(transportError(endpoint, cause)))
+          (cause: unknown) => settle(Effect.fail(transportError(endpoint, cause)))
         ),
-      (cause: unknown) => resume(Effect.fail(transportError(endpoint, cause)))
+      (cause: unknown) => settle(Effect.fail(transportError(endpoint, cause)))
     )
+    return Effect.sync(() => {
+      settled = true
+      if (timer !== undefined) clearTimeout(timer)
+      abort.abort()
+    })
   })
 
 /** The response of a prepared call from its parts (the structured value decoded for objects). */

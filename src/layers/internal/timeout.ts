@@ -1,5 +1,7 @@
 /**
- * A per-attempt timeout that costs one fiber and a plain timer on the live clock.
+ * A per-attempt timeout that costs one fiber and a plain timer on the live clock — or, for a
+ * provider that keeps a deadline itself (`TimedCalls`: the chat-completions direct path arms a
+ * timer on its own request), no fiber at all.
  *
  * `Effect.timeoutFail` forks the call and a sleeping fiber, each scheduled, and interrupts the
  * loser: measured ~80 µs a call at concurrency 1,000, the largest single cost of the resilient
@@ -51,6 +53,9 @@ const timeoutLive = <A, E, E2>(
   })
 }
 
+const isLiveClock = (fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean =>
+  Object.getPrototypeOf(Context.get(fiber.currentDefaultServices, Clock.Clock)) === liveClockPrototype
+
 /** `Effect.timeoutFail(self, { duration, onTimeout })`, cheaper on the live clock (see above). */
 export const timeoutFail = <A, E, E2>(
   self: Effect.Effect<A, E>,
@@ -59,8 +64,7 @@ export const timeoutFail = <A, E, E2>(
 ): Effect.Effect<A, E | E2> =>
   Effect.withFiberRuntime((fiber, status) => {
     const ms = Duration.toMillis(duration)
-    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-    return Object.getPrototypeOf(clock) === liveClockPrototype && ms <= MAX_TIMER_MILLIS
+    return isLiveClock(fiber) && ms <= MAX_TIMER_MILLIS
       ? timeoutLive(self, ms, onTimeout, Runtime.make({
         context: fiber.currentContext,
         fiberRefs: fiber.getFiberRefs(),
@@ -68,3 +72,55 @@ export const timeoutFail = <A, E, E2>(
       }))
       : Effect.timeoutFail(self, { duration, onTimeout })
   })
+
+// ---------------------------------------------------------------------------------------------
+// Providers that keep the deadline themselves
+// ---------------------------------------------------------------------------------------------
+
+/** A per-attempt time limit handed to a provider: fail with `onTimeout()` after `ms`. */
+export interface Deadline<E> {
+  readonly ms: number
+  readonly onTimeout: () => E
+}
+
+/** The `LanguageModel` methods a deadline applies to. */
+export type TimedMethod = "generateText" | "generateObject"
+
+/**
+ * What a provider service offers under `TimedCalls`: the call of `method` that ends by
+ * `deadline` on its own — e.g. an HTTP exchange with a timer that aborts it — so no fiber is forked
+ * to race it. It is only used on the live clock.
+ */
+export type TimedCall = <E2>(method: TimedMethod, options: unknown, deadline: Deadline<E2>) => Effect.Effect<unknown, unknown>
+
+/** The property of a `LanguageModel` service that holds its `TimedCall`, if it has one. */
+export const TimedCalls: unique symbol = Symbol.for("effect-agents/TimedCalls")
+
+/** A service that may offer timed calls. */
+export interface MaybeTimed {
+  readonly [TimedCalls]?: TimedCall
+  readonly generateText: (options: never) => Effect.Effect<unknown, unknown>
+  readonly generateObject: (options: never) => Effect.Effect<unknown, unknown>
+}
+
+/**
+ * `service[method](options)` limited to `duration`: through the service's own `TimedCall` when it
+ * has one and the clock is live, else through `timeoutFail`.
+ */
+export const timedCall = <E2>(
+  service: MaybeTimed,
+  method: TimedMethod,
+  options: unknown,
+  duration: Duration.Duration,
+  onTimeout: () => E2
+): Effect.Effect<unknown, unknown> => {
+  const timed = service[TimedCalls]
+  const plain = () => service[method](options as never)
+  if (timed === undefined) return timeoutFail(plain(), duration, onTimeout)
+  return Effect.withFiberRuntime((fiber) => {
+    const ms = Duration.toMillis(duration)
+    return isLiveClock(fiber) && ms <= MAX_TIMER_MILLIS
+      ? timed(method, options, { ms, onTimeout })
+      : Effect.timeoutFail(plain(), { duration, onTimeout })
+  })
+}
