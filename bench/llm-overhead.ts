@@ -10,8 +10,12 @@
  *    and, to show where the time goes, (d) the bare provider `LanguageModel` the stack wraps (its
  *    direct undici path, no resilience at all) and (e) the same provider with every call sent
  *    through `@effect/ai-openrouter` over `@effect/platform`'s undici client (what (d) replaced).
- *    Variants are interleaved over several rounds (a b c d e a b c d e ...) so a load spike from other
- *    processes hits all of them; ratios are taken per round and reported as medians.
+ *    Each variant runs in a child process of its own, started and warmed up once; the parent runs
+ *    them in turn, interleaved over several rounds (a b c d e a b c d e ...), so a load spike from
+ *    other processes hits all of them; ratios are taken per round and reported as medians. Separate
+ *    processes keep one variant's garbage and JIT type feedback from slowing another: measured in
+ *    one process, the stack ran ~25 % slower after the package path than alone, although a real
+ *    application runs one of them. Each child collects garbage before each of its rounds.
  * 2. Cache-hit latency: one cached answer read through the resilient layer (SQLite cache) vs a raw
  *    better-sqlite3 point read + `JSON.parse` of the same row, interleaved in batches, in a fresh
  *    child process: in this one, the heap left by 50,000 HTTP calls makes major GC pauses land in
@@ -26,6 +30,8 @@ import { createRequire } from "node:module"
 import { loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { performance } from "node:perf_hooks"
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
 import { fileURLToPath } from "node:url"
 import { LanguageModel } from "@effect/ai"
 import { Effect, Layer, ManagedRuntime } from "effect"
@@ -73,6 +79,14 @@ interface Run {
   /** Per-call latencies in ms. */
   readonly latencies: Float64Array
   readonly failures: number
+}
+
+// A full collection before each round, so a round is not charged for the garbage of the last.
+setFlagsFromString("--expose-gc")
+const collectGarbage = runInNewContext("gc") as () => void
+const settle = async (): Promise<void> => {
+  collectGarbage()
+  await new Promise<void>((resolve) => setImmediate(resolve))
 }
 
 const percentile = (sorted: Float64Array, p: number): number =>
@@ -300,6 +314,91 @@ const serveCacheHits = async (openaiUrl: string, dataDir: string): Promise<void>
 }
 
 // ---------------------------------------------------------------------------------------------
+// Variants, each in a process of its own
+// ---------------------------------------------------------------------------------------------
+
+const VARIANTS = ["stack", "fetch", "undici", "provider", "package"] as const
+type Variant = typeof VARIANTS[number]
+
+/** Builds a variant and warms it up (JIT, connection pools, SQLite file); returns its round. */
+const prepareVariant = async (
+  variant: Variant,
+  openaiUrl: string,
+  dataDir: string
+): Promise<{ readonly round: (n: number) => Promise<Run>; readonly dispose: () => Promise<void> }> => {
+  const viaRuntime = async (runtime: ManagedRuntime.ManagedRuntime<LanguageModel.LanguageModel, never>) => {
+    await viaLanguageModel(runtime, variant, -1)
+    return { round: (n: number) => viaLanguageModel(runtime, variant, n), dispose: () => runtime.dispose() }
+  }
+  switch (variant) {
+    case "stack":
+      return viaRuntime(stackRuntime(openaiUrl, dataDir))
+    case "provider":
+      return viaRuntime(providerRuntime(openaiUrl))
+    case "package":
+      return viaRuntime(providerRuntime(openaiUrl, false))
+    case "fetch":
+    case "undici": {
+      const one = variant === "fetch" ? rawFetch : undiciRequest
+      await one(openaiUrl, -1)
+      return { round: (n) => one(openaiUrl, n), dispose: async () => {} }
+    }
+  }
+}
+
+interface VariantProcess {
+  readonly name: Variant
+  readonly round: (n: number) => Promise<Run>
+  readonly stop: () => void
+}
+
+/** Starts a variant's child process; resolves once it is warmed up. */
+const startVariant = (name: Variant, openaiUrl: string, dataDir: string): Promise<VariantProcess> =>
+  new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), ["--variant", name, openaiUrl, dataDir], { execArgv: ["--import", "tsx"] })
+    let pending: { resolve: (run: Run) => void; reject: (e: Error) => void } | undefined
+    child.once("error", reject)
+    child.once("exit", (code) => {
+      const error = new Error(`the ${name} variant exited with ${code}`)
+      pending?.reject(error)
+      reject(error)
+    })
+    child.on("message", (m) => {
+      const message = m as { ready: true } | { wallMs: number; latencies: Array<number>; failures: number }
+      if ("ready" in message) {
+        resolve({
+          name,
+          round: (n) =>
+            new Promise<Run>((res, rej) => {
+              pending = { resolve: res, reject: rej }
+              child.send({ round: n })
+            }),
+          stop: () => child.disconnect()
+        })
+        return
+      }
+      const done = pending
+      pending = undefined
+      done?.resolve({ wallMs: message.wallMs, latencies: Float64Array.from(message.latencies), failures: message.failures })
+    })
+  })
+
+/** The child's side: prepare the variant, then run each round the parent asks for. */
+const serveVariant = async (name: Variant, openaiUrl: string, dataDir: string): Promise<void> => {
+  const variant = await prepareVariant(name, openaiUrl, dataDir)
+  process.on("message", (m) => {
+    const { round } = m as { round: number }
+    void settle().then(() => variant.round(round)).then((run) =>
+      process.send?.({ wallMs: run.wallMs, latencies: Array.from(run.latencies), failures: run.failures })
+    )
+  })
+  process.on("disconnect", () => {
+    void variant.dispose().then(() => process.exit(0))
+  })
+  process.send?.({ ready: true })
+}
+
+// ---------------------------------------------------------------------------------------------
 // Report
 // ---------------------------------------------------------------------------------------------
 
@@ -313,35 +412,22 @@ export const run = async (): Promise<string> => {
   const out: Array<string> = []
   try {
     const loadBefore = load()
-    const runtime = stackRuntime(fake.openaiUrl, join(dataDir, "stack"))
-    const provider = providerRuntime(fake.openaiUrl)
-    const viaPackage = providerRuntime(fake.openaiUrl, false)
-    // Warm-up: JIT, connection pools, SQLite file.
-    await viaLanguageModel(runtime, "stack", -1)
-    await rawFetch(fake.openaiUrl, -1)
-    await undiciRequest(fake.openaiUrl, -1)
-    await viaLanguageModel(provider, "provider", -1)
-    await viaLanguageModel(viaPackage, "package", -1)
-
-    type Variant = "stack" | "fetch" | "undici" | "provider" | "package"
+    const variants = await Promise.all(VARIANTS.map((v) => startVariant(v, fake.openaiUrl, join(dataDir, v))))
     const runs: Record<Variant, Array<Run>> = { stack: [], fetch: [], undici: [], provider: [], package: [] }
     const loads: Array<string> = []
-    for (let round = 0; round < ROUNDS; round++) {
-      loads.push(load())
-      runs.stack.push(await viaLanguageModel(runtime, "stack", round))
-      runs.fetch.push(await rawFetch(fake.openaiUrl, round))
-      runs.undici.push(await undiciRequest(fake.openaiUrl, round))
-      runs.provider.push(await viaLanguageModel(provider, "provider", round))
-      runs.package.push(await viaLanguageModel(viaPackage, "package", round))
-      process.stderr.write(
-        `round ${round + 1}/${ROUNDS}: ${
-          (Object.keys(runs) as Array<Variant>).map((v) => `${v} ${fmt(runs[v][round]!.wallMs, 0)} ms`).join(", ")
-        } (load ${loads[round]})\n`
-      )
+    try {
+      for (let round = 0; round < ROUNDS; round++) {
+        loads.push(load())
+        for (const variant of variants) runs[variant.name].push(await variant.round(round))
+        process.stderr.write(
+          `round ${round + 1}/${ROUNDS}: ${
+            VARIANTS.map((v) => `${v} ${fmt(runs[v][round]!.wallMs, 0)} ms`).join(", ")
+          } (load ${loads[round]})\n`
+        )
+      }
+    } finally {
+      for (const variant of variants) variant.stop()
     }
-    await runtime.dispose()
-    await provider.dispose()
-    await viaPackage.dispose()
 
     const row = (name: string, variant: Variant) => {
       const rs = runs[variant]
@@ -405,18 +491,19 @@ export const run = async (): Promise<string> => {
   }
 }
 
-/** Profiling aid (`BENCH_ONLY=stack|provider|package|hits node --cpu-prof ...`): runs one part alone, no report. */
+/** Profiling aid (`BENCH_ONLY=stack|fetch|undici|provider|package|hits node --cpu-prof ...`): runs one part alone, no report. */
 const runOnly = async (part: string): Promise<void> => {
   const fake = await startFake()
   const dataDir = mkdtempSync(join(tmpdir(), "bench-llm-"))
   try {
-    if (part === "stack" || part === "provider" || part === "package") {
-      const runtime = part === "stack" ? stackRuntime(fake.openaiUrl, dataDir) : providerRuntime(fake.openaiUrl, part === "provider")
+    if ((VARIANTS as ReadonlyArray<string>).includes(part)) {
+      const variant = await prepareVariant(part as Variant, fake.openaiUrl, dataDir)
       for (let round = 0; round < ROUNDS; round++) {
-        const r = await viaLanguageModel(runtime, part, round)
+        await settle()
+        const r = await variant.round(round)
         process.stdout.write(`${part} round ${round}: ${fmt(r.wallMs, 0)} ms, ${r.failures} failures\n`)
       }
-      await runtime.dispose()
+      await variant.dispose()
     } else {
       const hits = await cacheHits(fake.openaiUrl, dataDir)
       process.stdout.write(`hits p50 ${fmt(percentile(hits.layer, 0.5) * 1000)} µs, raw ${fmt(percentile(hits.raw, 0.5) * 1000)} µs\n`)
@@ -429,6 +516,9 @@ const runOnly = async (part: string): Promise<void> => {
 
 if (process.argv.includes("--fake-server")) {
   void serveFake()
+} else if (process.argv.includes("--variant")) {
+  const at = process.argv.indexOf("--variant")
+  void serveVariant(process.argv[at + 1] as Variant, process.argv[at + 2]!, process.argv[at + 3]!)
 } else if (process.argv.includes("--cache-hits")) {
   const at = process.argv.indexOf("--cache-hits")
   void serveCacheHits(process.argv[at + 1]!, process.argv[at + 2]!)

@@ -202,6 +202,23 @@ describe("RateLimiter (memory)", () => {
       expect(Exit.isInterrupted(yield* Fiber.await(b!))).toBe(true)
     }).pipe(Effect.provide(threePer3s)))
 
+  it.effect("a caller interrupted while it sleeps on its reservation hands its turn on", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter
+      const order = yield* Ref.make<Array<string>>([])
+      // Three permits at once empty the bucket; d then holds the key's turn while it sleeps until
+      // its reservation is due, and e queues behind it.
+      for (const name of ["a", "b", "c"]) yield* Fiber.join(yield* forkAcquire(KEY, {}, Ref.update(order, (xs) => [...xs, name])))
+      const d = yield* forkAcquire(KEY, {}, Ref.update(order, (xs) => [...xs, "d"]))
+      const e = yield* forkAcquire(KEY, {}, Ref.update(order, (xs) => [...xs, "e"]))
+      yield* Fiber.interrupt(d)
+      // d's slot is not given back, so e is due one refill after it.
+      yield* TestClock.adjust("2 seconds")
+      yield* Fiber.join(e)
+      expect(yield* Ref.get(order)).toEqual(["a", "b", "c", "e"])
+      expect(yield* limiter.waiting).toBe(0)
+    }).pipe(Effect.provide(threePer3s)))
+
   it.effect("waiting counts the callers waiting for a permit", () =>
     Effect.gen(function*() {
       const limiter = yield* RateLimiter

@@ -16,6 +16,7 @@ export const makePauseStore = (): PauseStore => {
   return {
     backend: "memory",
     pausedUntil: (key) => Effect.sync(() => pauses.get(key) ?? 0),
+    unsafePausedUntil: (key) => pauses.get(key) ?? 0,
     pauseUntil: (key, untilMs) =>
       Effect.sync(() => {
         if ((pauses.get(key) ?? 0) < untilMs) pauses.set(key, untilMs)

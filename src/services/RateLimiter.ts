@@ -88,6 +88,11 @@ export type RateLimiterError = RateLimiterBackendError
 export interface PauseStore {
   readonly backend: string
   readonly pausedUntil: (key: string) => Effect.Effect<number, RateLimiterBackendError>
+  /**
+   * `pausedUntil` answered at once, for a store that holds pauses in memory: lets a caller that
+   * finds its lane empty skip the lane's bookkeeping (see `acquire` in `fromStores`).
+   */
+  readonly unsafePausedUntil?: (key: string) => number
   readonly pauseUntil: (key: string, untilMs: number) => Effect.Effect<void, RateLimiterBackendError>
 }
 
@@ -291,17 +296,39 @@ export const fromStores = (
       waiters -= 1
     })
 
+    /** Records the wait of a caller that arrived at `start`, and returns it. */
+    const waitedSince = (key: string, start: number): Effect.Effect<Duration.Duration> =>
+      Effect.clockWith((clock) => {
+        const waited = clock.unsafeCurrentTimeMillis() - start
+        return Effect.as(waitMetric(key)(waited / 1000), Duration.millis(waited))
+      })
+
+    const unsafePausedUntil = pauses.unsafePausedUntil
+
     const acquire = (key: string, cost: Cost): Effect.Effect<Duration.Duration> =>
       Effect.uninterruptibleMask((restore) =>
         Effect.clockWith((clock) => {
           waiters += 1
           const start = clock.unsafeCurrentTimeMillis()
-          const granted = Effect.flatMap(inLane(key, grant(key, cost)), () =>
-            Effect.clockWith((clock) => {
-              const waited = clock.unsafeCurrentTimeMillis() - start
-              return Effect.as(waitMetric(key)(waited / 1000), Duration.millis(waited))
-            }))
-          return Effect.onExit(restore(granted), () => leftWaiting)
+          const lane = lanes.get(key)
+          // The common case, with pauses in memory: nobody in the lane and no pause. The caller
+          // takes the lane for its reservation directly — the same order and the same checks as
+          // `inLane(grant)`, in fewer steps.
+          if (unsafePausedUntil !== undefined && (lane === undefined || !lane.busy) && unsafePausedUntil(key) <= start) {
+            const taken = lane ?? { busy: false, queue: new Set<Waiter>() }
+            if (lane === undefined) lanes.set(key, taken)
+            taken.busy = true
+            const reserved = Effect.flatMap(reserve(key, cost), (delay) =>
+              delay > 0
+                // A 429 may have arrived while this caller slept on its reservation.
+                ? Effect.zipRight(Effect.sleep(Duration.millis(delay)), awaitPause(key))
+                : Effect.void)
+            // The lane is handed on however the reservation ends (the handler is installed while
+            // still uninterruptible, so an interruption cannot leave the lane taken).
+            const released = Effect.onExit(restore(reserved), () => Effect.sync(() => leave(taken)))
+            return Effect.onExit(Effect.zipRight(released, waitedSince(key, start)), () => leftWaiting)
+          }
+          return Effect.onExit(restore(Effect.zipRight(inLane(key, grant(key, cost)), waitedSince(key, start))), () => leftWaiting)
         })
       )
 
