@@ -244,12 +244,16 @@ const cacheHits = async (openaiUrl: string, dataDir: string) => {
   try {
     // Prime the entry (one provider call), then read it back through the layer and raw.
     await runtime.runPromise(LanguageModel.generateText({ prompt: HIT_PROMPT }))
-    // The SQLite cache writes behind, one transaction per event-loop turn.
-    await new Promise<void>((resolve) => setImmediate(resolve))
     const Driver = createRequire(import.meta.url)("better-sqlite3") as new(path: string, o?: object) => Database
     const db = new Driver(join(dataDir, "cache.sqlite"), { readonly: true })
-    // The only entry of this fresh cache is the primed answer.
-    const key = db.prepare("SELECT key FROM llm_cache").pluck().get()
+    // The only entry of this fresh cache is the primed answer; the cache's writer thread stores
+    // it behind the call, so wait for it to reach the file.
+    const firstKey = db.prepare("SELECT key FROM llm_cache").pluck()
+    let key = firstKey.get()
+    for (let i = 0; i < 500 && key === undefined; i++) {
+      await new Promise<void>((resolve) => setTimeout(resolve, 10))
+      key = firstKey.get()
+    }
     const select = db.prepare("SELECT value FROM llm_cache WHERE key = ? AND expires_at > ?").pluck()
     const raw = () => {
       const value = select.get(key, Date.now())

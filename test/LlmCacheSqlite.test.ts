@@ -1,12 +1,15 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Option, TestClock } from "effect"
+import { Effect, Fiber, Layer, Option, TestClock } from "effect"
+import { execFile } from "node:child_process"
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { promisify } from "node:util"
 import { afterAll } from "vitest"
 import * as LlmCacheSqlite from "../src/layers/LlmCacheSqlite.js"
-import { entryBytes, LlmCache } from "../src/services/LlmCache.js"
+import { entryBytes, LlmCache, type LlmCacheService } from "../src/services/LlmCache.js"
 import { testConfigLayer } from "./support/config.js"
 import { captureLogs } from "./support/logs.js"
 
@@ -18,26 +21,58 @@ const freshPath = () => join(root, `case-${++n}`, "cache.sqlite")
 const open = (path: string, sizeLimitBytes = 1_000_000) =>
   LlmCacheSqlite.make({ path, ttl: "1 hour", sizeLimitBytes })
 
-/** Reads the file with a second, raw connection, as another process would. */
-const lastUsedOnDisk = (path: string, key: string): number | undefined => {
-  const Driver = createRequire(import.meta.url)("better-sqlite3") as new(p: string) => {
-    prepare(sql: string): { get(...a: Array<unknown>): unknown }
-    close(): void
-  }
+interface RawDatabase {
+  prepare(sql: string): { get(...a: Array<unknown>): unknown }
+  exec(sql: string): void
+  close(): void
+}
+const Driver = createRequire(import.meta.url)("better-sqlite3") as new(p: string) => RawDatabase
+
+/** Runs `f` on a second, raw connection to the file, as another process would. */
+const withRaw = <A>(path: string, f: (db: RawDatabase) => A): A => {
   const db = new Driver(path)
   try {
-    const row = db.prepare("SELECT last_used FROM llm_cache_lru WHERE key = ?").get(key) as
-      | { last_used: number }
-      | undefined
-    return row?.last_used
+    return f(db)
   } finally {
     db.close()
   }
 }
 
+const lastUsedOnDisk = (path: string, key: string): number | undefined =>
+  withRaw(path, (db) =>
+    (db.prepare("SELECT last_used FROM llm_cache_lru WHERE key = ?").get(key) as { last_used: number } | undefined)
+      ?.last_used)
 
-/** Sets are written in one transaction per event-loop turn; this waits for that turn. */
-const writtenBehind = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+const rowsOnDisk = (path: string): number =>
+  withRaw(path, (db) => (db.prepare("SELECT count(*) AS n FROM llm_cache").get() as { n: number }).n)
+
+/**
+ * Waits until the writer (a worker thread) has written everything sent before: it answers
+ * requests in order, and deleting an absent key, unlike `stats`, sends no buffered hits along.
+ */
+const writtenBehind = (c: LlmCacheService) => c.delete("(absent)")
+
+/** Lets the event loop turn once: `set` sends its batch to the writer then. */
+const nextTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+
+/**
+ * Holds the file's write lock from another connection, so the writer's next transaction waits
+ * (up to its busy timeout) until `release` (or the end of the scope, if a check failed first).
+ */
+const holdWriteLock = (path: string) =>
+  Effect.gen(function*() {
+    const db = new Driver(path)
+    db.exec("BEGIN IMMEDIATE")
+    let held = true
+    const release = Effect.sync(() => {
+      if (!held) return
+      held = false
+      db.exec("ROLLBACK")
+      db.close()
+    })
+    yield* Effect.addFinalizer(() => release)
+    return { release }
+  })
 
 describe("LlmCache SQLite backend", () => {
   it.effect("returns a stored value and misses an unknown key", () =>
@@ -80,15 +115,118 @@ describe("LlmCache SQLite backend", () => {
       expect((yield* c.stats).entries).toBe(0)
     }).pipe(Effect.scoped))
 
-  it.effect("a value is readable as soon as set returns, before its batch reaches the file", () =>
+  it.effect("a value is readable as soon as set returns and while the writer has not written it", () =>
     Effect.gen(function*() {
       const path = freshPath()
       const c = yield* open(path)
       yield* c.set("fresh", "value")
       expect(yield* c.get("fresh")).toEqual(Option.some("value"))
-      yield* writtenBehind
+      expect(lastUsedOnDisk(path, "fresh")).toBeUndefined()
+      // The batch is sent, but the writer waits for the file's lock: still readable.
+      const lock = yield* holdWriteLock(path)
+      yield* nextTurn
+      expect(yield* c.get("fresh")).toEqual(Option.some("value"))
+      yield* lock.release
+      yield* writtenBehind(c)
       expect(lastUsedOnDisk(path, "fresh")).toBeDefined()
+      expect(yield* c.get("fresh")).toEqual(Option.some("value"))
     }).pipe(Effect.scoped))
+
+  it.effect("after delete a key misses, even when its set was still on its way to the file", () =>
+    Effect.gen(function*() {
+      const path = freshPath()
+      const c = yield* open(path)
+      yield* c.set("k", "v")
+      yield* c.set("kept", "w")
+      const lock = yield* holdWriteLock(path)
+      yield* nextTurn // the batch with k is sent; the writer waits for the lock
+      const deleting = yield* Effect.fork(c.delete("k"))
+      yield* nextTurn
+      expect(yield* c.get("k")).toEqual(Option.none())
+      yield* lock.release
+      yield* Fiber.join(deleting)
+      // The batch was written before the delete: k is gone from the file as well.
+      expect(yield* c.get("k")).toEqual(Option.none())
+      expect(yield* c.get("kept")).toEqual(Option.some("w"))
+      expect(rowsOnDisk(path)).toBe(1)
+    }).pipe(Effect.scoped))
+
+  it.effect("many sets in one event-loop turn all reach the file", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const path = freshPath()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const c = yield* open(path, 10_000_000)
+        for (let i = 0; i < 2_000; i++) yield* c.set(`key-${i}`, `value-${i}`)
+        expect((yield* c.stats).entries).toBe(2_000)
+        for (let i = 2_000; i < 3_000; i++) yield* c.set(`key-${i}`, `value-${i}`)
+      }))
+      // The last thousand were still queued when the scope closed: release writes them.
+      expect(rowsOnDisk(path)).toBe(3_000)
+      // ... and it was the writer thread that wrote them (no fallback to the main thread).
+      expect(logs.lines.filter((l) => l.level === "WARN")).toEqual([])
+    }).pipe(Effect.provide(logs.layer))
+  })
+
+  it.effect("a script that sets values and ends gets them written: release waits for the writer thread", () =>
+    Effect.gen(function*() {
+      const path = freshPath()
+      // A plain `runPromise` keeps nothing else alive while release waits for the worker; as an
+      // ES module, so the worker's code is evaluated as one too (no `require` there); under tsx,
+      // whose compiled functions must still be self-contained enough to run in the worker.
+      const script = `
+        import { Effect } from "effect"
+        import * as LlmCacheSqlite from "./src/layers/LlmCacheSqlite.ts"
+        await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+          const c = yield* LlmCacheSqlite.make({ path: process.argv[1], ttl: "1 hour", sizeLimitBytes: 1000000 })
+          for (let i = 0; i < 250; i++) yield* c.set("k" + i, "v" + i)
+          yield* c.stats // the worker is up (a starting worker keeps the process alive by itself)
+          for (let i = 250; i < 500; i++) yield* c.set("k" + i, "v" + i)
+        })))`
+      const { stderr, stdout } = yield* Effect.promise(() =>
+        promisify(execFile)(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script, path], {
+          cwd: fileURLToPath(new URL("..", import.meta.url)),
+          timeout: 20_000
+        })
+      )
+      expect(stdout + stderr).not.toMatch(/WARN/)
+      expect(rowsOnDisk(path)).toBe(500)
+    }))
+
+  for (const writer of ["main", "failing-worker"] as const) {
+    it.effect(`without a writer thread (${writer}) the cache works the same, on the main thread`, () => {
+      const logs = captureLogs()
+      return Effect.gen(function*() {
+        const path = freshPath()
+        const options = { path, ttl: "1 hour", sizeLimitBytes: 30, writer } as const
+        yield* Effect.scoped(Effect.gen(function*() {
+          const c = yield* LlmCacheSqlite.make(options)
+          // Each entry is 10 bytes; the limit holds three.
+          for (const i of [1, 2, 3, 4]) {
+            yield* c.set(`k${i}`, `value-0${i}`)
+            yield* TestClock.adjust("1 second")
+          }
+          expect(yield* c.get("k4")).toEqual(Option.some("value-04"))
+          yield* c.delete("k3")
+          expect(yield* c.stats).toEqual({ backend: "sqlite", entries: 2, bytes: 20, hits: 1, misses: 0 })
+          expect(yield* c.get("k1")).toEqual(Option.none())
+          yield* c.set("k5", "value-05")
+        }))
+        expect(rowsOnDisk(path)).toBe(3)
+        const c = yield* LlmCacheSqlite.make(options)
+        expect(yield* c.get("k5")).toEqual(Option.some("value-05"))
+        const warnings = logs.lines.filter((l) => l.level === "WARN")
+        if (writer === "main") {
+          expect(warnings).toEqual([])
+        } else {
+          // The failed worker is reported once per cache (the reopened one starts a worker too).
+          expect(warnings.length).toBeGreaterThanOrEqual(1)
+          expect(warnings[0]?.annotations).toMatchObject({ backend: "sqlite", operation: "writer" })
+          expect(String(warnings[0]?.annotations["reason"])).toMatch(/failed to start/)
+        }
+      }).pipe(Effect.scoped, Effect.provide(logs.layer))
+    })
+  }
 
   it.effect("evicts the least recently used entries to stay within the size limit", () =>
     Effect.gen(function*() {
@@ -103,7 +241,7 @@ describe("LlmCache SQLite backend", () => {
       yield* c.get("k1") // k1 is now more recent than k2
       yield* TestClock.adjust("1 second")
       yield* c.set("k4", "value-04")
-      yield* writtenBehind
+      yield* writtenBehind(c)
       expect(yield* c.get("k2")).toEqual(Option.none())
       expect(yield* c.get("k1")).toEqual(Option.some("value-01"))
       expect(yield* c.get("k3")).toEqual(Option.some("value-03"))
@@ -131,7 +269,7 @@ describe("LlmCache SQLite backend", () => {
       const path = freshPath()
       const c = yield* open(path)
       yield* c.set("k", "v")
-      yield* writtenBehind
+      yield* writtenBehind(c)
       const written = lastUsedOnDisk(path, "k")
       expect(written).toBeDefined()
       yield* TestClock.adjust("5 seconds")
@@ -140,7 +278,7 @@ describe("LlmCache SQLite backend", () => {
       expect(lastUsedOnDisk(path, "k")).toBe(written)
       // The next write (here: another set) records the buffered touch first.
       yield* c.set("other", "w")
-      yield* writtenBehind
+      yield* writtenBehind(c)
       expect(lastUsedOnDisk(path, "k")).toBe(written! + 5_000)
     }).pipe(Effect.scoped))
 
@@ -152,6 +290,7 @@ describe("LlmCache SQLite backend", () => {
       yield* TestClock.adjust("10 seconds")
       yield* c.get("k")
       yield* TestClock.adjust("2 seconds")
+      yield* writtenBehind(c)
       expect(lastUsedOnDisk(path, "k")).toBe(10_000)
     }).pipe(Effect.scoped))
 
