@@ -183,6 +183,27 @@ describe("retryLlm", () => {
       expect(yield* Clock.currentTimeMillis).toBe(0)
     }))
 
+  it.effect("with startedAt the budget counts from the call's start, not from the retry's", () =>
+    Effect.gen(function*() {
+      yield* TestClock.adjust("20 seconds")
+      const attempts = yield* Ref.make(0)
+      const limited = new RateLimited({ ...ctx, retryAfterMs: 5_000 })
+      // 20 of 30 seconds are gone: a 5-second wait still fits, counted from now it would too.
+      const fits = yield* Effect.fork(retryLlm(scripted(attempts, [limited]), { ...policy, budget: Duration.seconds(30) }, {
+        startedAt: 0
+      }))
+      yield* TestClock.adjust("5 seconds")
+      yield* Fiber.join(fits)
+      // 28 of 30 seconds gone (started at -3 s): the same wait no longer fits, although it would
+      // from the retry's own start.
+      yield* Ref.set(attempts, 0)
+      const error = yield* retryLlm(scripted(attempts, [limited]), { ...policy, budget: Duration.seconds(30) }, {
+        startedAt: (yield* Clock.currentTimeMillis) - 28_000
+      }).pipe(Effect.flip)
+      expect(error).toBeInstanceOf(RetryBudgetExceeded)
+      expect(error).toMatchObject({ budgetMs: 2_000 })
+    }))
+
   it.effect("the budget counts time already spent on attempts", () =>
     Effect.gen(function*() {
       const slowThenLimited = Effect.zipRight(

@@ -169,23 +169,25 @@ export const makeWith = (settings: BreakerSettings): Effect.Effect<CircuitBreake
       const isFailure = options?.isFailure ?? countsAsFailure
       // Admission and the outcome handler are installed without a gap, so an interrupted probe
       // always reports back and never leaves its circuit half-open.
-      return Effect.uninterruptibleMask((restore) => {
-        const circuit = circuits.get(key)
-        if (circuit !== undefined && circuit._tag === "closed") {
-          // The common case, decided without reading the clock: a closed circuit admits the
-          // call, and a success in the same generation only resets the failure count.
-          const ticket: Ticket = { kind: "call", generation: circuit.generation }
-          return Effect.onExit(restore(effect), (exit) => {
-            if (Exit.isSuccess(exit) && circuits.get(key) === circuit && circuit.generation === ticket.generation) {
-              circuit.failures = 0
-              return Effect.void
-            }
-            return settle(key, ticket, exit, isFailure)
-          })
-        }
-        return Effect.flatMap(admit(key), (ticket) =>
-          Effect.onExit(restore(effect), (exit) => settle(key, ticket, exit, isFailure)))
-      })
+      const circuit = circuits.get(key)
+      if (circuit !== undefined && circuit._tag === "closed") {
+        // The common case, decided without reading the clock: a closed circuit admits the call,
+        // and a success in the same generation only resets the failure count. No uninterruptible
+        // region: an interrupted call says nothing about the provider, and a closed circuit has
+        // nothing to undo for it (`settle` ignores interruptions there).
+        const ticket: Ticket = { kind: "call", generation: circuit.generation }
+        return Effect.matchCauseEffect(effect, {
+          onSuccess: (value) => {
+            // A later generation (the circuit moved on meanwhile) does not hear of this call.
+            if (circuits.get(key) === circuit) circuit.failures = 0
+            return Effect.succeed(value)
+          },
+          onFailure: (cause) => Effect.zipRight(settle(key, ticket, Exit.failCause(cause), isFailure), Effect.failCause(cause))
+        })
+      }
+      return Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(admit(key), (ticket) => Effect.onExit(restore(effect), (exit) => settle(key, ticket, exit, isFailure)))
+      )
     }
 
     return {

@@ -469,49 +469,53 @@ export const make = (options: Options) =>
     // The per-attempt timeout (see `internal/timeout.ts` for why not `Effect.timeoutFail`).
     const timeoutMs = Duration.toMillis(options.timeout)
 
-    /** All attempts on one model: retry around breaker around one attempt. */
-    const onModel = (call: Call, model: string): Effect.Effect<Answer, LlmError> =>
-      Effect.suspend(() => {
-        let attempts = 0
-        const key = resolve(model).key
-        return Effect.map(
-          Resilience.retryLlm(
-            Effect.suspend(() => {
-              attempts += 1
-              return breaker.withBreaker(key, attempt(call, model, attempts), breakerOptions)
-            }),
-            options.retry,
-            {
-              onRetry: ({ attempt: n, delay, error, reason }) =>
-                Effect.gen(function*() {
-                  const ctx = yield* WorkflowContext.current
-                  yield* retryMetric(ctx.agent ?? "none", model, reason)(1)
-                  yield* events.publish(
-                    new Retrying({
-                      ...context(ctx),
-                      model: label(model),
-                      attempt: n,
-                      delayMs: Duration.toMillis(delay),
-                      reason,
-                      at: yield* Clock.currentTimeMillis
-                    }, trusted)
-                  )
-                  yield* Effect.logWarning("LLM attempt failed; retrying").pipe(
-                    Effect.annotateLogs({ model: label(model), attempt: n, reason: error.message, delayMs: Duration.toMillis(delay) })
-                  )
-                })
-            }
-          ),
-          (response): Answer => ({ response, model, attempts })
-        )
-      })
+    /**
+     * All attempts on one model: retry around breaker around one attempt. Built when it runs (from
+     * `performMiss` and the fallback handler), so the attempt count is per execution without a
+     * `suspend`. `startedAt`: the call's start, when this is its first model (the retry budget's start).
+     */
+    const onModel = (call: Call, model: string, startedAt?: number): Effect.Effect<Answer, LlmError> => {
+      let attempts = 0
+      const key = resolve(model).key
+      return Effect.map(
+        Resilience.retryLlm(
+          Effect.suspend(() => {
+            attempts += 1
+            return breaker.withBreaker(key, attempt(call, model, attempts), breakerOptions)
+          }),
+          options.retry,
+          {
+            ...(startedAt === undefined ? {} : { startedAt }),
+            onRetry: ({ attempt: n, delay, error, reason }) =>
+              Effect.gen(function*() {
+                const ctx = yield* WorkflowContext.current
+                yield* retryMetric(ctx.agent ?? "none", model, reason)(1)
+                yield* events.publish(
+                  new Retrying({
+                    ...context(ctx),
+                    model: label(model),
+                    attempt: n,
+                    delayMs: Duration.toMillis(delay),
+                    reason,
+                    at: yield* Clock.currentTimeMillis
+                  }, trusted)
+                )
+                yield* Effect.logWarning("LLM attempt failed; retrying").pipe(
+                  Effect.annotateLogs({ model: label(model), attempt: n, reason: error.message, delayMs: Duration.toMillis(delay) })
+                )
+              })
+          }
+        ),
+        (response): Answer => ({ response, model, attempts })
+      )
+    }
 
     /** The primary model, then each fallback while the failure is the provider's. */
-    const withFallbacks = (call: Call, primary: string): Effect.Effect<Answer, LlmError> => {
-      if (options.fallbackModels.length === 0) return onModel(call, primary)
+    const withFallbacks = (call: Call, primary: string, startedAt: number): Effect.Effect<Answer, LlmError> => {
+      if (options.fallbackModels.length === 0) return onModel(call, primary, startedAt)
       const chain = [primary, ...options.fallbackModels.filter((m) => m !== primary)]
       const go = (index: number): Effect.Effect<Answer, LlmError> =>
-        onModel(call, chain[index]!).pipe(
+        onModel(call, chain[index]!, index === 0 ? startedAt : undefined).pipe(
           Effect.catchIf(
             (error) => index + 1 < chain.length && (isRetryable(error) || error._tag === "CircuitOpen"),
             (error) =>
@@ -646,24 +650,23 @@ export const make = (options: Options) =>
       cacheable: boolean
     ): Effect.Effect<LanguageModel.GenerateTextResponse<any>, LlmError> => {
       const prepared: Call = { method: call.method, options: call.options, tokens: tokensOfJson(encoded) }
-      return Effect.flatMap(Effect.exit(singleFlight(key, withFallbacks(prepared, model))), (exit) => {
-        if (Exit.isFailure(exit)) {
-          const error = Cause.failureOption(exit.cause)
-          if (Option.isNone(error)) return Effect.failCause(exit.cause)
-          return Effect.zipRight(
-            finished(ctx, {
-              model,
-              cached: false,
-              attempts: 0,
-              usage: { inputTokens: 0, outputTokens: 0 },
-              costUsd: 0,
-              started,
-              error: error.value
-            }),
-            Effect.failCause(exit.cause)
-          )
-        }
-        const answer = exit.value
+      const onFailure = (cause: Cause.Cause<LlmError>) => {
+        const error = Cause.failureOption(cause)
+        if (Option.isNone(error)) return Effect.failCause(cause)
+        return Effect.zipRight(
+          finished(ctx, {
+            model,
+            cached: false,
+            attempts: 0,
+            usage: { inputTokens: 0, outputTokens: 0 },
+            costUsd: 0,
+            started,
+            error: error.value
+          }),
+          Effect.failCause(cause)
+        )
+      }
+      const onSuccess = (answer: Answer) => {
         const usage = usageOf(answer.response)
         return Effect.flatMap(
           pricing.cost(label(answer.model), usage, { providerCostUsd: providerCost(answer.response) }),
@@ -678,20 +681,14 @@ export const make = (options: Options) =>
               error: undefined
             })
             if (!cacheable) return Effect.as(done, answer.response)
-            return done.pipe(
-              Effect.zipRight(ResponseCodec.encode(answer.response)),
-              Effect.flatMap((value) =>
-                Option.isNone(value)
-                  ? Effect.succeed(answer.response)
-                  : Effect.as(
-                    Effect.tap(cache.set(key, value.value), () => remember(key, value.value, answer.response)),
-                    answer.response
-                  )
-              )
-            )
+            const value = ResponseCodec.unsafeEncode(answer.response)
+            if (Option.isNone(value)) return Effect.as(done, answer.response)
+            remember(key, value.value, answer.response)
+            return Effect.as(Effect.zipRight(done, cache.set(key, value.value)), answer.response)
           }
         )
-      })
+      }
+      return Effect.matchCauseEffect(singleFlight(key, withFallbacks(prepared, model, started)), { onFailure, onSuccess })
     }
 
     /** Publishes `LlmCallFinished` and records the call's metrics and log line. */

@@ -11,9 +11,9 @@
  * in `layers/RateLimiter{Memory,Redis}.ts` only choose the stores.
  */
 import * as ExperimentalRateLimiter from "@effect/experimental/RateLimiter"
-import { Clock, Context, Duration, Effect, Schema } from "effect"
+import { Clock, Context, Duration, Effect, FiberRef, Schema } from "effect"
 import type { AppConfigShape } from "./AppConfig.js"
-import { fixedTags, rateLimiterWaitSeconds } from "./Metrics.js"
+import { type FixedTagged, fixedTags, rateLimiterWaitSeconds } from "./Metrics.js"
 
 // ---------------------------------------------------------------------------------------------
 // The port
@@ -159,9 +159,8 @@ export const fromStores = (
     }
     const lanes = new Map<string, Lane>()
     let waiters = 0
-    // Tagging builds a new metric key each time; one per limiter key is enough.
     // One updater per key: tagging on every acquire would re-hash the tags each time.
-    const waitMetrics = new Map<string, (seconds: number) => Effect.Effect<void>>()
+    const waitMetrics = new Map<string, FixedTagged<number>>()
     const waitMetric = (key: string) => {
       let metric = waitMetrics.get(key)
       if (metric === undefined) {
@@ -303,34 +302,65 @@ export const fromStores = (
         return Effect.as(waitMetric(key)(waited / 1000), Duration.millis(waited))
       })
 
-    const unsafePausedUntil = pauses.unsafePausedUntil
+    /** The usual path: the caller waits its turn in the key's lane (see `inLane`, `grant`). */
+    const acquireInLane = (key: string, cost: Cost, start: number): Effect.Effect<Duration.Duration> =>
+      Effect.uninterruptibleMask((restore) => {
+        waiters += 1
+        return Effect.onExit(restore(Effect.zipRight(inLane(key, grant(key, cost)), waitedSince(key, start))), () => leftWaiting)
+      })
 
-    const acquire = (key: string, cost: Cost): Effect.Effect<Duration.Duration> =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.clockWith((clock) => {
-          waiters += 1
-          const start = clock.unsafeCurrentTimeMillis()
-          const lane = lanes.get(key)
-          // The common case, with pauses in memory: nobody in the lane and no pause. The caller
-          // takes the lane for its reservation directly — the same order and the same checks as
-          // `inLane(grant)`, in fewer steps.
-          if (unsafePausedUntil !== undefined && (lane === undefined || !lane.busy) && unsafePausedUntil(key) <= start) {
-            const taken = lane ?? { busy: false, queue: new Set<Waiter>() }
-            if (lane === undefined) lanes.set(key, taken)
-            taken.busy = true
-            const reserved = Effect.flatMap(reserve(key, cost), (delay) =>
-              delay > 0
-                // A 429 may have arrived while this caller slept on its reservation.
-                ? Effect.zipRight(Effect.sleep(Duration.millis(delay)), awaitPause(key))
-                : Effect.void)
-            // The lane is handed on however the reservation ends (the handler is installed while
-            // still uninterruptible, so an interruption cannot leave the lane taken).
-            const released = Effect.onExit(restore(reserved), () => Effect.sync(() => leave(taken)))
-            return Effect.onExit(Effect.zipRight(released, waitedSince(key, start)), () => leftWaiting)
+    const unsafePausedUntil = pauses.unsafePausedUntil
+    const noWait = Effect.succeed(Duration.zero)
+
+    /**
+     * The common case, with pauses in memory: nobody in the lane and no pause. The caller takes the
+     * lane for its reservation directly — the same order and the same checks as `inLane(grant)` —
+     * and, when the reservation is due at once (a generous limit), returns without a wait: about a
+     * dozen steps instead of forty. The lane is released inside the uninterruptible region, or by a
+     * handler installed in it, so an interruption can never leave it taken.
+     */
+    const acquireIdle = (
+      key: string,
+      cost: Cost,
+      start: number,
+      lane: Lane,
+      recordNow: boolean
+    ): Effect.Effect<Duration.Duration> => {
+      lane.busy = true
+      return Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(reserve(key, cost), (delay) => {
+          if (delay <= 0) {
+            leave(lane)
+            if (!recordNow) return Effect.as(waitMetric(key)(0), Duration.zero)
+            waitMetric(key).unsafeUpdate(0)
+            return noWait
           }
-          return Effect.onExit(restore(Effect.zipRight(inLane(key, grant(key, cost)), waitedSince(key, start))), () => leftWaiting)
+          waiters += 1
+          // A 429 may have arrived while this caller slept on its reservation.
+          const slept = restore(Effect.zipRight(Effect.sleep(Duration.millis(delay)), awaitPause(key)))
+          return Effect.onExit(
+            Effect.zipRight(Effect.onExit(slept, () => Effect.sync(() => leave(lane))), waitedSince(key, start)),
+            () => leftWaiting
+          )
         })
       )
+    }
+
+    const acquire = (key: string, cost: Cost): Effect.Effect<Duration.Duration> =>
+      Effect.withFiberRuntime((fiber) => {
+        const start = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+        const lane = lanes.get(key)
+        if (unsafePausedUntil === undefined || (lane !== undefined && lane.busy) || unsafePausedUntil(key) > start) {
+          return acquireInLane(key, cost, start)
+        }
+        let idle = lane
+        if (idle === undefined) {
+          idle = { busy: false, queue: new Set() }
+          lanes.set(key, idle)
+        }
+        // Without fiber metric labels the wait is recorded synchronously.
+        return acquireIdle(key, cost, start, idle, fiber.getFiberRef(FiberRef.currentMetricLabels).length === 0)
+      })
 
     const feedback = (key: string, retryAfter: Duration.Duration): Effect.Effect<void> =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>

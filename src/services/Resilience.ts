@@ -111,6 +111,11 @@ export interface RetryOptions<E, R> {
   readonly isRetryable?: (error: E) => boolean
   /** Runs before each wait: record `llm_retries_total{reason}`, publish a Retrying event. */
   readonly onRetry?: (info: RetryInfo<E>) => Effect.Effect<void, never, R>
+  /**
+   * When the call started (epoch ms, the `Clock`'s time), if the caller has read it already; the
+   * budget counts from here. Default: the time `retryLlm` starts.
+   */
+  readonly startedAt?: number
 }
 
 /**
@@ -124,7 +129,16 @@ export const retryLlm = <A, E, R, R2 = never>(
   policy: RetryPolicy,
   options: RetryOptions<E, R2> = {}
 ): Effect.Effect<A, E | RetryBudgetExceeded, R | R2> =>
-  Effect.flatMap(Clock.currentTimeMillis, (start) => {
+  options.startedAt === undefined
+    ? Effect.flatMap(Clock.currentTimeMillis, (start) => retryFrom(effect, policy, options, start))
+    : retryFrom(effect, policy, options, options.startedAt)
+
+const retryFrom = <A, E, R, R2>(
+  effect: Effect.Effect<A, E, R>,
+  policy: RetryPolicy,
+  options: RetryOptions<E, R2>,
+  start: number
+): Effect.Effect<A, E | RetryBudgetExceeded, R | R2> => {
     const retryable = options.isRetryable ?? isRetryableError
     const maxRetryAfterMs = Duration.toMillis(maxRetryAfterOf(policy))
     const budgetMs = policy.budget === undefined ? undefined : Duration.toMillis(policy.budget)
@@ -167,4 +181,4 @@ export const retryLlm = <A, E, R, R2 = never>(
         }))
 
     return attempt(0)
-  })
+}

@@ -83,10 +83,13 @@ const encodePlain = (parts: ReadonlyArray<Response.AnyPart>): Array<unknown> | u
 
 /** The cache value of a response: its content parts as JSON. */
 export const encode = (response: LanguageModel.GenerateTextResponse<{}>): Effect.Effect<Option.Option<string>> =>
-  Effect.sync(() => {
-    const plain = encodePlain(response.content as ReadonlyArray<Response.AnyPart>)
-    return plain !== undefined ? stringify(plain) : encodeWithSchema(response)
-  })
+  Effect.sync(() => unsafeEncode(response))
+
+/** `encode`, run on the spot (it has no effects; the resilient layer's hot path saves the step). */
+export const unsafeEncode = (response: LanguageModel.GenerateTextResponse<{}>): Option.Option<string> => {
+  const plain = encodePlain(response.content as ReadonlyArray<Response.AnyPart>)
+  return plain !== undefined ? stringify(plain) : encodeWithSchema(response)
+}
 
 /** The schema's encoding of a response (the test holds `encode` to it). */
 export const encodeWithSchema = (response: LanguageModel.GenerateTextResponse<{}>): Option.Option<string> => {
