@@ -21,8 +21,10 @@
  *    child process: in this one, the heap left by 50,000 HTTP calls makes major GC pauses land in
  *    whatever allocates next, and the tail would measure the previous benchmark's garbage.
  *
- * Run: `node --import tsx bench/llm-overhead.ts` (or `npm run bench`). Environment knobs for quick
- * runs: BENCH_CALLS, BENCH_CONCURRENCY, BENCH_ROUNDS, BENCH_HITS. Prints a markdown report.
+ * Run: `npm run bench` (bundles this file with esbuild and runs it with node; `bench/run.ts` says
+ * why), or `node --import tsx bench/llm-overhead.ts` (slower through tsx, see there). Environment
+ * knobs for quick runs: BENCH_CALLS, BENCH_CONCURRENCY, BENCH_ROUNDS, BENCH_HITS. Prints a
+ * markdown report.
  */
 import { type ChildProcess, fork } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
@@ -43,6 +45,9 @@ import * as FakeProvider from "../test/support/FakeProvider.js"
 import { testConfig, testConfigLayer } from "../test/support/config.js"
 import * as Stack from "../test/support/resilientStack.js"
 
+/** Children run this same file: through tsx when it is the TypeScript source, else as it is (bundled). */
+const childExecArgv = fileURLToPath(import.meta.url).endsWith(".ts") ? ["--import", "tsx"] : []
+
 const CALLS = Number(process.env["BENCH_CALLS"] ?? 10_000)
 const CONCURRENCY = Number(process.env["BENCH_CONCURRENCY"] ?? 1_000)
 const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 3)
@@ -62,7 +67,7 @@ const serveFake = async (): Promise<void> => {
 
 const startFake = (): Promise<{ readonly child: ChildProcess; readonly url: string; readonly openaiUrl: string }> =>
   new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(import.meta.url), ["--fake-server"], { execArgv: ["--import", "tsx"] })
+    const child = fork(fileURLToPath(import.meta.url), ["--fake-server"], { execArgv: childExecArgv })
     child.once("error", reject)
     child.once("message", (m) => {
       const { openaiUrl, url } = m as { url: string; openaiUrl: string }
@@ -300,7 +305,7 @@ const cacheHits = async (openaiUrl: string, dataDir: string) => {
 /** `cacheHits` in a fresh process (see the header), its latencies sent back sorted. */
 const cacheHitsInChild = (openaiUrl: string, dataDir: string): Promise<{ layer: Float64Array; raw: Float64Array }> =>
   new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(import.meta.url), ["--cache-hits", openaiUrl, dataDir], { execArgv: ["--import", "tsx"] })
+    const child = fork(fileURLToPath(import.meta.url), ["--cache-hits", openaiUrl, dataDir], { execArgv: childExecArgv })
     child.once("error", reject)
     child.once("exit", (code) => {
       if (code !== 0) reject(new Error(`the cache-hit benchmark exited with ${code}`))
@@ -359,7 +364,7 @@ interface VariantProcess {
 /** Starts a variant's child process; resolves once it is warmed up. */
 const startVariant = (name: Variant, openaiUrl: string, dataDir: string): Promise<VariantProcess> =>
   new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(import.meta.url), ["--variant", name, openaiUrl, dataDir], { execArgv: ["--import", "tsx"] })
+    const child = fork(fileURLToPath(import.meta.url), ["--variant", name, openaiUrl, dataDir], { execArgv: childExecArgv })
     let pending: { resolve: (run: Run) => void; reject: (e: Error) => void } | undefined
     child.once("error", reject)
     child.once("exit", (code) => {
