@@ -618,7 +618,7 @@ export const make = (options: Options) =>
         // The prompt is encoded once: for the key and the limiter's token estimate.
         const encoded = promptJson(call.options.prompt)
         const key = cacheKeyOf(call, ctx, ref, encoded)
-        const miss = () => performMiss(call, ctx, model, key, encoded, started, cacheable)
+        const miss = () => performMiss(fiber, call, ctx, model, key, encoded, started, cacheable)
         if (!(cacheable && policy === "use")) return miss()
         const onHit = (response: LanguageModel.GenerateTextResponse<{}>) =>
           Effect.as(
@@ -641,6 +641,8 @@ export const make = (options: Options) =>
 
     /** A call the cache did not answer: the provider (single-flight), then the cache write. */
     const performMiss = (
+      // The fiber running the call (`perform`'s): the whole call, waiting included, runs on it.
+      fiber: Fiber.RuntimeFiber<unknown, unknown>,
       call: Call,
       ctx: WorkflowContext.WorkflowContextValue,
       model: string,
@@ -654,7 +656,7 @@ export const make = (options: Options) =>
         const error = Cause.failureOption(cause)
         if (Option.isNone(error)) return Effect.failCause(cause)
         return Effect.zipRight(
-          finished(ctx, {
+          finishedOn(fiber, ctx, {
             model,
             cached: false,
             attempts: 0,
@@ -671,7 +673,7 @@ export const make = (options: Options) =>
         return Effect.flatMap(
           pricing.cost(label(answer.model), usage, { providerCostUsd: providerCost(answer.response) }),
           (costUsd) => {
-            const done = finished(ctx, {
+            const done = finishedOn(fiber, ctx, {
               model: answer.model,
               cached: false,
               attempts: answer.attempts,
@@ -691,11 +693,7 @@ export const make = (options: Options) =>
       return Effect.matchCauseEffect(singleFlight(key, withFallbacks(prepared, model, started)), { onFailure, onSuccess })
     }
 
-    /** Publishes `LlmCallFinished` and records the call's metrics and log line. */
-    const finished = (ctx: WorkflowContext.WorkflowContextValue, call: Outcome): Effect.Effect<void> =>
-      Effect.withFiberRuntime((fiber) => finishedOn(fiber, ctx, call))
-
-    /** `finished`, for a caller already holding its fiber (the cache-hit path). */
+    /** Publishes `LlmCallFinished` and records the call's metrics and log line, on the call's fiber. */
     const finishedOn = (
       fiber: Fiber.RuntimeFiber<unknown, unknown>,
       ctx: WorkflowContext.WorkflowContextValue,
