@@ -50,7 +50,7 @@ const childExecArgv = fileURLToPath(import.meta.url).endsWith(".ts") ? ["--impor
 
 const CALLS = Number(process.env["BENCH_CALLS"] ?? 10_000)
 const CONCURRENCY = Number(process.env["BENCH_CONCURRENCY"] ?? 1_000)
-const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 3)
+const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 5)
 const HITS = Number(process.env["BENCH_HITS"] ?? 20_000)
 
 // ---------------------------------------------------------------------------------------------
