@@ -437,16 +437,18 @@ export const send = <E = never>(
       if (timer !== undefined) clearTimeout(timer)
       resume(effect)
     }
-    const answer = (status: number, headers: Record<string, string>, text: string) => {
-      if (status < 200 || status >= 300) return settle(Effect.fail(responseError(endpoint, status, headers, "StatusCode", text)))
+    const answer = (status: number, headers: Record<string, string | Array<string> | undefined>, text: string) => {
+      const fail = (reason: "StatusCode" | "Decode", description?: string) =>
+        settle(Effect.fail(responseError(endpoint, status, headerRecord(headers), reason, text, description)))
+      if (status < 200 || status >= 300) return fail("StatusCode")
       let json: unknown
       try {
         json = JSON.parse(text)
       } catch {
-        return settle(Effect.fail(responseError(endpoint, status, headers, "Decode", text, "the response body is not valid JSON")))
+        return fail("Decode", "the response body is not valid JSON")
       }
       const problem = shapeProblem(json)
-      if (problem !== undefined) return settle(Effect.fail(responseError(endpoint, status, headers, "Decode", text, problem)))
+      if (problem !== undefined) return fail("Decode", problem)
       settle(Effect.succeed(partsOf(json as Record<string, unknown>)))
     }
     if (deadline !== undefined) {
@@ -456,7 +458,8 @@ export const send = <E = never>(
       }, deadline.ms)
     }
     let status = 0
-    let headers: Record<string, string> = {}
+    // Kept as undici gives them; copied into a plain record only for an error (a 2xx needs none).
+    let rawHeaders: Record<string, string | Array<string> | undefined> = {}
     let chunks: Array<Buffer> = []
     try {
       pool.dispatch({ origin: target.origin, path: target.path, method: "POST", headers: endpoint.headers, body: JSON.stringify(body) }, {
@@ -466,14 +469,14 @@ export const send = <E = never>(
         },
         onResponseStart: (_, statusCode, responseHeaders) => {
           status = statusCode
-          headers = headerRecord(responseHeaders)
+          rawHeaders = responseHeaders
           chunks = []
         },
         onResponseData: (_, chunk) => {
           chunks.push(chunk)
         },
         onResponseEnd: () => {
-          answer(status, headers, chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8"))
+          answer(status, rawHeaders, chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8"))
         },
         onResponseError: (_, error) => settle(Effect.fail(transportError(endpoint, error)))
       })
