@@ -316,8 +316,8 @@ export const fromStores = (
      * The common case, with pauses in memory: nobody in the lane and no pause. The caller takes the
      * lane for its reservation directly — the same order and the same checks as `inLane(grant)` —
      * and, when the reservation is due at once (a generous limit), returns without a wait: about a
-     * dozen steps instead of forty. The lane is released inside the uninterruptible region, or by a
-     * handler installed in it, so an interruption can never leave it taken.
+     * dozen steps instead of forty. The lane is taken and released inside the uninterruptible region,
+     * or released by a handler installed in it, so an interruption can never leave it taken.
      */
     const acquireIdle = (
       key: string,
@@ -325,10 +325,12 @@ export const fromStores = (
       start: number,
       lane: Lane,
       recordNow: boolean
-    ): Effect.Effect<Duration.Duration> => {
-      lane.busy = true
-      return Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(reserve(key, cost), (delay) => {
+    ): Effect.Effect<Duration.Duration> =>
+      Effect.uninterruptibleMask((restore) => {
+        // The fiber may have yielded since the lane was seen free: then queue as usual.
+        if (lane.busy) return restore(acquireInLane(key, cost, start))
+        lane.busy = true
+        return Effect.flatMap(reserve(key, cost), (delay) => {
           if (delay <= 0) {
             leave(lane)
             if (!recordNow) return Effect.as(waitMetric(key)(0), Duration.zero)
@@ -343,8 +345,7 @@ export const fromStores = (
             () => leftWaiting
           )
         })
-      )
-    }
+      })
 
     const acquire = (key: string, cost: Cost): Effect.Effect<Duration.Duration> =>
       Effect.withFiberRuntime((fiber) => {
