@@ -133,52 +133,53 @@ export const retryLlm = <A, E, R, R2 = never>(
     ? Effect.flatMap(Clock.currentTimeMillis, (start) => retryFrom(effect, policy, options, start))
     : retryFrom(effect, policy, options, options.startedAt)
 
+/** `retryLlm` with the budget counted from `start`. */
 const retryFrom = <A, E, R, R2>(
   effect: Effect.Effect<A, E, R>,
   policy: RetryPolicy,
   options: RetryOptions<E, R2>,
   start: number
 ): Effect.Effect<A, E | RetryBudgetExceeded, R | R2> => {
-    const retryable = options.isRetryable ?? isRetryableError
-    const maxRetryAfterMs = Duration.toMillis(maxRetryAfterOf(policy))
-    const budgetMs = policy.budget === undefined ? undefined : Duration.toMillis(policy.budget)
+  const retryable = options.isRetryable ?? isRetryableError
+  const maxRetryAfterMs = Duration.toMillis(maxRetryAfterOf(policy))
+  const budgetMs = policy.budget === undefined ? undefined : Duration.toMillis(policy.budget)
 
-    const attempt = (n: number): Effect.Effect<A, E | RetryBudgetExceeded, R | R2> =>
-      Effect.catchAll(effect, (error) =>
-        Effect.gen(function*() {
-          if (tagOf(error) === "CircuitOpen" || n >= policy.maxRetries || !retryable(error)) {
-            return yield* Effect.fail(error)
-          }
-          const retryAfter = retryAfterOf(error)
-          const delayMs = Option.isSome(retryAfter)
-            ? Math.min(Duration.toMillis(retryAfter.value), maxRetryAfterMs)
-            : Duration.toMillis(yield* backoffDelay(policy, n))
-          if (budgetMs !== undefined) {
-            const remaining = budgetMs - ((yield* Clock.currentTimeMillis) - start)
-            if (delayMs > remaining) {
-              if (Option.isNone(retryAfter)) return yield* Effect.fail(error)
-              const { model, provider } = error as { readonly provider?: unknown; readonly model?: unknown }
-              return yield* new RetryBudgetExceeded({
-                provider: typeof provider === "string" ? provider : "unknown",
-                model: typeof model === "string" ? model : "unknown",
-                retryAfterMs: Duration.toMillis(retryAfter.value),
-                budgetMs: Math.max(0, remaining)
-              })
-            }
-          }
-          const delay = Duration.millis(delayMs)
-          if (options.onRetry !== undefined) {
-            yield* options.onRetry({
-              attempt: n + 1,
-              delay,
-              error,
-              reason: retryReason(error),
-              fromRetryAfter: Option.isSome(retryAfter)
+  const attempt = (n: number): Effect.Effect<A, E | RetryBudgetExceeded, R | R2> =>
+    Effect.catchAll(effect, (error) =>
+      Effect.gen(function*() {
+        if (tagOf(error) === "CircuitOpen" || n >= policy.maxRetries || !retryable(error)) {
+          return yield* Effect.fail(error)
+        }
+        const retryAfter = retryAfterOf(error)
+        const delayMs = Option.isSome(retryAfter)
+          ? Math.min(Duration.toMillis(retryAfter.value), maxRetryAfterMs)
+          : Duration.toMillis(yield* backoffDelay(policy, n))
+        if (budgetMs !== undefined) {
+          const remaining = budgetMs - ((yield* Clock.currentTimeMillis) - start)
+          if (delayMs > remaining) {
+            if (Option.isNone(retryAfter)) return yield* Effect.fail(error)
+            const { model, provider } = error as { readonly provider?: unknown; readonly model?: unknown }
+            return yield* new RetryBudgetExceeded({
+              provider: typeof provider === "string" ? provider : "unknown",
+              model: typeof model === "string" ? model : "unknown",
+              retryAfterMs: Duration.toMillis(retryAfter.value),
+              budgetMs: Math.max(0, remaining)
             })
           }
-          yield* Effect.sleep(delay)
-          return yield* attempt(n + 1)
-        }))
+        }
+        const delay = Duration.millis(delayMs)
+        if (options.onRetry !== undefined) {
+          yield* options.onRetry({
+            attempt: n + 1,
+            delay,
+            error,
+            reason: retryReason(error),
+            fromRetryAfter: Option.isSome(retryAfter)
+          })
+        }
+        yield* Effect.sleep(delay)
+        return yield* attempt(n + 1)
+      }))
 
-    return attempt(0)
+  return attempt(0)
 }
