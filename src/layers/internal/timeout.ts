@@ -53,7 +53,9 @@ const timeoutLive = <A, E, E2>(
   })
 }
 
-const isLiveClock = (fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean =>
+/** Whether a plain timer can keep `ms` for this fiber: its clock is the live one and `ms` fits a timer. */
+const timerCanKeep = (fiber: Fiber.RuntimeFiber<unknown, unknown>, ms: number): boolean =>
+  ms <= MAX_TIMER_MILLIS &&
   Object.getPrototypeOf(Context.get(fiber.currentDefaultServices, Clock.Clock)) === liveClockPrototype
 
 /** `Effect.timeoutFail(self, { duration, onTimeout })`, cheaper on the live clock (see above). */
@@ -64,7 +66,7 @@ export const timeoutFail = <A, E, E2>(
 ): Effect.Effect<A, E | E2> =>
   Effect.withFiberRuntime((fiber, status) => {
     const ms = Duration.toMillis(duration)
-    return isLiveClock(fiber) && ms <= MAX_TIMER_MILLIS
+    return timerCanKeep(fiber, ms)
       ? timeoutLive(self, ms, onTimeout, Runtime.make({
         context: fiber.currentContext,
         fiberRefs: fiber.getFiberRefs(),
@@ -119,7 +121,7 @@ export const timedCall = <E2>(
   if (timed === undefined) return timeoutFail(plain(), duration, onTimeout)
   return Effect.withFiberRuntime((fiber) => {
     const ms = Duration.toMillis(duration)
-    return isLiveClock(fiber) && ms <= MAX_TIMER_MILLIS
+    return timerCanKeep(fiber, ms)
       ? timed(method, options, { ms, onTimeout })
       : Effect.timeoutFail(plain(), { duration, onTimeout })
   })
