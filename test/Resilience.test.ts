@@ -288,6 +288,27 @@ describe("retryLlm", () => {
       expect(yield* Ref.get(attempts)).toBe(1)
     }))
 
+  it.effect("firstFailure: the attempt that already failed counts, so the next one is the first retry", () =>
+    Effect.gen(function*() {
+      const attempts = yield* Ref.make(0)
+      const retries: Array<RetryInfo<ProviderUnavailable>> = []
+      const fiber = yield* retryLlm(scripted(attempts, [unavailable, unavailable, unavailable]), policy, {
+        firstFailure: { error: unavailable },
+        onRetry: (info) => Effect.sync(() => retries.push(info))
+      }).pipe(Effect.withRandom(Random.fixed([1])), Effect.fork)
+      yield* TestClock.adjust("1 hour")
+      const exit = yield* Fiber.await(fiber)
+      // 1 (outside) + 3 retries here = MAX_RETRIES + 1 attempts; the waits are those of retries 1-3.
+      expect(yield* Ref.get(attempts)).toBe(3)
+      expect(retries.map((r) => [r.attempt, Duration.toMillis(r.delay)])).toEqual([[1, 1000], [2, 2000], [3, 4000]])
+      expect(failureOf(exit)).toBe(unavailable)
+      // A first failure that is not retried ends the call without running the effect at all.
+      yield* Ref.set(attempts, 0)
+      const bad = new BadRequest({ ...ctx, status: 400, detail: "bad" })
+      expect(yield* retryLlm(scripted(attempts, []), policy, { firstFailure: { error: bad } }).pipe(Effect.flip)).toBe(bad)
+      expect(yield* Ref.get(attempts)).toBe(0)
+    }))
+
   it.effect("onRetry is told the retry number, the wait, the error and its reason", () =>
     Effect.gen(function*() {
       const limited = new RateLimited({ ...ctx, retryAfterMs: 7_000 })

@@ -242,6 +242,33 @@ describe("cache", () => {
         expect(fake.count()).toBe(1)
         expect(new Set(answers.map((a) => a.text))).toEqual(new Set(["slow answer"]))
       }), { script: FakeProvider.delay(150, FakeProvider.ok("slow answer")) }))
+
+  it.scoped("followers of a leader that had to retry get the retried answer", () =>
+    withStack({}, (fake) =>
+      Effect.gen(function*() {
+        const answers = yield* Effect.all(Array.from({ length: 5 }, () => ask()), { concurrency: "unbounded" })
+        expect(fake.count()).toBe(3)
+        expect(answers.map((a) => a.text)).toEqual(Array.from({ length: 5 }, () => "third time lucky"))
+      }), {
+        script: [FakeProvider.delay(50, FakeProvider.status(500)), FakeProvider.status(503)],
+        fallback: FakeProvider.ok("third time lucky")
+      }))
+
+  it.scoped("an interrupted leader ends its followers too and leaves the request free to run again", () =>
+    withStack({}, (fake) =>
+      Effect.gen(function*() {
+        const leader = yield* Effect.fork(ask())
+        yield* eventually(() => fake.count() === 1, "the leader's request")
+        const follower = yield* Effect.fork(ask())
+        // Let the follower join the leader's flight before the leader goes.
+        yield* Effect.repeatN(Effect.yieldNow(), 5)
+        yield* Fiber.interrupt(leader)
+        const followed = yield* Fiber.await(follower)
+        expect(followed._tag === "Failure" && Cause.isInterruptedOnly(followed.cause)).toBe(true)
+        // The flight is gone: the same request runs again, as a new HTTP request.
+        expect((yield* ask()).text).toBe("second try")
+        expect(fake.count()).toBe(2)
+      }), { script: [FakeProvider.hang], fallback: FakeProvider.ok("second try") }))
 })
 
 // ---------------------------------------------------------------------------------------------

@@ -411,8 +411,8 @@ export const make = (options: Options) =>
       Effect.forkIn(scope)
     )
 
-    // Single-flight: identical requests in flight share the leader's outcome. Followers register
-    // a callback on the leader's flight (no Deferred is made unless someone actually waits).
+    // Flights of `singleFlight` by cache key. Followers register a callback on the leader's flight
+    // (no Deferred is made unless someone actually waits).
     interface Flight {
       waiters: Set<(exit: Exit.Exit<Answer, LlmError>) => void> | undefined
     }
@@ -473,9 +473,15 @@ export const make = (options: Options) =>
      * All attempts on one model: retry around breaker around one attempt. Built when it runs (from
      * `performMiss` and the fallback handler), so the attempt count is per execution without a
      * `suspend`. `startedAt`: the call's start, when this is its first model (the retry budget's start).
+     * `firstFailure`: attempt 1 already ran (see `singleFlight`) and failed with it.
      */
-    const onModel = (call: Call, model: string, startedAt?: number): Effect.Effect<Answer, LlmError> => {
-      let attempts = 0
+    const onModel = (
+      call: Call,
+      model: string,
+      startedAt?: number,
+      firstFailure?: { readonly error: LlmError }
+    ): Effect.Effect<Answer, LlmError> => {
+      let attempts = firstFailure === undefined ? 0 : 1
       const key = resolve(model).key
       return Effect.map(
         Resilience.retryLlm(
@@ -486,6 +492,7 @@ export const make = (options: Options) =>
           options.retry,
           {
             ...(startedAt === undefined ? {} : { startedAt }),
+            ...(firstFailure === undefined ? {} : { firstFailure }),
             onRetry: ({ attempt: n, delay, error, reason }) =>
               Effect.gen(function*() {
                 const ctx = yield* WorkflowContext.current
@@ -510,12 +517,20 @@ export const make = (options: Options) =>
       )
     }
 
-    /** The primary model, then each fallback while the failure is the provider's. */
-    const withFallbacks = (call: Call, primary: string, startedAt: number): Effect.Effect<Answer, LlmError> => {
-      if (options.fallbackModels.length === 0) return onModel(call, primary, startedAt)
+    /**
+     * The primary model, then each fallback while the failure is the provider's. `firstFailure`:
+     * the primary's first attempt already ran and failed with it (see `onModel`).
+     */
+    const withFallbacks = (
+      call: Call,
+      primary: string,
+      startedAt: number,
+      firstFailure?: { readonly error: LlmError }
+    ): Effect.Effect<Answer, LlmError> => {
+      if (options.fallbackModels.length === 0) return onModel(call, primary, startedAt, firstFailure)
       const chain = [primary, ...options.fallbackModels.filter((m) => m !== primary)]
       const go = (index: number): Effect.Effect<Answer, LlmError> =>
-        onModel(call, chain[index]!, index === 0 ? startedAt : undefined).pipe(
+        (index === 0 ? onModel(call, primary, startedAt, firstFailure) : onModel(call, chain[index]!)).pipe(
           Effect.catchIf(
             (error) => index + 1 < chain.length && (isRetryable(error) || error._tag === "CircuitOpen"),
             (error) =>
@@ -528,29 +543,52 @@ export const make = (options: Options) =>
       return go(0)
     }
 
-    /** Runs `f` once per key at a time; identical concurrent calls await the leader. */
-    const singleFlight = (key: string, f: Effect.Effect<Answer, LlmError>): Effect.Effect<Answer, LlmError> =>
-      Effect.suspend(() => {
+    /** A follower of `key`'s flight: it gets the leader's exit as it is, an interruption included. */
+    const follow = (flight: Flight): Effect.Effect<Answer, LlmError> =>
+      Effect.async<Answer, LlmError>((resume) => {
+        const waiter = (exit: Exit.Exit<Answer, LlmError>) => resume(exit)
+        const waiters = flight.waiters ??= new Set()
+        waiters.add(waiter)
+        return Effect.sync(() => {
+          waiters.delete(waiter)
+        })
+      })
+
+    /**
+     * Single-flight: identical requests in flight share one provider call. The first becomes the
+     * leader of `key`'s flight and runs every attempt and fallback of the call; its exit is handed
+     * to the followers however it ends (an interrupted leader must not leave them waiting forever).
+     *
+     * The leader's first attempt on the primary model runs bare — breaker, limiter, timeout, provider —
+     * and only a failure brings in the retry and fallback machinery, continuing as if it had run
+     * from the start (`firstFailure`). Most calls succeed at once, and that machinery (retry
+     * bookkeeping, fallback chain, a second exit handler) was a sixth of the layer's cost per call.
+     * The flight is registered and its exit handler installed in one uninterruptible step, as
+     * `Effect.onExit` would, so no interruption can leave a flight without its leader.
+     */
+    const singleFlight = (key: string, call: Call, model: string, startedAt: number): Effect.Effect<Answer, LlmError> =>
+      Effect.uninterruptibleMask((restore) => {
         const existing = inFlight.get(key)
-        if (existing !== undefined) {
-          return Effect.async<Answer, LlmError>((resume) => {
-            const waiter = (exit: Exit.Exit<Answer, LlmError>) => resume(exit)
-            const waiters = existing.waiters ??= new Set()
-            waiters.add(waiter)
-            return Effect.sync(() => {
-              waiters.delete(waiter)
-            })
-          })
-        }
+        if (existing !== undefined) return restore(follow(existing))
         const flight: Flight = { waiters: undefined }
         inFlight.set(key, flight)
-        // Followers get the leader's exit as it is, an interruption included: an interrupted
-        // leader must not leave them waiting forever.
-        return Effect.onExit(f, (exit) =>
-          Effect.sync(() => {
-            inFlight.delete(key)
-            if (flight.waiters !== undefined) for (const waiter of flight.waiters) waiter(exit)
-          }))
+        const land = (exit: Exit.Exit<Answer, LlmError>): Exit.Exit<Answer, LlmError> => {
+          inFlight.delete(key)
+          if (flight.waiters !== undefined) for (const waiter of flight.waiters) waiter(exit)
+          return exit
+        }
+        const first = breaker.withBreaker(resolve(model).key, attempt(call, model, 1), breakerOptions)
+        return Effect.matchCauseEffect(restore(first), {
+          onSuccess: (response) => land(Exit.succeed({ response, model, attempts: 1 })),
+          onFailure: (cause) => {
+            const failure = Cause.failureOption(cause)
+            if (Option.isNone(failure)) return land(Exit.failCause(cause))
+            return Effect.onExit(
+              restore(withFallbacks(call, model, startedAt, { error: failure.value })),
+              (exit) => Effect.sync(() => land(exit))
+            )
+          }
+        })
       })
 
     /** The structured value of a response (a cache hit stores only the parts). */
@@ -690,7 +728,7 @@ export const make = (options: Options) =>
           }
         )
       }
-      return Effect.matchCauseEffect(singleFlight(key, withFallbacks(prepared, model, started)), { onFailure, onSuccess })
+      return Effect.matchCauseEffect(singleFlight(key, prepared, model, started), { onFailure, onSuccess })
     }
 
     /** Publishes `LlmCallFinished` and records the call's metrics and log line, on the call's fiber. */

@@ -116,6 +116,12 @@ export interface RetryOptions<E, R> {
    * budget counts from here. Default: the time `retryLlm` starts.
    */
   readonly startedAt?: number
+  /**
+   * The first attempt has already run, outside `retryLlm`, and failed with `error`: the retry
+   * decision for it is the first step (the attempt counts as attempt 0). Lets a caller run the
+   * usual single attempt without the retry machinery around it and bring that in only on failure.
+   */
+  readonly firstFailure?: { readonly error: E }
 }
 
 /**
@@ -145,41 +151,44 @@ const retryFrom = <A, E, R, R2>(
   const budgetMs = policy.budget === undefined ? undefined : Duration.toMillis(policy.budget)
 
   const attempt = (n: number): Effect.Effect<A, E | RetryBudgetExceeded, R | R2> =>
-    Effect.catchAll(effect, (error) =>
-      Effect.gen(function*() {
-        if (tagOf(error) === "CircuitOpen" || n >= policy.maxRetries || !retryable(error)) {
-          return yield* Effect.fail(error)
-        }
-        const retryAfter = retryAfterOf(error)
-        const delayMs = Option.isSome(retryAfter)
-          ? Math.min(Duration.toMillis(retryAfter.value), maxRetryAfterMs)
-          : Duration.toMillis(yield* backoffDelay(policy, n))
-        if (budgetMs !== undefined) {
-          const remaining = budgetMs - ((yield* Clock.currentTimeMillis) - start)
-          if (delayMs > remaining) {
-            if (Option.isNone(retryAfter)) return yield* Effect.fail(error)
-            const { model, provider } = error as { readonly provider?: unknown; readonly model?: unknown }
-            return yield* new RetryBudgetExceeded({
-              provider: typeof provider === "string" ? provider : "unknown",
-              model: typeof model === "string" ? model : "unknown",
-              retryAfterMs: Duration.toMillis(retryAfter.value),
-              budgetMs: Math.max(0, remaining)
-            })
-          }
-        }
-        const delay = Duration.millis(delayMs)
-        if (options.onRetry !== undefined) {
-          yield* options.onRetry({
-            attempt: n + 1,
-            delay,
-            error,
-            reason: retryReason(error),
-            fromRetryAfter: Option.isSome(retryAfter)
+    Effect.catchAll(effect, (error) => afterFailure(n, error))
+
+  /** Attempt `n` failed with `error`: fail with it, or wait and run attempt `n + 1`. */
+  const afterFailure = (n: number, error: E): Effect.Effect<A, E | RetryBudgetExceeded, R | R2> =>
+    Effect.gen(function*() {
+      if (tagOf(error) === "CircuitOpen" || n >= policy.maxRetries || !retryable(error)) {
+        return yield* Effect.fail(error)
+      }
+      const retryAfter = retryAfterOf(error)
+      const delayMs = Option.isSome(retryAfter)
+        ? Math.min(Duration.toMillis(retryAfter.value), maxRetryAfterMs)
+        : Duration.toMillis(yield* backoffDelay(policy, n))
+      if (budgetMs !== undefined) {
+        const remaining = budgetMs - ((yield* Clock.currentTimeMillis) - start)
+        if (delayMs > remaining) {
+          if (Option.isNone(retryAfter)) return yield* Effect.fail(error)
+          const { model, provider } = error as { readonly provider?: unknown; readonly model?: unknown }
+          return yield* new RetryBudgetExceeded({
+            provider: typeof provider === "string" ? provider : "unknown",
+            model: typeof model === "string" ? model : "unknown",
+            retryAfterMs: Duration.toMillis(retryAfter.value),
+            budgetMs: Math.max(0, remaining)
           })
         }
-        yield* Effect.sleep(delay)
-        return yield* attempt(n + 1)
-      }))
+      }
+      const delay = Duration.millis(delayMs)
+      if (options.onRetry !== undefined) {
+        yield* options.onRetry({
+          attempt: n + 1,
+          delay,
+          error,
+          reason: retryReason(error),
+          fromRetryAfter: Option.isSome(retryAfter)
+        })
+      }
+      yield* Effect.sleep(delay)
+      return yield* attempt(n + 1)
+    })
 
-  return attempt(0)
+  return options.firstFailure === undefined ? attempt(0) : afterFailure(0, options.firstFailure.error)
 }
