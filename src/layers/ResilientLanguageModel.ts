@@ -65,6 +65,7 @@ import {
   Retrying,
   unsafeMakeEvent,
   type Usage,
+  type WorkflowEvent,
   WorkflowEvents
 } from "../services/WorkflowEvents.js"
 import { CachePolicy } from "../services/LlmCall.js"
@@ -418,6 +419,14 @@ export const make = (options: Options) =>
     }
     const inFlight = new Map<string, Flight>()
 
+    /**
+     * Publishes `event` for the fiber whose context is `ctx`: at once when the bus can, else
+     * through `publish`. Call it only as the returned effect is about to run (from inside a
+     * running effect), since the event may be out before then.
+     */
+    const publishNow = (event: WorkflowEvent, ctx: WorkflowContext.WorkflowContextValue): Effect.Effect<void> =>
+      events.unsafePublish?.(event, ctx) === true ? Effect.void : events.publish(event)
+
     /** One attempt on one model: limiter → timeout → provider, mapped to `LlmError`. */
     const attempt = (call: Call, model: string, attemptNo: number): Effect.Effect<LanguageModel.GenerateTextResponse<any>, LlmError> => {
       const ref = resolve(model)
@@ -427,25 +436,29 @@ export const make = (options: Options) =>
           Effect.withFiberRuntime((fiber) => {
             const ctx = fiber.getFiberRef(WorkflowContext.ref)
             const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
-            const started = events.publish(unsafeMakeEvent(LlmCallStarted, {
-              ...context(ctx),
-              model: ref.label,
-              provider: ref.provider,
-              attempt: attemptNo,
-              at: now
-            }))
-            const announced = Duration.greaterThan(waited, Duration.zero)
-              ? Effect.zipRight(
-                events.publish(unsafeMakeEvent(RateLimitedEvent, {
+            const limited = Duration.greaterThan(waited, Duration.zero)
+              ? publishNow(
+                unsafeMakeEvent(RateLimitedEvent, {
                   ...(ctx.runId === undefined ? {} : { runId: ctx.runId }),
                   ...(ctx.stepId === undefined ? {} : { stepId: ctx.stepId }),
                   key: ref.key,
                   waitMs: Duration.toMillis(waited),
                   at: now
-                })),
-                started
+                }),
+                ctx
               )
-              : started
+              : Effect.void
+            const started = publishNow(
+              unsafeMakeEvent(LlmCallStarted, {
+                ...context(ctx),
+                model: ref.label,
+                provider: ref.provider,
+                attempt: attemptNo,
+                at: now
+              }),
+              ctx
+            )
+            const announced = limited === Effect.void ? started : Effect.zipRight(limited, started)
             const service = built.get(model)
             const run = (service: LanguageModel.Service) =>
               (applySettings(ref.provider, ctx.settings)(
@@ -461,7 +474,8 @@ export const make = (options: Options) =>
                   ? Effect.zipRight(limiter.feedback(ref.key, Duration.millis(error.retryAfterMs)), Effect.fail(error))
                   : Effect.fail(error)
               }))
-            return Effect.zipRight(announced, service !== undefined ? run(service) : Effect.flatMap(modelFor(model), run))
+            const answered = service !== undefined ? run(service) : Effect.flatMap(modelFor(model), run)
+            return announced === Effect.void ? answered : Effect.zipRight(announced, answered)
           })
       )
     }
@@ -744,7 +758,7 @@ export const make = (options: Options) =>
       const agent = ctx.agent ?? "none"
       const status = call.error === undefined ? "success" : "error"
       const metrics = callMetrics(agent, call.model)
-      const published = events.publish(unsafeMakeEvent(LlmCallFinished, {
+      const published = publishNow(unsafeMakeEvent(LlmCallFinished, {
         ...context(ctx),
         model,
         provider: ref.provider,
@@ -756,24 +770,27 @@ export const make = (options: Options) =>
         status,
         ...(call.error === undefined ? {} : { error: errorInfo(call.error) }),
         at: now
-      }))
+      }), ctx)
       const counted = call.error === undefined ? metrics.success : metrics.error
       const tokens = !call.cached && call.error === undefined
-      // Without fiber metric labels (the usual case) every update is one synchronous step.
-      const recorded = fiber.getFiberRef(FiberRef.currentMetricLabels).length === 0
-        ? Effect.sync(() => {
-          counted.unsafeUpdate(1)
-          metrics.duration.unsafeUpdate(durationMs / 1000)
-          metrics.genAiDuration.unsafeUpdate(durationMs / 1000)
-          if (tokens) {
-            metrics.inputTokens.unsafeUpdate(call.usage.inputTokens)
-            metrics.outputTokens.unsafeUpdate(call.usage.outputTokens)
-            metrics.cost.unsafeUpdate(call.costUsd)
-            metrics.genAiInputTokens.unsafeUpdate(call.usage.inputTokens)
-            metrics.genAiOutputTokens.unsafeUpdate(call.usage.outputTokens)
-          }
-        })
-        : Effect.all([
+      // Without fiber metric labels (the usual case) the metrics are updated here and now: this
+      // runs as the call finishes (from inside its running effect), like the event above.
+      const unlabelled = fiber.getFiberRef(FiberRef.currentMetricLabels).length === 0
+      if (unlabelled) {
+        counted.unsafeUpdate(1)
+        metrics.duration.unsafeUpdate(durationMs / 1000)
+        metrics.genAiDuration.unsafeUpdate(durationMs / 1000)
+        if (tokens) {
+          metrics.inputTokens.unsafeUpdate(call.usage.inputTokens)
+          metrics.outputTokens.unsafeUpdate(call.usage.outputTokens)
+          metrics.cost.unsafeUpdate(call.costUsd)
+          metrics.genAiInputTokens.unsafeUpdate(call.usage.inputTokens)
+          metrics.genAiOutputTokens.unsafeUpdate(call.usage.outputTokens)
+        }
+      }
+      const done = unlabelled ? published : Effect.zipRight(
+        published,
+        Effect.all([
           counted(1),
           metrics.duration(durationMs / 1000),
           metrics.genAiDuration(durationMs / 1000),
@@ -787,7 +804,7 @@ export const make = (options: Options) =>
             ]
             : [])
         ], { discard: true })
-      const done = Effect.zipRight(published, recorded)
+      )
       // A success logs at DEBUG, usually filtered out: then skip building its annotations.
       if (call.error === undefined && LogLevel.greaterThan(fiber.getFiberRef(FiberRef.currentMinimumLogLevel), LogLevel.Debug)) {
         return done

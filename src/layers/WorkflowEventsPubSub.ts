@@ -18,6 +18,13 @@ const fromPubSub = (pubsub: PubSub.PubSub<WorkflowEvent>): WorkflowEventsService
     event._tag === "LlmCallFinished"
       ? Effect.zipRight(WorkflowContext.record(event), PubSub.publish(pubsub, event))
       : Effect.asVoid(PubSub.publish(pubsub, event)),
+  // `unsafeOffer` publishes like `publish` whenever the bus has room (always, unbounded); when it
+  // has not (a full sliding bus, or one shut down), `publish` applies the bus's strategy.
+  unsafePublish: (event, ctx) => {
+    if (!pubsub.unsafeOffer(event)) return false
+    if (event._tag === "LlmCallFinished") WorkflowContext.recordIn(ctx, event)
+    return true
+  },
   subscribe: PubSub.subscribe(pubsub)
 })
 

@@ -153,11 +153,13 @@ export const addCall = (tally: Tally, event: LlmCallFinished): void => {
  * Counts a finished LLM call in the current run and every enclosing step. `WorkflowEvents`
  * implementations call this from `publish`; nothing else should, or calls count twice.
  */
-export const record = (event: LlmCallFinished): Effect.Effect<void> =>
-  Effect.map(current, (ctx) => {
-    if (ctx.run !== undefined) addCall(ctx.run, event)
-    for (const step of ctx.steps) addCall(step, event)
-  })
+export const record = (event: LlmCallFinished): Effect.Effect<void> => Effect.map(current, (ctx) => recordIn(ctx, event))
+
+/** `record` for a caller that holds the fiber's context value already (`unsafePublish`). */
+export const recordIn = (ctx: WorkflowContextValue, event: LlmCallFinished): void => {
+  if (ctx.run !== undefined) addCall(ctx.run, event)
+  for (const step of ctx.steps) addCall(step, event)
+}
 
 /** USD spent so far by the current run (0 outside a run). */
 export const spentUsd: Effect.Effect<number> = Effect.map(current, (ctx) => ctx.run?.costUsd ?? 0)

@@ -17,6 +17,7 @@
  *   `WorkflowContext` and leave them out when the call happens outside a workflow.
  */
 import { Context, Effect, type Queue, type Scope, Schema, Stream } from "effect"
+import type { WorkflowContextValue } from "./WorkflowContext.js"
 
 // ---------------------------------------------------------------------------------------------
 // Shared field schemas
@@ -223,6 +224,13 @@ export interface WorkflowEventsService {
    * current run and step see the call's usage and cost (budgets and step totals depend on it).
    */
   readonly publish: (event: WorkflowEvent) => Effect.Effect<void>
+  /**
+   * `publish`, done at once when it can be without the fiber runtime (a hot path publishes two
+   * events per LLM call); `false` when it could not, and then the caller runs `publish`. `ctx` is
+   * the publishing fiber's `WorkflowContext` value, for `LlmCallFinished` (see `publish`).
+   * Optional: a bus without it is always published to through `publish`.
+   */
+  readonly unsafePublish?: (event: WorkflowEvent, ctx: WorkflowContextValue) => boolean
   /**
    * A subscription that receives every event published after this effect completes, until the
    * scope closes. Subscribe before starting the work you want to observe.
