@@ -29,6 +29,15 @@ const responses: ReadonlyArray<readonly [string, LanguageModel.GenerateTextRespo
       metadata: { openrouter: { provider: "Host", usage: { cost: 0.25 } } }
     })
   ])],
+  // Right after the case above: a different timestamp must not reuse the previous one's text.
+  ["metadata with a later timestamp", new LanguageModel.GenerateTextResponse<{}>([
+    Response.makePart("response-metadata", {
+      id: Option.some("gen-2"),
+      modelId: Option.none(),
+      timestamp: Option.some(DateTime.unsafeMake(1_760_000_005_000))
+    }),
+    Response.makePart("text", { text: "later" })
+  ])],
   ["metadata with nothing known and usage without counts", new LanguageModel.GenerateTextResponse<{}>([
     Response.makePart("response-metadata", { id: Option.none(), modelId: Option.none(), timestamp: Option.none() }),
     Response.makePart("finish", { reason: "unknown", usage: usage({}) })
