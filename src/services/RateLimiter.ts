@@ -145,7 +145,23 @@ export const fromStores = (
 ): Effect.Effect<RateLimiterService, never, ExperimentalRateLimiter.RateLimiterStore> =>
   Effect.gen(function*() {
     if (!limits.enabled) return disabled
-    const limiter = yield* ExperimentalRateLimiter.make
+    // The store's token bucket, called directly: `ExperimentalRateLimiter.consume` with
+    // `algorithm: "token-bucket", onExceeded: "delay"` is this call plus a result object and four
+    // `Duration`s per permit, on every LLM attempt (costs are clamped to the limit, below, so its
+    // over-limit branch never applies). The delay is the deficit times the refill interval, as there.
+    const store = yield* ExperimentalRateLimiter.RateLimiterStore
+    interface Bucket {
+      readonly name: string
+      readonly limit: number
+      readonly refillRate: Duration.Duration
+      readonly refillMs: number
+    }
+    const bucketOf = (name: string, limit: number): Bucket => {
+      const refillRate = Duration.unsafeDivide(limits.period, limit)
+      return { name, limit, refillRate, refillMs: Duration.toMillis(refillRate) }
+    }
+    const requestsBucket = bucketOf("requests", limits.maxCalls)
+    const tokensBucket = bucketOf("tokens", limits.maxTokens ?? 1)
 
     /** A caller waiting for its turn in a lane. */
     interface Waiter {
@@ -206,30 +222,25 @@ export const fromStores = (
       const tokens = limits.maxTokens === undefined
         ? 0
         : Math.min(Math.max(0, Math.ceil(cost.tokens ?? 0)), limits.maxTokens)
-      const consume = (bucket: string, limit: number, amount: number) =>
+      const consume = (bucket: Bucket, amount: number) =>
         amount === 0
           ? Effect.succeed(0)
           : Effect.matchEffect(
-            limiter.consume({
-              algorithm: "token-bucket",
-              onExceeded: "delay",
-              window: limits.period,
-              limit,
-              key: `${key}:${bucket}`,
-              tokens: amount
+            store.tokenBucket({
+              key: `${key}:${bucket.name}`,
+              tokens: amount,
+              limit: bucket.limit,
+              refillRate: bucket.refillRate,
+              allowOverflow: true
             }),
             {
-              onFailure: (error) => Effect.as(warn(fromExperimental(`reserve ${bucket}`)(error)), 0),
-              onSuccess: (result) => Effect.succeed(Duration.toMillis(result.delay))
+              onFailure: (error) => Effect.as(warn(fromExperimental(`reserve ${bucket.name}`)(error)), 0),
+              onSuccess: (remaining) => Effect.succeed(remaining >= 0 ? 0 : bucket.refillMs * -remaining)
             }
           )
       // Without a token bucket (or tokens to take) the request bucket alone decides.
-      if (tokens === 0) return consume("requests", limits.maxCalls, requests)
-      return Effect.zipWith(
-        consume("requests", limits.maxCalls, requests),
-        consume("tokens", limits.maxTokens ?? 0, tokens),
-        Math.max
-      )
+      if (tokens === 0) return consume(requestsBucket, requests)
+      return Effect.zipWith(consume(requestsBucket, requests), consume(tokensBucket, tokens), Math.max)
     }
 
     /**
