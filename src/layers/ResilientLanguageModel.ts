@@ -734,11 +734,12 @@ export const make = (options: Options) =>
               started,
               error: undefined
             })
-            if (!cacheable) return Effect.as(done, answer.response)
-            const value = ResponseCodec.unsafeEncode(answer.response)
+            const value = cacheable ? ResponseCodec.unsafeEncode(answer.response) : Option.none()
             if (Option.isNone(value)) return Effect.as(done, answer.response)
             remember(key, value.value, answer.response)
-            return Effect.as(Effect.zipRight(done, cache.set(key, value.value)), answer.response)
+            // `done` is usually finished already (`Effect.void`): then one step less.
+            const stored = cache.set(key, value.value)
+            return Effect.as(done === Effect.void ? stored : Effect.zipRight(done, stored), answer.response)
           }
         )
       }
