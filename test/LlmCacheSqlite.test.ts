@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Option, TestClock } from "effect"
 import { execFile } from "node:child_process"
+import { createHash } from "node:crypto"
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
@@ -9,7 +10,7 @@ import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { afterAll } from "vitest"
 import * as LlmCacheSqlite from "../src/layers/LlmCacheSqlite.js"
-import { entryBytes, LlmCache, type LlmCacheService } from "../src/services/LlmCache.js"
+import { type CacheStore, entryBytes, LlmCache, type LlmCacheService } from "../src/services/LlmCache.js"
 import { testConfigLayer } from "./support/config.js"
 import { captureLogs } from "./support/logs.js"
 
@@ -50,10 +51,33 @@ const rowsOnDisk = (path: string): number =>
  * Waits until the writer (a worker thread) has written everything sent before: it answers
  * requests in order, and deleting an absent key, unlike `stats`, sends no buffered hits along.
  */
-const writtenBehind = (c: LlmCacheService) => c.delete("(absent)")
+const writtenBehind = (c: LlmCacheService | CacheStore) => c.delete("(absent)")
 
 /** Lets the event loop turn once: `set` sends its batch to the writer then. */
 const nextTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+
+/** A cache key as the service makes them: 64 lowercase hex characters. */
+const hexKey = (label: string) => createHash("sha256").update(label).digest("hex")
+
+/** The store with what tests look at: its point reads and its key filter. */
+const openInternal = (path: string, writer?: "main") =>
+  LlmCacheSqlite.makeStoreWithInternals({
+    path,
+    ttl: "1 hour",
+    sizeLimitBytes: 1_000_000,
+    ...(writer === undefined ? {} : { writer })
+  })
+
+/** Waits (in real time: the writer is a thread) until the cache's key filter is in use. */
+const untilFilter = (internals: LlmCacheSqlite.SqliteCacheInternals, ready = () => internals.filter() !== undefined) =>
+  Effect.promise(async () => {
+    for (let i = 0; i < 2_000 && !ready(); i++) await new Promise((resolve) => setTimeout(resolve, 5))
+    if (!ready()) throw new Error("the key filter was not built")
+  })
+
+const metaOnDisk = (path: string, name: string): number | undefined =>
+  withRaw(path, (db) =>
+    (db.prepare("SELECT value FROM llm_cache_meta WHERE name = ?").get(name) as { value: number } | undefined)?.value)
 
 /**
  * Holds the file's write lock from another connection, so the writer's next transaction waits
@@ -341,6 +365,168 @@ describe("LlmCache SQLite backend", () => {
       expect(warning?.annotations).toMatchObject({ backend: "sqlite", operation: "open", path })
       expect(String(warning?.annotations["reason"])).toMatch(/not a database/i)
     }).pipe(Effect.scoped, Effect.provide(logs.layer))
+  })
+
+  describe("key filter", () => {
+    it.effect("a lookup the filter rules out does not read the file; one it does not rule out does", () =>
+      Effect.gen(function*() {
+        const { internals, store: c } = yield* openInternal(freshPath())
+        yield* untilFilter(internals)
+        const stored = hexKey("stored")
+        yield* c.set(stored, "v")
+        yield* c.set("plain key", "w")
+        yield* writtenBehind(c) // no longer pending: found through the file
+        const reads = internals.pointReads()
+        for (let i = 0; i < 100; i++) expect(yield* c.get(hexKey(`absent ${i}`))).toEqual(Option.none())
+        expect(yield* c.get("plain absent")).toEqual(Option.none())
+        expect(internals.pointReads()).toBe(reads)
+        expect(yield* c.get(stored)).toEqual(Option.some("v"))
+        expect(yield* c.get("plain key")).toEqual(Option.some("w"))
+        expect(internals.pointReads()).toBe(reads + 2)
+        // Misses the filter answered count like the others.
+        expect(yield* c.stats).toMatchObject({ hits: 2, misses: 101 })
+      }).pipe(Effect.scoped))
+
+    it.effect("entries already in the file when the cache opens are in its filter", () =>
+      Effect.gen(function*() {
+        const path = freshPath()
+        // Hex keys, and others: 64 characters but not hex, not ASCII, not 64 characters.
+        const keys = [
+          ...Array.from({ length: 300 }, (_, i) => hexKey(`earlier ${i}`)),
+          "p".repeat(64),
+          "é".repeat(64),
+          "plain"
+        ]
+        yield* Effect.scoped(Effect.gen(function*() {
+          const c = yield* open(path)
+          for (const key of keys) yield* c.set(key, `value of ${key}`)
+        }))
+        const { internals, store: c } = yield* openInternal(path)
+        yield* untilFilter(internals)
+        const reads = internals.pointReads()
+        for (const key of keys) expect(yield* c.get(key)).toEqual(Option.some(`value of ${key}`))
+        expect(yield* c.get(hexKey("never stored"))).toEqual(Option.none())
+        expect(internals.pointReads()).toBe(reads + keys.length)
+      }).pipe(Effect.scoped))
+
+    it.effect("a file with more keys than one turn's share gets them all into its filter, over several turns", () =>
+      Effect.gen(function*() {
+        const path = freshPath()
+        yield* Effect.scoped(open(path)) // the schema
+        const keys = Array.from({ length: 40_000 }, (_, i) => hexKey(`bulk ${i}`))
+        withRaw(path, (db) => {
+          db.exec("BEGIN")
+          for (const key of keys) {
+            db.exec(`INSERT INTO llm_cache VALUES ('${key}', 'v', 65, ${Number.MAX_SAFE_INTEGER})`)
+          }
+          db.exec("COMMIT")
+        })
+        const { internals, store: c } = yield* openInternal(path)
+        yield* untilFilter(internals)
+        const filter = internals.filter()!
+        expect(filter.count).toBe(40_000)
+        expect(keys.every((key) => filter.mightContain(key))).toBe(true)
+        const reads = internals.pointReads()
+        expect(yield* c.get(keys[39_999]!)).toEqual(Option.some("v"))
+        expect(yield* c.get(hexKey("not bulk"))).toEqual(Option.none())
+        expect(internals.pointReads()).toBe(reads + 1)
+      }).pipe(Effect.scoped))
+
+    it.effect("the file counts every insert; a writer counts its own until it closes; clear resets neither", () =>
+      Effect.gen(function*() {
+        const path = freshPath()
+        yield* Effect.scoped(Effect.gen(function*() {
+          const c = yield* open(path)
+          yield* c.set("a", "1")
+          yield* c.set("b", "2")
+          yield* writtenBehind(c)
+          yield* c.set("a", "3") // an update, not an insert
+          yield* c.clear
+          yield* c.set("a", "4") // inserted again
+          yield* writtenBehind(c)
+          expect(metaOnDisk(path, "inserts")).toBe(3)
+          const own = withRaw(path, (db) =>
+            db.prepare("SELECT value FROM llm_cache_meta WHERE name LIKE 'inserts:%'").get()) as { value: number }
+          expect(own.value).toBe(3)
+        }))
+        expect(metaOnDisk(path, "inserts")).toBe(3)
+        const ownRows = withRaw(path, (db) =>
+          db.prepare("SELECT count(*) AS n FROM llm_cache_meta WHERE name LIKE 'inserts:%'").get())
+        expect(ownRows).toEqual({ n: 0 })
+      }))
+
+    it.effect("a key another connection writes is found in a later turn, though the filter was built before", () =>
+      Effect.gen(function*() {
+        const path = freshPath()
+        // Two caches on one file: two connections and two writers, as two processes would have.
+        const a = yield* openInternal(path)
+        const b = yield* openInternal(path)
+        yield* untilFilter(a.internals)
+        yield* untilFilter(b.internals)
+        const key = hexKey("written by b")
+        // This turn's check found a's filter current, and it rules the key out.
+        expect(yield* a.store.get(key)).toEqual(Option.none())
+        expect(a.internals.filter()?.mightContain(key)).toBe(false)
+        yield* b.store.set(key, "from b")
+        yield* b.store.stats // b's writer has written it
+        yield* nextTurn
+        expect(yield* a.store.get(key)).toEqual(Option.some("from b"))
+        // Its filter was dropped, and is not rebuilt within 10 s of the last build.
+        expect(a.internals.filter()).toBeUndefined()
+        yield* writtenBehind(a.store)
+        expect(a.internals.filter()).toBeUndefined()
+        yield* TestClock.adjust("10 seconds")
+        expect(yield* a.store.get(hexKey("other"))).toEqual(Option.none())
+        yield* untilFilter(a.internals)
+        const reads = a.internals.pointReads()
+        expect(yield* a.store.get(key)).toEqual(Option.some("from b"))
+        expect(yield* a.store.get(hexKey("absent"))).toEqual(Option.none())
+        expect(a.internals.pointReads()).toBe(reads + 1)
+      }).pipe(Effect.scoped))
+
+    for (const writer of ["worker", "main"] as const) {
+      it.effect(`keys set while a filter is being built are in it (${writer} writer)`, () =>
+        Effect.gen(function*() {
+          const path = freshPath()
+          const { internals, store: c } = yield* openInternal(path, writer === "main" ? "main" : undefined)
+          yield* untilFilter(internals)
+          // Another connection inserts a row: the next turn's check drops the filter.
+          const foreignKey = hexKey("foreign")
+          withRaw(path, (db) =>
+            db.exec(`INSERT INTO llm_cache VALUES ('${foreignKey}', 'from elsewhere', 10, ${Number.MAX_SAFE_INTEGER})`))
+          yield* TestClock.adjust("10 seconds")
+          const before = hexKey("set before the request")
+          const during = hexKey("set during the build")
+          yield* c.set(before, "1") // not yet sent when the new filter is requested
+          expect(yield* c.get(hexKey("absent"))).toEqual(Option.none()) // drops it, requests another
+          yield* c.set(during, "2")
+          yield* untilFilter(internals)
+          yield* writtenBehind(c)
+          const reads = internals.pointReads()
+          expect(yield* c.get(before)).toEqual(Option.some("1"))
+          expect(yield* c.get(during)).toEqual(Option.some("2"))
+          expect(yield* c.get(foreignKey)).toEqual(Option.some("from elsewhere"))
+          expect(yield* c.get(hexKey("still absent"))).toEqual(Option.none())
+          expect(internals.pointReads()).toBe(reads + 3)
+        }).pipe(Effect.scoped))
+    }
+
+    it.effect("a filter filled beyond its capacity by sets is rebuilt larger", () =>
+      Effect.gen(function*() {
+        const { internals, store: c } = yield* openInternal(freshPath())
+        yield* untilFilter(internals)
+        const capacity = internals.filter()!.capacity
+        yield* TestClock.adjust("10 seconds")
+        const keys = Array.from({ length: capacity + 100 }, (_, i) => hexKey(`many ${i}`))
+        for (const key of keys) yield* c.set(key, "v")
+        yield* untilFilter(internals, () => (internals.filter()?.capacity ?? 0) > capacity)
+        yield* writtenBehind(c)
+        expect(internals.filter()!.capacity).toBeGreaterThanOrEqual(2 * capacity)
+        for (const key of keys) expect(yield* c.get(key)).toEqual(Option.some("v"))
+        const reads = internals.pointReads()
+        expect(yield* c.get(hexKey("absent"))).toEqual(Option.none())
+        expect(internals.pointReads()).toBe(reads)
+      }).pipe(Effect.scoped))
   })
 
   it.effect("the layer keeps the cache in <DATA_DIR>/cache.sqlite, creating the directory", () =>
