@@ -59,14 +59,18 @@ const nextTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediat
 /** A cache key as the service makes them: 64 lowercase hex characters. */
 const hexKey = (label: string) => createHash("sha256").update(label).digest("hex")
 
-/** The store with what tests look at: its point reads and its key filter. */
-const openInternal = (path: string, writer?: "main") =>
+/** The store with what tests look at (its point reads and its key filter), not looked up in yet. */
+const openUnused = (path: string, writer?: "main") =>
   LlmCacheSqlite.makeStoreWithInternals({
     path,
     ttl: "1 hour",
     sizeLimitBytes: 1_000_000,
     ...(writer === undefined ? {} : { writer })
   })
+
+/** `openUnused`, after one lookup: the first lookup asks the writer for the key filter. */
+const openInternal = (path: string, writer?: "main") =>
+  Effect.tap(openUnused(path, writer), (opened) => opened.store.get(hexKey("first lookup")))
 
 /** Waits (in real time: the writer is a thread) until the cache's key filter is in use. */
 const untilFilter = (internals: LlmCacheSqlite.SqliteCacheInternals, ready = () => internals.filter() !== undefined) =>
@@ -383,8 +387,8 @@ describe("LlmCache SQLite backend", () => {
         expect(yield* c.get(stored)).toEqual(Option.some("v"))
         expect(yield* c.get("plain key")).toEqual(Option.some("w"))
         expect(internals.pointReads()).toBe(reads + 2)
-        // Misses the filter answered count like the others.
-        expect(yield* c.stats).toMatchObject({ hits: 2, misses: 101 })
+        // Misses the filter answered count like the others (plus `openInternal`'s first lookup).
+        expect(yield* c.stats).toMatchObject({ hits: 2, misses: 102 })
       }).pipe(Effect.scoped))
 
     it.effect("entries already in the file when the cache opens are in its filter", () =>
@@ -454,6 +458,17 @@ describe("LlmCache SQLite backend", () => {
           db.prepare("SELECT count(*) AS n FROM llm_cache_meta WHERE name LIKE 'inserts:%'").get())
         expect(ownRows).toEqual({ n: 0 })
       }))
+
+    it.effect("opening the cache does not scan the file; its first lookup asks for the filter", () =>
+      Effect.gen(function*() {
+        const { internals, store: c } = yield* openUnused(freshPath())
+        yield* c.set(hexKey("stored"), "v")
+        yield* writtenBehind(c) // anything asked of the writer at open has been answered by now
+        expect(internals.filter()).toBeUndefined()
+        expect(yield* c.get(hexKey("absent"))).toEqual(Option.none())
+        yield* untilFilter(internals)
+        expect(internals.filter()?.mightContain(hexKey("stored"))).toBe(true)
+      }).pipe(Effect.scoped))
 
     it.effect("a key another connection writes is found in a later turn, though the filter was built before", () =>
       Effect.gen(function*() {

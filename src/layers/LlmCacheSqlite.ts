@@ -29,8 +29,9 @@
  *
  * Most lookups of a busy cache are misses of keys never seen, and a miss's point read was the
  * largest cost left on the event loop (15-20 µs measured in the benchmark). A key filter (a Bloom
- * filter, `internal/keyFilter.ts`) answers "certainly not in the file" without it. The writer
- * builds its content from one snapshot of the file: every key (expired ones too: an upsert can
+ * filter, `internal/keyFilter.ts`) answers "certainly not in the file" without it. The first
+ * lookup asks for it (so `cache stats` or `clear` never scan the file), and the writer reads its
+ * content from one snapshot of the file: every key (expired ones too: an upsert can
  * revive one without inserting a row) and `foreign`, the number of rows other writers ever
  * inserted. That number is exact because the file counts it itself: a trigger counts every insert
  * in `inserts` (every process that writes the file fires it), and each writer counts its own
@@ -185,7 +186,7 @@ interface Opened {
   readonly close: Effect.Effect<void, unknown>
 }
 
-const open = (options: SqliteCacheOptions, onFallback: (reason: string) => void, now: number): Opened => {
+const open = (options: SqliteCacheOptions, onFallback: (reason: string) => void): Opened => {
   mkdirSync(dirname(options.path), { recursive: true })
   const driverPath = require.resolve("better-sqlite3")
   const Driver = require(driverPath) as DatabaseConstructor
@@ -206,21 +207,20 @@ const open = (options: SqliteCacheOptions, onFallback: (reason: string) => void,
       placement: options.writer ?? "worker",
       onFallback
     })
-    return build({ db, selectValue, selectForeign, ownInserts: `inserts:${writerId}`, writer, now })
+    return build({ db, selectValue, selectForeign, ownInserts: `inserts:${writerId}`, writer })
   } catch (error) {
     db.close()
     throw error
   }
 }
 
-const build = ({ db, now: openedAt, ownInserts, selectForeign, selectValue, writer }: {
+const build = ({ db, ownInserts, selectForeign, selectValue, writer }: {
   readonly db: Database
   readonly selectValue: Statement
   readonly selectForeign: Statement
   /** This writer's row in `llm_cache_meta` (its own inserts). */
   readonly ownInserts: string
   readonly writer: WriterChannel
-  readonly now: number
 }): Opened => {
   // Buffered since they were last sent: key -> time of its latest hit (in insertion order), and counts.
   const touches = new Map<string, number>()
@@ -433,8 +433,6 @@ const build = ({ db, now: openedAt, ownInserts, selectForeign, selectValue, writ
     }))
   }
 
-  requestFilter(openedAt)
-
   return {
     store,
     internals: { pointReads: () => pointReads, filter: () => filter },
@@ -495,9 +493,8 @@ export const makeStoreWithInternals = (
           Effect.annotateLogs({ backend: "sqlite", operation: "writer", reason })
         )
       )
-    const now = yield* Clock.currentTimeMillis
     const opened = yield* Effect.acquireRelease(
-      Effect.try({ try: () => open(options, onFallback, now), catch: (e) => fault("open", e) }),
+      Effect.try({ try: () => open(options, onFallback), catch: (e) => fault("open", e) }),
       (o) =>
         o.close.pipe(
           Effect.catchAll((e) =>
