@@ -3,8 +3,9 @@
  *
  * A key has a token bucket of `RATE_LIMIT_MAX_CALLS` requests per `RATE_LIMIT_PERIOD` and, when
  * `RATE_LIMIT_MAX_TOKENS` is set, a second bucket of tokens per period. The bucket arithmetic is
- * `@effect/experimental`'s `RateLimiter` (token-bucket, `onExceeded: "delay"`) over one of its
- * `RateLimiterStore`s (memory or Redis), so the same algorithm runs in-process and across processes.
+ * the token bucket of `@effect/experimental`'s `RateLimiterStore`s (memory or Redis), called as its
+ * `RateLimiter` does for token-bucket with `onExceeded: "delay"`, so the same algorithm runs
+ * in-process and across processes.
  *
  * `fromStores` adds what that module lacks (see its comments): strict FIFO order of waiters per key,
  * a pause for everyone after a 429's `Retry-After`, a waiting count and the wait metric. The adapters
