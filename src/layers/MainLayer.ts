@@ -14,7 +14,7 @@ import type { LlmCache } from "../services/LlmCache.js"
 import type { LogTail } from "../services/LogTail.js"
 import type { Pricing, PricingFileError } from "../services/Pricing.js"
 import type { RateLimiter } from "../services/RateLimiter.js"
-import type { RunHistory, RunHistoryError } from "../services/RunHistory.js"
+import type { HistoryRecorder, RunHistory, RunHistoryError } from "../services/RunHistory.js"
 import type { WorkflowEvents } from "../services/WorkflowEvents.js"
 import * as AppConfigEnv from "./AppConfigEnv.js"
 import * as CircuitBreakerMemory from "./CircuitBreakerMemory.js"
@@ -51,6 +51,7 @@ export type Services =
   | Pricing
   | WorkflowEvents
   | RunHistory
+  | HistoryRecorder
   | LanguageModel.LanguageModel
 
 /** Why the services could not start: each carries a message for the user (exit 2). */

@@ -16,7 +16,7 @@
  * time so one bad event cannot take its neighbours down with it.
  */
 import { Chunk, Duration, Effect, Fiber, Layer, Queue, type Scope } from "effect"
-import { isRecorded, RunHistory } from "../services/RunHistory.js"
+import { HistoryRecorder, type HistoryRecorderService, isRecorded, RunHistory } from "../services/RunHistory.js"
 import { type WorkflowEvent, WorkflowEvents } from "../services/WorkflowEvents.js"
 
 /** Tuning of the recorder. */
@@ -30,9 +30,9 @@ export interface RecorderOptions {
 }
 
 /** What the recorder offers while it runs. */
-export interface Recorder {
+export interface Recorder extends HistoryRecorderService {
   /** Writes every event published so far; returns when they are in the history. */
-  readonly flush: Effect.Effect<void>
+  readonly drain: Effect.Effect<void>
 }
 
 /**
@@ -111,12 +111,16 @@ export const make = (
       })
     )
 
-    return { flush: drainAll }
+    return {
+      drain: drainAll,
+      flush: (timeout) =>
+        Effect.timeout(drainAll, timeout).pipe(Effect.as<ReadonlyArray<string>>([]), Effect.orElseSucceed(() => ["<unknown>"]))
+    }
   })
 
 /** Records every workflow event into the `RunHistory` for the lifetime of the layer. */
-export const layer: Layer.Layer<never, never, WorkflowEvents | RunHistory> = Layer.scopedDiscard(make())
+export const layer: Layer.Layer<HistoryRecorder, never, WorkflowEvents | RunHistory> = Layer.scoped(HistoryRecorder, make())
 
 /** `layer` with tuning (see `RecorderOptions`). */
-export const layerWith = (options: RecorderOptions): Layer.Layer<never, never, WorkflowEvents | RunHistory> =>
-  Layer.scopedDiscard(make(options))
+export const layerWith = (options: RecorderOptions): Layer.Layer<HistoryRecorder, never, WorkflowEvents | RunHistory> =>
+  Layer.scoped(HistoryRecorder, make(options))

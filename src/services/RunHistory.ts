@@ -11,7 +11,7 @@
  * Only what events carry is stored: inputs, outputs, error tags and messages, usage and cost.
  * Events never carry API keys or request headers, and this port must not be given any.
  */
-import { Context, Effect, type Option, Schema } from "effect"
+import { Context, type Duration, Effect, type Option, Schema } from "effect"
 import { CallStatus, ErrorInfo, type WorkflowEvent } from "./WorkflowEvents.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -187,6 +187,22 @@ export const markInterrupted: Effect.Effect<number, RunHistoryError, RunHistory>
   RunHistory,
   (s) => s.markInterrupted
 )
+
+/** What the running recorder (`layers/RunHistoryRecorder.ts`) offers to the code that reports runs. */
+export interface HistoryRecorderService {
+  /**
+   * Waits until every event published before the call is written to the history, or `timeout`
+   * passes. Returns the ids of the runs whose events are not all written yet: empty when everything
+   * landed. Callers flush before they report a run as finished, so what they print is on disk.
+   */
+  readonly flush: (timeout: Duration.DurationInput) => Effect.Effect<ReadonlyArray<string>>
+}
+
+/** The recorder that writes the event stream into the `RunHistory`. */
+export class HistoryRecorder extends Context.Tag("effect-agents/HistoryRecorder")<HistoryRecorder, HistoryRecorderService>() {}
+
+/** `yield* RunHistory.flush("5 seconds")`. */
+export const flush = Effect.serviceFunctionEffect(HistoryRecorder, (s) => s.flush)
 
 // ---------------------------------------------------------------------------------------------
 // Pure helpers
