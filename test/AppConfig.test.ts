@@ -1,7 +1,7 @@
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Option, Redacted } from "effect"
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { load } from "../src/layers/AppConfigEnv.js"
@@ -134,6 +134,67 @@ describe("AppConfig", () => {
           expect(config.cache.enabled).toBe(false)
         })
     ))
+
+  it.effect("a DATA_DIR that cannot be a directory is one InvalidConfig line naming the variable, path and why", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "ea-dirs-")), "not-a-dir")
+    writeFileSync(file, "x")
+    return withEnv({ DATA_DIR: join(file, "data") })((dotenvPath) =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(load({ dotenvPath }))
+        expect(error.problems.map((p) => p.key)).toEqual(["DATA_DIR"])
+        expect(error.message).not.toContain("\n")
+        expect(error.message).toContain(`DATA_DIR: expected a writable directory, found ${JSON.stringify(join(file, "data"))} (from env)`)
+        expect(error.message).toContain(`${file} exists and is not a directory`)
+      })
+    )
+  })
+
+  it.effect("a LOG_DIR the kernel refuses (/proc) fails at once with the reason, instead of looping", () =>
+    withEnv({ LOG_DIR: "/proc/effect-agents/logs" })((dotenvPath) =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(load({ dotenvPath }))
+        expect(error.problems.map((p) => p.key)).toEqual(["LOG_DIR"])
+        expect(error.problems[0]!.reason).toMatch(/^cannot create \/proc\/effect-agents: E[A-Z]+/)
+      })
+    ))
+
+  it.effect("checking the configuration leaves no directory behind", () => {
+    const root = mkdtempSync(join(tmpdir(), "ea-dirs-"))
+    return withEnv({ DATA_DIR: join(root, "data", "x"), LOG_DIR: join(root, "logs", "y") })((dotenvPath) =>
+      Effect.gen(function*() {
+        yield* load({ dotenvPath })
+        expect(existsSync(join(root, "data"))).toBe(false)
+        expect(existsSync(join(root, "logs"))).toBe(false)
+      })
+    )
+  })
+
+  it.effect("the layer creates DATA_DIR and a private LOG_DIR before anything runs", () => {
+    const root = mkdtempSync(join(tmpdir(), "ea-dirs-"))
+    return withEnv({ DATA_DIR: join(root, "data", "x"), LOG_DIR: join(root, "logs", "y") })((dotenvPath) =>
+      Effect.gen(function*() {
+        yield* AppConfig
+        expect(statSync(join(root, "data", "x")).isDirectory()).toBe(true)
+        expect(statSync(join(root, "logs", "y")).mode & 0o777).toBe(0o700)
+      }).pipe(Effect.provide(AppConfigEnv.layer({ dotenvPath })))
+    )
+  })
+
+  it.effect("a DATA_DIR nothing stores in (memory cache, PostgreSQL history) is not required", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "ea-dirs-")), "not-a-dir")
+    writeFileSync(file, "x")
+    return withEnv({
+      DATA_DIR: file,
+      CACHE_BACKEND: "memory",
+      DATABASE_URL: "postgres://postgres@127.0.0.1:5432/test",
+      LOG_DIR: join(tmpdir(), "ea-logs-unused")
+    })((dotenvPath) =>
+      Effect.gen(function*() {
+        const { config } = yield* load({ dotenvPath })
+        expect(config.dataDir).toBe(file)
+      })
+    )
+  })
 
   it.effect("the layer provides the AppConfig service", () =>
     withEnv({ LLM_MODEL: "m-1" })((dotenvPath) =>

@@ -4,14 +4,19 @@
  * Values come through Effect's `ConfigProvider`s: the fiber's current provider (the process
  * environment by default; tests swap it with `ConfigProvider.fromMap`) wins over the `.env` file,
  * which is read with `@effect/platform`'s dotenv provider. The strings are then validated by
- * `AppConfig.decodeSettings`, which reports every bad key at once.
+ * `AppConfig.decodeSettings`, which reports every bad key at once. The directories the settings
+ * write to (`LOG_DIR`, `DATA_DIR`) must be usable too: one that cannot be created or written is an
+ * `InvalidConfig` naming the variable, found here at startup rather than at the first write.
  */
 import { FileSystem } from "@effect/platform"
 import * as PlatformConfigProvider from "@effect/platform/PlatformConfigProvider"
 import { Config, ConfigProvider, Effect, Either, Layer, Option } from "effect"
+import * as Directory from "../internal/directory.js"
 import {
   AppConfig,
+  ConfigProblem,
   decodeSettings,
+  directoriesInUse,
   InvalidConfig,
   type LoadedConfig,
   type RawSetting,
@@ -24,6 +29,12 @@ export interface LoadOptions {
   readonly dotenvPath?: string
   /** Whether stdout is a terminal; picks the default `LOG_FORMAT`. */
   readonly isTty?: boolean
+  /**
+   * The directories the settings write to: `"create"` them (what `layer` does before anything
+   * runs), or only `"check"` that they could be, leaving nothing behind (the default, for
+   * `effect-agents config`).
+   */
+  readonly directories?: "create" | "check"
 }
 
 const readKey = (provider: ConfigProvider.ConfigProvider, key: string) =>
@@ -66,9 +77,44 @@ export const load = (options: LoadOptions = {}): Effect.Effect<LoadedConfig, Inv
       if (Option.isSome(fromFile)) raw[s.key] = { value: fromFile.value, source: ".env" }
     }
     const decoded = decodeSettings(raw, { isTty: options.isTty ?? false })
-    return yield* Either.isRight(decoded) ? Effect.succeed(decoded.right) : Effect.fail(decoded.left)
+    if (Either.isLeft(decoded)) return yield* decoded.left
+    const problems = directoryProblems(decoded.right, options.directories ?? "check")
+    if (problems.length > 0) return yield* new InvalidConfig({ problems })
+    return decoded.right
   })
 
-/** The `AppConfig` service, read from the environment and `.env`. */
+/** `LOG_DIR` is private to the user (log lines may quote prompts); `DATA_DIR` follows the umask. */
+const modeOf = (key: string): number | undefined => key === "LOG_DIR" ? 0o700 : undefined
+
+/** The directories in use that cannot be created or written, as problems keyed by their variable. */
+const directoryProblems = (loaded: LoadedConfig, mode: "create" | "check"): ReadonlyArray<ConfigProblem> => {
+  const problems: Array<ConfigProblem> = []
+  for (const dir of directoriesInUse(loaded.config)) {
+    try {
+      // Once the start has failed, nothing more is created: the rest is only checked.
+      if (mode === "create" && problems.length === 0) {
+        const dirMode = modeOf(dir.key)
+        Directory.ensure(dir.path, dirMode === undefined ? {} : { mode: dirMode })
+      } else {
+        Directory.check(dir.path)
+      }
+    } catch (error) {
+      if (!(error instanceof Directory.UnusableDirectory)) throw error
+      problems.push(new ConfigProblem({
+        key: dir.key,
+        expected: "a writable directory",
+        found: JSON.stringify(dir.path),
+        source: loaded.effective.find((s) => s.key === dir.key)?.source ?? "default",
+        reason: error.reason
+      }))
+    }
+  }
+  return problems
+}
+
+/**
+ * The `AppConfig` service, read from the environment and `.env`; the directories it writes to are
+ * created (unless `options.directories` says `"check"`).
+ */
 export const layer = (options: LoadOptions = {}): Layer.Layer<AppConfig, InvalidConfig, FileSystem.FileSystem> =>
-  Layer.effect(AppConfig, Effect.map(load(options), (loaded) => loaded.config))
+  Layer.effect(AppConfig, Effect.map(load({ directories: "create", ...options }), (loaded) => loaded.config))

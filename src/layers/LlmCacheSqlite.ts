@@ -51,11 +51,11 @@
  * then answers every lookup as a miss; building the layer never fails.
  */
 import { randomUUID } from "node:crypto"
-import { mkdirSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { performance } from "node:perf_hooks"
 import { Clock, Duration, Effect, Layer, Option, Runtime, Schedule, type Scope } from "effect"
+import * as Directory from "../internal/directory.js"
 import { AppConfig } from "../services/AppConfig.js"
 import {
   CacheBackendError,
@@ -187,7 +187,7 @@ interface Opened {
 }
 
 const open = (options: SqliteCacheOptions, onFallback: (reason: string) => void): Opened => {
-  mkdirSync(dirname(options.path), { recursive: true })
+  Directory.ensure(dirname(options.path))
   const driverPath = require.resolve("better-sqlite3")
   const Driver = require(driverPath) as DatabaseConstructor
   const db = new Driver(options.path, { timeout: BUSY_TIMEOUT_MS })

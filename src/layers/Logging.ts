@@ -14,6 +14,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect, Exit, Layer, Logger, type LogLevel, Mailbox, type Scope, Stream } from "effect"
+import * as Directory from "../internal/directory.js"
 import { formatJson, formatPretty, logFileName, minimumLevel, toLogEntry } from "../internal/logFormat.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { defaultCapacity, type LogEntry, LogTail, type LogTailService } from "../services/LogTail.js"
@@ -154,7 +155,7 @@ const makeFileSink = (
   }
 
   const openFile = (name: string): number => {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+    Directory.ensure(dir, { mode: 0o700 })
     const handle = fs.openSync(path.join(dir, name), "a", 0o600)
     try {
       // The mode above applies only on creation; tighten a file left by an older version too.
@@ -171,7 +172,7 @@ const makeFileSink = (
     try {
       if (closed) {
         // Entries logged after release (shutdown messages) still reach the file, without keeping it open.
-        fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+        Directory.ensure(dir, { mode: 0o700 })
         fs.appendFileSync(path.join(dir, name), line + "\n", { mode: 0o600 })
         return
       }

@@ -8,11 +8,11 @@
  * the last transactions), and readers (`effect-agents history` in another terminal) never block
  * the writer.
  */
-import { mkdirSync } from "node:fs"
 import { dirname, join } from "node:path"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect, Layer, type Scope } from "effect"
+import * as Directory from "../internal/directory.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { RunHistory, RunHistoryError, type RunHistoryService } from "../services/RunHistory.js"
 import { makeStore, reasonOf, type StoreOptions } from "./internal/historySql.js"
@@ -36,7 +36,7 @@ export const make = (options: SqliteHistoryOptions): Effect.Effect<RunHistorySer
   Effect.gen(function*() {
     if (options.filename !== ":memory:") {
       yield* Effect.try({
-        try: () => mkdirSync(dirname(options.filename), { recursive: true }),
+        try: () => Directory.ensure(dirname(options.filename)),
         catch: openFailure
       })
     }

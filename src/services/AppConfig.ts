@@ -200,22 +200,52 @@ export interface RawSetting {
   readonly source: "env" | ".env"
 }
 
-/** One bad key: what was expected and what was found (secrets shown as `<redacted>`). */
+/**
+ * One bad key: what was expected and what was found (secrets shown as `<redacted>`), and `reason`
+ * when the value has the right form but does not work (a directory that cannot be created).
+ */
 export class ConfigProblem extends Schema.Class<ConfigProblem>("ConfigProblem")({
   key: Schema.String,
   expected: Schema.String,
   found: Schema.String,
-  source: Schema.String
+  source: Schema.String,
+  reason: Schema.optional(Schema.String)
 }) {}
+
+const problemLine = (p: ConfigProblem): string =>
+  `${p.key}: expected ${p.expected}, found ${p.found} (from ${p.source})${p.reason === undefined ? "" : `: ${p.reason}`}`
 
 /** The configuration is invalid; `problems` lists every bad key, not just the first. */
 export class InvalidConfig extends Schema.TaggedError<InvalidConfig>()("InvalidConfig", {
   problems: Schema.Array(ConfigProblem)
 }) {
   override get message(): string {
-    return `Invalid configuration (${this.problems.length} problem${this.problems.length === 1 ? "" : "s"}):\n` +
-      this.problems.map((p) => `  ${p.key}: expected ${p.expected}, found ${p.found} (from ${p.source})`).join("\n")
+    // One problem fits on one line; several are listed one per line.
+    if (this.problems.length === 1) return `Invalid configuration: ${problemLine(this.problems[0]!)}`
+    return `Invalid configuration (${this.problems.length} problems):\n` +
+      this.problems.map((p) => `  ${problemLine(p)}`).join("\n")
   }
+}
+
+/** A directory the configuration writes to, with the variable that names it. */
+export interface DirectoryInUse {
+  readonly key: "DATA_DIR" | "LOG_DIR"
+  readonly path: string
+}
+
+/**
+ * The directories this configuration writes to: `DATA_DIR` when the SQLite cache or the default
+ * SQLite history lives there (`DATABASE_URL` unset or `sqlite:` without a path, as
+ * `RunHistoryFromConfig` reads it), then `LOG_DIR`, which always holds the log files.
+ */
+export const directoriesInUse = (config: AppConfigShape): ReadonlyArray<DirectoryInUse> => {
+  const sqliteCache = config.cache.enabled && config.cache.backend === "sqlite"
+  const historyUrl = Option.map(config.databaseUrl, (url) => Redacted.value(url).trim().toLowerCase())
+  const sqliteHistory = Option.isNone(historyUrl) || historyUrl.value === "sqlite:" || historyUrl.value === "sqlite://"
+  return [
+    ...(sqliteCache || sqliteHistory ? [{ key: "DATA_DIR" as const, path: config.dataDir }] : []),
+    { key: "LOG_DIR", path: config.log.dir }
+  ]
 }
 
 /** One row of the effective configuration as `effect-agents config` prints it. */
