@@ -351,6 +351,40 @@ describe("retry", () => {
         expect(error).toMatchObject({ timeoutMs: 5_000 })
       }), { script: FakeProvider.hang }))
 
+  it.scoped("a call that fails after 3 attempts reports 3 attempts in its event and its log lines", () =>
+    withStack({ MAX_RETRIES: "2" }, (fake) =>
+      Effect.gen(function*() {
+        const events = yield* recordEvents
+        const { lines, result: error } = yield* logFileLines(failure(ask()))
+        expect(error._tag).toBe("ProviderUnavailable")
+        expect(fake.count()).toBe(3)
+        const finished = finishedEvents(yield* events.drain)
+        expect(finished.map((e) => [e.status, e.attempt])).toEqual([["error", 3]])
+        // As the JSON log file has them: annotations are top-level fields of the line.
+        const logged = lines.map((line) => JSON.parse(line) as Record<string, string>)
+        expect(logged.filter((l) => l["message"] === "LLM attempt failed; retrying").map((l) => l["attempt"]))
+          .toEqual(["1", "2"])
+        expect(logged.find((l) => l["message"] === "LLM call failed")?.["attempts"]).toBe("3")
+      }), { script: FakeProvider.status(503) }))
+
+  it.scoped("a failure that is not retried counts one attempt", () =>
+    withStack({ MAX_RETRIES: "3" }, () =>
+      Effect.gen(function*() {
+        const events = yield* recordEvents
+        yield* failure(ask())
+        expect(finishedEvents(yield* events.drain).map((e) => [e.status, e.attempt])).toEqual([["error", 1]])
+      }), { script: FakeProvider.status(400) }))
+
+  it.scoped("followers of a leader that failed report the leader's attempts", () =>
+    withStack({ MAX_RETRIES: "2" }, (fake) =>
+      Effect.gen(function*() {
+        const events = yield* recordEvents
+        const errors = yield* Effect.all(Array.from({ length: 3 }, () => failure(ask())), { concurrency: "unbounded" })
+        expect(errors.map((e) => e._tag)).toEqual(["ProviderUnavailable", "ProviderUnavailable", "ProviderUnavailable"])
+        expect(fake.count()).toBe(3)
+        expect(finishedEvents(yield* events.drain).map((e) => e.attempt)).toEqual([3, 3, 3])
+      }), { script: FakeProvider.delay(20, FakeProvider.status(503)) }))
+
   it.scoped("maps a 200 with a body that is not JSON to MalformedResponse, without retrying", () =>
     withStack({ MAX_RETRIES: "3" }, (fake) =>
       Effect.gen(function*() {
@@ -376,12 +410,15 @@ describe("circuit breaker", () => {
   it.scoped("fails fast with CircuitOpen and no HTTP request while open", () =>
     withStack(env, (fake) =>
       Effect.gen(function*() {
+        const events = yield* recordEvents
         yield* failure(ask("first"))
         fake.clearRequests()
         const before = fake.count()
         const error = yield* failure(ask("second"))
         expect(error._tag).toBe("CircuitOpen")
         expect(fake.count()).toBe(before)
+        // Attempts are the ones that reached the provider: the circuit's refusals are not.
+        expect(finishedEvents(yield* events.drain).map((e) => e.attempt)).toEqual([3, 0])
       }), { script: FakeProvider.status(503) }))
 
   it.scoped("after the reset timeout one probe reaches the provider and its success closes the circuit", () =>
@@ -408,8 +445,20 @@ describe("fallback models", () => {
         expect(response.text).toBe("from the backup")
         expect(fake.requests.map((r) => r.model)).toEqual([Stack.MODEL, Stack.MODEL, Stack.MODEL, "fake-backup"])
         const finished = finishedEvents(yield* events.drain)
-        expect(finished.map((e) => [e.model, e.status, e.attempt])).toEqual([["fake-backup", "success", 1]])
+        // Attempts count on every model: three on the primary, one on the backup.
+        expect(finished.map((e) => [e.model, e.status, e.attempt])).toEqual([["fake-backup", "success", 4]])
       }), { script: byModel("from the backup") }))
+
+  it.scoped("a call that fails on every model reports all its attempts", () =>
+    withStack({ LLM_FALLBACK_MODELS: "fake-backup", MAX_RETRIES: "2" }, (fake) =>
+      Effect.gen(function*() {
+        const events = yield* recordEvents
+        const error = yield* failure(ask())
+        expect(error._tag).toBe("ProviderUnavailable")
+        expect(fake.count()).toBe(6)
+        const finished = finishedEvents(yield* events.drain)
+        expect(finished.map((e) => [e.model, e.status, e.attempt])).toEqual([[Stack.MODEL, "error", 6]])
+      }), { script: FakeProvider.status(503) }))
 
   it.scoped("accepts provider:model fallbacks and labels them with their provider", () =>
     withStack(

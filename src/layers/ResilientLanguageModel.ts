@@ -129,6 +129,20 @@ interface Answer {
   readonly attempts: number
 }
 
+/** A provider call that failed, and the attempts it made on every model before giving up. */
+interface Failed {
+  readonly error: LlmError
+  readonly attempts: number
+}
+
+/**
+ * Attempts a call has made so far, over all its models: shared by the retries and fallbacks of one
+ * call (made only once its first attempt has failed, so a call that succeeds at once never pays for it).
+ */
+interface AttemptCount {
+  attempts: number
+}
+
 /** The run / step / agent fields of an event, from the fiber's workflow context. */
 const context = (ctx: WorkflowContext.WorkflowContextValue) => ({
   ...(ctx.runId === undefined ? {} : { runId: ctx.runId }),
@@ -415,7 +429,7 @@ export const make = (options: Options) =>
     // Flights of `singleFlight` by cache key. Followers register a callback on the leader's flight
     // (no Deferred is made unless someone actually waits).
     interface Flight {
-      waiters: Set<(exit: Exit.Exit<Answer, LlmError>) => void> | undefined
+      waiters: Set<(exit: Exit.Exit<Answer, Failed>) => void> | undefined
     }
     const inFlight = new Map<string, Flight>()
 
@@ -484,25 +498,24 @@ export const make = (options: Options) =>
     const timeoutMs = Duration.toMillis(options.timeout)
 
     /**
-     * All attempts on one model: retry around breaker around one attempt. Built when it runs (from
-     * `performMiss` and the fallback handler), so the attempt count is per execution without a
-     * `suspend`. `startedAt`: the call's start, when this is its first model (the retry budget's start).
-     * `firstFailure`: attempt 1 already ran (see `singleFlight`) and failed with it.
+     * All attempts on one model: retry around breaker around one attempt. `count` holds the call's
+     * attempts so far on every model; an attempt counts once the breaker lets it through (a refusal
+     * reaches no provider). `startedAt`: the call's start, when this is its first model (the retry
+     * budget's start). `firstFailure`: attempt 1 already ran (see `singleFlight`) and failed with it.
      */
     const onModel = (
       call: Call,
       model: string,
+      count: AttemptCount,
       startedAt?: number,
       firstFailure?: { readonly error: LlmError }
     ): Effect.Effect<Answer, LlmError> => {
-      let attempts = firstFailure === undefined ? 0 : 1
       const key = resolve(model).key
+      const counted = Effect.suspend(() => attempt(call, model, ++count.attempts))
       return Effect.map(
         Resilience.retryLlm(
-          Effect.suspend(() => {
-            attempts += 1
-            return breaker.withBreaker(key, attempt(call, model, attempts), breakerOptions)
-          }),
+          // Built per attempt: the breaker decides admission as the effect is made.
+          Effect.suspend(() => breaker.withBreaker(key, counted, breakerOptions)),
           options.retry,
           {
             ...(startedAt === undefined ? {} : { startedAt }),
@@ -522,34 +535,46 @@ export const make = (options: Options) =>
                   }, trusted)
                 )
                 yield* Effect.logWarning("LLM attempt failed; retrying").pipe(
-                  Effect.annotateLogs({ model: label(model), attempt: n, reason: error.message, delayMs: Duration.toMillis(delay) })
+                  Effect.annotateLogs({
+                    model: label(model),
+                    attempt: count.attempts,
+                    reason: error.message,
+                    delayMs: Duration.toMillis(delay)
+                  })
                 )
               })
           }
         ),
-        (response): Answer => ({ response, model, attempts })
+        (response): Answer => ({ response, model, attempts: count.attempts })
       )
     }
 
     /**
-     * The primary model, then each fallback while the failure is the provider's. `firstFailure`:
-     * the primary's first attempt already ran and failed with it (see `onModel`).
+     * The primary model, then each fallback while the failure is the provider's; `count` adds up the
+     * attempts on all of them. `firstFailure`: the primary's first attempt already ran and failed
+     * with it (see `onModel`).
      */
     const withFallbacks = (
       call: Call,
       primary: string,
       startedAt: number,
+      count: AttemptCount,
       firstFailure?: { readonly error: LlmError }
     ): Effect.Effect<Answer, LlmError> => {
-      if (options.fallbackModels.length === 0) return onModel(call, primary, startedAt, firstFailure)
+      if (options.fallbackModels.length === 0) return onModel(call, primary, count, startedAt, firstFailure)
       const chain = [primary, ...options.fallbackModels.filter((m) => m !== primary)]
       const go = (index: number): Effect.Effect<Answer, LlmError> =>
-        (index === 0 ? onModel(call, primary, startedAt, firstFailure) : onModel(call, chain[index]!)).pipe(
+        (index === 0 ? onModel(call, primary, count, startedAt, firstFailure) : onModel(call, chain[index]!, count)).pipe(
           Effect.catchIf(
             (error) => index + 1 < chain.length && (isRetryable(error) || error._tag === "CircuitOpen"),
             (error) =>
               Effect.logWarning("LLM model failed; falling back").pipe(
-                Effect.annotateLogs({ model: label(chain[index]!), next: label(chain[index + 1]!), reason: error.message }),
+                Effect.annotateLogs({
+                  model: label(chain[index]!),
+                  next: label(chain[index + 1]!),
+                  attempt: count.attempts,
+                  reason: error.message
+                }),
                 Effect.zipRight(go(index + 1))
               )
           )
@@ -558,9 +583,9 @@ export const make = (options: Options) =>
     }
 
     /** A follower of `key`'s flight: it gets the leader's exit as it is, an interruption included. */
-    const follow = (flight: Flight): Effect.Effect<Answer, LlmError> =>
-      Effect.async<Answer, LlmError>((resume) => {
-        const waiter = (exit: Exit.Exit<Answer, LlmError>) => resume(exit)
+    const follow = (flight: Flight): Effect.Effect<Answer, Failed> =>
+      Effect.async<Answer, Failed>((resume) => {
+        const waiter = (exit: Exit.Exit<Answer, Failed>) => resume(exit)
         const waiters = flight.waiters ??= new Set()
         waiters.add(waiter)
         return Effect.sync(() => {
@@ -580,13 +605,13 @@ export const make = (options: Options) =>
      * The flight is registered and its exit handler installed in one uninterruptible step, as
      * `Effect.onExit` would, so no interruption can leave a flight without its leader.
      */
-    const singleFlight = (key: string, call: Call, model: string, startedAt: number): Effect.Effect<Answer, LlmError> =>
+    const singleFlight = (key: string, call: Call, model: string, startedAt: number): Effect.Effect<Answer, Failed> =>
       Effect.uninterruptibleMask((restore) => {
         const existing = inFlight.get(key)
         if (existing !== undefined) return restore(follow(existing))
         const flight: Flight = { waiters: undefined }
         inFlight.set(key, flight)
-        const land = (exit: Exit.Exit<Answer, LlmError>): Exit.Exit<Answer, LlmError> => {
+        const land = (exit: Exit.Exit<Answer, Failed>): Exit.Exit<Answer, Failed> => {
           inFlight.delete(key)
           if (flight.waiters !== undefined) for (const waiter of flight.waiters) waiter(exit)
           return exit
@@ -596,9 +621,15 @@ export const make = (options: Options) =>
           onSuccess: (response) => land(Exit.succeed({ response, model, attempts: 1 })),
           onFailure: (cause) => {
             const failure = Cause.failureOption(cause)
-            if (Option.isNone(failure)) return land(Exit.failCause(cause))
+            // No failure (a defect or an interruption): there is no error to count attempts for.
+            if (Option.isNone(failure)) return land(Exit.failCause(Cause.map(cause, (error): Failed => ({ error, attempts: 1 }))))
+            // An open circuit refuses before the provider is reached: that is no attempt.
+            const count: AttemptCount = { attempts: failure.value._tag === "CircuitOpen" ? 0 : 1 }
             return Effect.onExit(
-              restore(withFallbacks(call, model, startedAt, { error: failure.value })),
+              restore(Effect.mapError(
+                withFallbacks(call, model, startedAt, count, { error: failure.value }),
+                (error): Failed => ({ error, attempts: count.attempts })
+              )),
               (exit) => Effect.sync(() => land(exit))
             )
           }
@@ -704,20 +735,21 @@ export const make = (options: Options) =>
       cacheable: boolean
     ): Effect.Effect<LanguageModel.GenerateTextResponse<any>, LlmError> => {
       const prepared: Call = { method: call.method, options: call.options, tokens: tokensOfJson(encoded) }
-      const onFailure = (cause: Cause.Cause<LlmError>) => {
-        const error = Cause.failureOption(cause)
-        if (Option.isNone(error)) return Effect.failCause(cause)
+      const onFailure = (cause: Cause.Cause<Failed>) => {
+        const failed = Cause.failureOption(cause)
+        const errors = Cause.map(cause, (f) => f.error)
+        if (Option.isNone(failed)) return Effect.failCause(errors)
         return Effect.zipRight(
           finishedOn(fiber, ctx, {
             model,
             cached: false,
-            attempts: 0,
+            attempts: failed.value.attempts,
             usage: { inputTokens: 0, outputTokens: 0 },
             costUsd: 0,
             started,
-            error: error.value
+            error: failed.value.error
           }),
-          Effect.failCause(cause)
+          Effect.failCause(errors)
         )
       }
       const onSuccess = (answer: Answer) => {
