@@ -3,12 +3,15 @@
  * the Effect clock, secrets never printed, the console switch and the in-memory tail.
  */
 import { afterAll, afterEach, describe, expect, it, vi } from "@effect/vitest"
-import { Cause, Chunk, Effect, Fiber, Layer, Redacted, Stream, TestClock } from "effect"
+import { Cause, Chunk, Effect, Fiber, Layer, Redacted, Schema, Stream, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as Workflow from "../src/agents/Workflow.js"
 import * as Logging from "../src/layers/Logging.js"
+import * as WorkflowEventsPubSub from "../src/layers/WorkflowEventsPubSub.js"
 import * as LogTail from "../src/services/LogTail.js"
+import * as WorkflowContext from "../src/services/WorkflowContext.js"
 import { testConfigLayer } from "./support/config.js"
 
 const dirs: Array<string> = []
@@ -205,6 +208,25 @@ describe("log files", () => {
         expect.stringContaining("cannot write log file"),
         "second"
       ])
+    }))
+})
+
+describe("workflow runs", () => {
+  it.effect("a line logged inside a run's step, by an agent, names them in the file and on the console", () =>
+    Effect.gen(function*() {
+      const dir = freshDir()
+      yield* TestClock.setTime(MAR_14_0930)
+      const output = captureOutput()
+      const reporting = Workflow.make("reporting", "logs from an agent", Schema.String, (input) =>
+        Workflow.step("report", Effect.logInfo(`working on ${input}`).pipe(WorkflowContext.withAgent("reporter"))))
+      yield* reporting.run("it", { runId: "run-7" }).pipe(
+        Effect.provide(WorkflowEventsPubSub.layer),
+        Effect.provide(logging(dir, { LOG_FORMAT: "pretty" }, { console: true }))
+      )
+      const [line] = readJsonLines(path.join(dir, "effect-agents-2025-03-14.log"))
+      expect(line).toMatchObject({ message: "working on it", runId: "run-7", workflow: "reporting", stepId: "step-1", agent: "reporter" })
+      const console = output.stderr.find((s) => s.includes("working on it"))
+      expect(console).toContain("agent=reporter runId=run-7 stepId=step-1 workflow=reporting")
     }))
 })
 

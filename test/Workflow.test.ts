@@ -1,13 +1,15 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Layer, Metric, Queue, Ref, Schema } from "effect"
+import { Deferred, Effect, Fiber, Layer, Logger, LogLevel, Metric, Queue, Ref, Schema } from "effect"
 import * as Agent from "../src/agents/Agent.js"
 import * as Workflow from "../src/agents/Workflow.js"
+import * as TestLayer from "../src/layers/TestLayer.js"
 import { layer as eventsLayer } from "../src/layers/WorkflowEventsPubSub.js"
-import { BadRequest } from "../src/services/LlmError.js"
+import { BadRequest, ProviderUnavailable } from "../src/services/LlmError.js"
 import * as Metrics from "../src/services/Metrics.js"
 import { subscribe, type WorkflowEvent } from "../src/services/WorkflowEvents.js"
 import * as Fake from "./support/FakeLanguageModel.js"
 import { testConfigLayer } from "./support/config.js"
+import { captureLogs } from "./support/logs.js"
 
 const writer = Agent.make({ name: "writer", instructions: "Write.", input: Schema.String, output: "text" })
 
@@ -250,4 +252,32 @@ describe("decodeInput", () => {
       expect(error._tag).toBe("WorkflowInputError")
       expect(error.workflow).toBe("structured")
     }))
+})
+
+describe("log lines", () => {
+  it.effect("carry the run, workflow, step and agent inside an agent's LLM call, and the attempt on a retry", () => {
+    const logs = captureLogs()
+    // The provider fails once, so the resilient layer logs a retry, then answers.
+    const model = Fake.layer({
+      respond: Fake.sequence(Effect.fail(new ProviderUnavailable({ provider: "fake", model: "m", detail: "503" })), "one", "two")
+    }).pipe(Layer.provide(eventsLayer))
+    return Effect.gen(function*() {
+      yield* twoSteps.run("go", { runId: "run-logs" })
+      const retry = logs.lines.find((l) => l.text === "LLM attempt failed; retrying")
+      expect(retry?.annotations).toMatchObject({ runId: "run-logs", workflow: "two-steps", stepId: "step-1", agent: "writer", attempt: 1 })
+      const finished = logs.lines.filter((l) => l.text === "LLM call finished")
+      expect(finished.map((l) => [l.annotations["runId"], l.annotations["workflow"], l.annotations["stepId"], l.annotations["agent"]]))
+        .toEqual([["run-logs", "two-steps", "step-1", "writer"], ["run-logs", "two-steps", "step-2", "writer"]])
+      // Outside the run nothing is attributed to it.
+      yield* Effect.logInfo("after the run")
+      expect(logs.lines.at(-1)?.annotations).toEqual({})
+    }).pipe(
+      Effect.provide(logs.layer),
+      Logger.withMinimumLogLevel(LogLevel.Debug),
+      Effect.provide(TestLayer.layer({
+        languageModel: model,
+        env: { RETRY_INITIAL_WAIT: "0.001", RETRY_MAX_WAIT: "0.001", CACHE_ENABLED: "false" }
+      }))
+    )
+  })
 })

@@ -8,6 +8,10 @@
  * `cancelled` finish and leaves `active_workflows` where it found it. Interruption reaches the
  * in-flight LLM call because the call is just a child of the run's fiber.
  *
+ * Every log line written during a run carries `runId` and `workflow`, and inside a step its
+ * `stepId` (agents add `agent`, the LLM layer `attempt`): `Effect.annotateLogs` around the run and
+ * the step, so code deep inside logs plainly and is still attributed.
+ *
  * `step`, `parallel` and `loop` are the combinators workflows are written with.
  */
 import type { LanguageModel } from "@effect/ai"
@@ -205,7 +209,7 @@ export const make = <I, II, A, E, R>(
             onFinished(finished)
             yield* events.publish(finished)
           })
-      )
+      ).pipe(Effect.annotateLogs({ runId, workflow: name }))
     })
 
   const newState = (options: RunOptions): RunState => ({ runId: options.runId ?? randomUUID(), nextStep: 1, steps: [] })
@@ -326,7 +330,7 @@ export const step = <A, E, R>(
               })
             )
           })
-      )
+      ).pipe(Effect.annotateLogs("stepId", stepId))
     })
   })
 

@@ -4,7 +4,9 @@
  * Lower layers (the resilient LLM layer, the limiter, the logger) read `current` to tag events
  * and metrics with the run, step and agent without every call site passing them. The value lives
  * in a `FiberRef`, so forked fibers (parallel fan-out, timeouts, races) inherit it and a scope set
- * with `withRun` / `withStep` / `withAgent` ends with the effect it wraps.
+ * with `withRun` / `withStep` / `withAgent` ends with the effect it wraps. `withAgent` also
+ * annotates the log lines written inside it with `agent` (the run and step annotate theirs where
+ * they begin, in `Workflow`).
  *
  * The context also carries `Tally` accumulators of the enclosing run and steps. They are shared,
  * mutable counters (JavaScript runs one fiber at a time, so `+=` is safe): every
@@ -131,12 +133,16 @@ export const withAgent = (
   Effect.flatMap(current, (ctx) => {
     for (const step of ctx.steps) if (step.agent === undefined) step.agent = agent
     if (ctx.run !== undefined && ctx.run.agent === undefined) ctx.run.agent = agent
-    return Effect.locally(self, ref, {
-      ...ctx,
-      agent,
-      model: options.model ?? ctx.model,
-      settings: options.settings ?? ctx.settings
-    })
+    return Effect.annotateLogs(
+      Effect.locally(self, ref, {
+        ...ctx,
+        agent,
+        model: options.model ?? ctx.model,
+        settings: options.settings ?? ctx.settings
+      }),
+      "agent",
+      agent
+    )
   })
 
 /** Adds a finished call to a tally. */
