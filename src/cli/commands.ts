@@ -10,7 +10,9 @@ import * as MainLayer from "../layers/MainLayer.js"
 import * as RunHistoryFromConfig from "../layers/RunHistoryFromConfig.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { cacheClear, cacheStats } from "./cacheCommand.js"
+import { Interrupted } from "./CliError.js"
 import { dashboardHeadless, dashboardSession } from "./dashboard.js"
+import { makeHistoryFlush } from "./historyFlush.js"
 import { listHistory, showRun } from "./historyCommand.js"
 import { printProgress } from "./progress.js"
 import { runBatch, runOne } from "./runCommand.js"
@@ -32,11 +34,14 @@ export const dashboard = (terminal: Terminal, args: { readonly demo: boolean }) 
     // No key configured: there is nothing real to run, so show the simulated demo.
     const demo = args.demo || config.llm.provider === "simulated"
     if (useTui(terminal, false)) {
-      yield* dashboardSession(terminal, { demo })
+      const ending = yield* dashboardSession(terminal, { demo })
+      if (ending === "interrupted") {
+        return yield* new Interrupted({ message: "Ctrl-C in the dashboard; running workflows were cancelled" })
+      }
       return
     }
     // No terminal to draw on (CI logs, a pipe): the same runs as plain progress lines until interrupted.
-    const progress = yield* printProgress
+    const progress = yield* printProgress(yield* makeHistoryFlush)
     yield* Console.error("effect-agents dashboard: not a terminal; printing progress lines instead (Ctrl-C stops)")
     yield* dashboardHeadless({ demo }).pipe(Effect.ensuring(progress.flush))
   }).pipe(Effect.scoped, Effect.provide(useTui(terminal, false) ? dashboardLayer(terminal) : mainLayer(terminal)))
@@ -58,7 +63,10 @@ export const run = (
   }
 ) =>
   useTui(terminal, args.noTui)
-    ? runOne({ ...args, tui: (runs) => dashboardSession(terminal, { demo: false, runs, exitWhenDone: true }) }).pipe(
+    ? runOne({
+      ...args,
+      tui: (runs, onReport) => dashboardSession(terminal, { demo: false, runs, exitWhenDone: true, onReport })
+    }).pipe(
       Effect.provide(dashboardLayer(terminal))
     )
     : runOne(args).pipe(Effect.provide(mainLayer(terminal)))
@@ -70,7 +78,8 @@ export const batch = (
   useTui(terminal, args.noTui)
     ? runBatch({
       ...args,
-      tui: (runs) => dashboardSession(terminal, { demo: false, runs, concurrency: args.concurrency, exitWhenDone: true })
+      tui: (runs, onReport) =>
+        dashboardSession(terminal, { demo: false, runs, concurrency: args.concurrency, exitWhenDone: true, onReport })
     }).pipe(Effect.provide(dashboardLayer(terminal)))
     : runBatch(args).pipe(Effect.provide(mainLayer(terminal)))
 

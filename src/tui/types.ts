@@ -37,6 +37,11 @@ export interface DashboardActions {
   readonly clearFinished: () => void
   /** Interrupts running workflows and restores the terminal; the dashboard unmounts right after. */
   readonly quit: () => void
+  /**
+   * Ctrl-C: like `quit`, but means what SIGINT means (the command exits 130 whatever was left to
+   * run); the dashboard unmounts right after.
+   */
+  readonly interrupt: () => void
 }
 
 /** A workflow the new-run input can start. */
