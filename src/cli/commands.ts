@@ -15,7 +15,7 @@ import { dashboardHeadless, dashboardSession } from "./dashboard.js"
 import { makeHistoryFlush } from "./historyFlush.js"
 import { listHistory, showRun } from "./historyCommand.js"
 import { printProgress } from "./progress.js"
-import { runBatch, runOne } from "./runCommand.js"
+import { checkBatch, runBatch, runOne } from "./runCommand.js"
 import type { Terminal } from "./terminal.js"
 
 const mainLayer = (terminal: Terminal) =>
@@ -71,17 +71,20 @@ export const run = (
     )
     : runOne(args).pipe(Effect.provide(mainLayer(terminal)))
 
+/** The file is checked in full before the services start: a bad file costs nothing (exit 2). */
 export const batch = (
   terminal: Terminal,
   args: { readonly file: string; readonly concurrency: number; readonly json: boolean; readonly noTui: boolean }
 ) =>
-  useTui(terminal, args.noTui)
-    ? runBatch({
-      ...args,
-      tui: (runs, onReport) =>
-        dashboardSession(terminal, { demo: false, runs, concurrency: args.concurrency, exitWhenDone: true, onReport })
-    }).pipe(Effect.provide(dashboardLayer(terminal)))
-    : runBatch(args).pipe(Effect.provide(mainLayer(terminal)))
+  Effect.flatMap(checkBatch(args), (items) =>
+    useTui(terminal, args.noTui)
+      ? runBatch({
+        ...args,
+        items,
+        tui: (runs, onReport) =>
+          dashboardSession(terminal, { demo: false, runs, concurrency: args.concurrency, exitWhenDone: true, onReport })
+      }).pipe(Effect.provide(dashboardLayer(terminal)))
+      : runBatch({ ...args, items }).pipe(Effect.provide(mainLayer(terminal))))
 
 export const history = (terminal: Terminal, args: { readonly limit: number; readonly json: boolean }) =>
   listHistory(args).pipe(Effect.provide(RunHistoryFromConfig.layer.pipe(Layer.provideMerge(configLayer(terminal)))))

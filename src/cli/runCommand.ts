@@ -7,7 +7,7 @@
 import { Console, Effect, Option } from "effect"
 import * as Registry from "../agents/registry.js"
 import type { AnyWorkflow, RunReport } from "../agents/Workflow.js"
-import { readBatch } from "./batchFile.js"
+import { type BatchItem, readBatch } from "./batchFile.js"
 import { Interrupted, UsageError, WorkflowFailed } from "./CliError.js"
 import type { SessionEnding } from "./dashboard.js"
 import { makeHistoryFlush } from "./historyFlush.js"
@@ -96,20 +96,25 @@ const refused = (workflow: string, line: number, tag: string, message: string): 
   steps: []
 })
 
+/** Checks the arguments and the whole batch file (`readBatch`); run it before the services start. */
+export const checkBatch = (args: { readonly file: string; readonly concurrency: number }) =>
+  args.concurrency < 1
+    ? Effect.fail(new UsageError({ message: "--concurrency must be at least 1" }))
+    : readBatch(args.file)
+
 /**
- * Runs a batch concurrently. Fails with `WorkflowFailed` (exit 1) when some run did not succeed,
+ * Runs the checked runs of a batch file concurrently. Fails with `WorkflowFailed` (exit 1) when some run did not succeed,
  * `Interrupted` (exit 130) when the user quit the dashboard before all finished; on a signal the
  * finished runs are still reported.
  */
 export const runBatch = <R = never>(args: {
-  readonly file: string
+  readonly items: ReadonlyArray<BatchItem>
   readonly concurrency: number
   readonly json: boolean
   readonly tui?: ShowInDashboard<R>
 }) =>
   Effect.gen(function*() {
-    if (args.concurrency < 1) return yield* new UsageError({ message: "--concurrency must be at least 1" })
-    const items = yield* readBatch(args.file)
+    const items = args.items
     const historyFlush = yield* makeHistoryFlush
     const outcomes = makeOutcomes(items.length)
     const record = (index: number, report: RunReport<unknown>) => {
