@@ -1,6 +1,6 @@
 /**
- * Errors of the CLI itself and the exit codes of DESIGN.md: 0 success, 1 a workflow failed,
- * 2 bad usage or configuration, 130 interrupted.
+ * Errors of the CLI itself and its exit codes: 0 success, 1 a workflow failed,
+ * 2 bad usage or configuration, 130 interrupted (143 for SIGTERM, see `signals.ts`).
  */
 import { Data } from "effect"
 

@@ -1,7 +1,7 @@
 /**
  * The TUI's inputs: plain data sources and action functions handed in by the CLI wiring.
  *
- * The dashboard never builds Layers nor runs Effects (DESIGN: `tui/` is handed a runtime and
+ * The dashboard never builds Layers nor runs Effects (`tui/` is handed a runtime and
  * actions). The Effect side owns the state and publishes it through `DashboardSource`; every user
  * intent goes back through `DashboardActions`, whose functions run Effects on the app runtime.
  * Keeping this seam to plain functions is what lets the components be tested with a fake source.
