@@ -202,7 +202,7 @@ const measure = async (runs: number, ui: boolean): Promise<Measurement> => {
   const workload = makeWorkload(runs)
   const frameTimes: Array<number> = []
   let recording = false
-  const actions: DashboardActions = { startRun: () => {}, cancelRun: () => {}, clearFinished: () => {}, quit: () => {} }
+  const actions: DashboardActions = { startRun: () => {}, cancelRun: () => {}, clearFinished: () => {}, quit: () => {}, interrupt: () => {} }
   const info: DashboardInfo = { provider: "simulated", model: "sim-1", simulated: true, workflows: [], color: true }
   const instance = ui
     ? render(
@@ -264,7 +264,7 @@ const heapProbe = async () => {
   const gc = (globalThis as { gc?: () => void }).gc
   if (gc === undefined) throw new Error("run with node --expose-gc")
   const workload = makeWorkload(1_000)
-  const actions: DashboardActions = { startRun: () => {}, cancelRun: () => {}, clearFinished: () => {}, quit: () => {} }
+  const actions: DashboardActions = { startRun: () => {}, cancelRun: () => {}, clearFinished: () => {}, quit: () => {}, interrupt: () => {} }
   const info: DashboardInfo = { provider: "simulated", model: "sim-1", simulated: true, workflows: [], color: true }
   const instance = render(createElement(App, { source: workload.source, actions, info }), {
     stdout: new NullTerminal() as unknown as NodeJS.WriteStream,

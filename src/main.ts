@@ -1,13 +1,13 @@
 /**
  * effect-agents CLI entry: parse arguments, run the command, map the outcome to an exit code.
  *
- * Exit codes (DESIGN.md): 0 success, 1 a workflow failed, 2 bad usage or configuration,
- * 130 interrupted. Errors are printed here once, as a person-readable message on stderr.
+ * Exit codes: 0 success, 1 a workflow failed, 2 bad usage or configuration, 130 interrupted
+ * (SIGINT, or `q` / Ctrl-C before the runs finished), 143 SIGTERM (see `cli/signals.ts`). Errors
+ * are printed here once, as a person-readable message on stderr.
  */
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
@@ -17,6 +17,7 @@ import * as Layer from "effect/Layer"
 import { cli } from "./cli/Cli.js"
 import { ExitCode, exitCodeFor } from "./cli/CliError.js"
 import { plain } from "./cli/PlainConsole.js"
+import { runMain } from "./cli/signals.js"
 import { type Terminal, TerminalInfo } from "./cli/terminal.js"
 
 declare const __VERSION__: string | undefined
@@ -55,7 +56,7 @@ const program = Effect.suspend(() => cli(version)(process.argv)).pipe(
   terminal.stdoutColor ? (self) => self : (self) => Effect.consoleWith((console) => Effect.withConsole(self, plain(console)))
 )
 
-NodeRuntime.runMain(program, {
+runMain(program, {
   disableErrorReporting: false,
   // Our Logging layer is the logger; runMain's pretty logger would print every line twice.
   disablePrettyLogger: true,

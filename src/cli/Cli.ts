@@ -1,5 +1,5 @@
 /**
- * The `effect-agents` command tree (DESIGN.md, "CLI").
+ * The `effect-agents` command tree.
  *
  * Commands only parse arguments and hand over to handlers in `src/cli/`; handlers that need heavy
  * modules (the TUI, OpenTelemetry, SQLite) import them lazily so `--help` stays fast.
@@ -114,7 +114,7 @@ const serve = Command.make(
   () => notYetAvailable("serve")
 ).pipe(Command.withDescription("REST + SSE API"))
 
-/** The root command with every subcommand of DESIGN.md. */
+/** The root command with every subcommand. */
 export const root = Command.make("effect-agents").pipe(
   Command.withDescription("Multi-agent LLM workflows on Effect, with a live terminal dashboard"),
   Command.withSubcommands([dashboard, run, batch, workflows, history, cache, config, serve])

@@ -1,6 +1,6 @@
 /**
- * Errors of the CLI itself and the exit codes of DESIGN.md: 0 success, 1 a workflow failed,
- * 2 bad usage or configuration, 130 interrupted.
+ * Errors of the CLI itself and its exit codes: 0 success, 1 a workflow failed,
+ * 2 bad usage or configuration, 130 interrupted (143 for SIGTERM, see `signals.ts`).
  */
 import { Data } from "effect"
 
@@ -20,6 +20,13 @@ export class WorkflowFailed extends Data.TaggedError("WorkflowFailed")<{
   }
 }
 
+/**
+ * The user stopped the command before its runs finished (`q` or Ctrl-C in the dashboard); what
+ * did finish has been reported. Exit 130, as for SIGINT.
+ */
+export class Interrupted extends Data.TaggedError("Interrupted")<{ readonly message: string }> {}
+
+/** Exit codes of the CLI; a signal ends it with 130 (SIGINT) or 143 (SIGTERM), see `signals.ts`. */
 export const ExitCode = {
   success: 0,
   failed: 1,
@@ -38,4 +45,5 @@ const usageTags = new Set([
 ])
 
 /** The exit code for a failure with this `_tag`. */
-export const exitCodeFor = (tag: string): number => (usageTags.has(tag) ? ExitCode.usage : ExitCode.failed)
+export const exitCodeFor = (tag: string): number =>
+  tag === "Interrupted" ? ExitCode.interrupted : usageTags.has(tag) ? ExitCode.usage : ExitCode.failed

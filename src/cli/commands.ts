@@ -10,10 +10,12 @@ import * as MainLayer from "../layers/MainLayer.js"
 import * as RunHistoryFromConfig from "../layers/RunHistoryFromConfig.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { cacheClear, cacheStats } from "./cacheCommand.js"
+import { Interrupted } from "./CliError.js"
 import { dashboardHeadless, dashboardSession } from "./dashboard.js"
+import { makeHistoryFlush } from "./historyFlush.js"
 import { listHistory, showRun } from "./historyCommand.js"
 import { printProgress } from "./progress.js"
-import { runBatch, runOne } from "./runCommand.js"
+import { checkBatch, runBatch, runOne } from "./runCommand.js"
 import type { Terminal } from "./terminal.js"
 
 const mainLayer = (terminal: Terminal) =>
@@ -32,11 +34,14 @@ export const dashboard = (terminal: Terminal, args: { readonly demo: boolean }) 
     // No key configured: there is nothing real to run, so show the simulated demo.
     const demo = args.demo || config.llm.provider === "simulated"
     if (useTui(terminal, false)) {
-      yield* dashboardSession(terminal, { demo })
+      const ending = yield* dashboardSession(terminal, { demo })
+      if (ending === "interrupted") {
+        return yield* new Interrupted({ message: "Ctrl-C in the dashboard; running workflows were cancelled" })
+      }
       return
     }
     // No terminal to draw on (CI logs, a pipe): the same runs as plain progress lines until interrupted.
-    const progress = yield* printProgress
+    const progress = yield* printProgress(yield* makeHistoryFlush)
     yield* Console.error("effect-agents dashboard: not a terminal; printing progress lines instead (Ctrl-C stops)")
     yield* dashboardHeadless({ demo }).pipe(Effect.ensuring(progress.flush))
   }).pipe(Effect.scoped, Effect.provide(useTui(terminal, false) ? dashboardLayer(terminal) : mainLayer(terminal)))
@@ -58,21 +63,28 @@ export const run = (
   }
 ) =>
   useTui(terminal, args.noTui)
-    ? runOne({ ...args, tui: (runs) => dashboardSession(terminal, { demo: false, runs, exitWhenDone: true }) }).pipe(
+    ? runOne({
+      ...args,
+      tui: (runs, onReport) => dashboardSession(terminal, { demo: false, runs, exitWhenDone: true, onReport })
+    }).pipe(
       Effect.provide(dashboardLayer(terminal))
     )
     : runOne(args).pipe(Effect.provide(mainLayer(terminal)))
 
+/** The file is checked in full before the services start: a bad file costs nothing (exit 2). */
 export const batch = (
   terminal: Terminal,
   args: { readonly file: string; readonly concurrency: number; readonly json: boolean; readonly noTui: boolean }
 ) =>
-  useTui(terminal, args.noTui)
-    ? runBatch({
-      ...args,
-      tui: (runs) => dashboardSession(terminal, { demo: false, runs, concurrency: args.concurrency, exitWhenDone: true })
-    }).pipe(Effect.provide(dashboardLayer(terminal)))
-    : runBatch(args).pipe(Effect.provide(mainLayer(terminal)))
+  Effect.flatMap(checkBatch(args), (items) =>
+    useTui(terminal, args.noTui)
+      ? runBatch({
+        ...args,
+        items,
+        tui: (runs, onReport) =>
+          dashboardSession(terminal, { demo: false, runs, concurrency: args.concurrency, exitWhenDone: true, onReport })
+      }).pipe(Effect.provide(dashboardLayer(terminal)))
+      : runBatch({ ...args, items }).pipe(Effect.provide(mainLayer(terminal))))
 
 export const history = (terminal: Terminal, args: { readonly limit: number; readonly json: boolean }) =>
   listHistory(args).pipe(Effect.provide(RunHistoryFromConfig.layer.pipe(Layer.provideMerge(configLayer(terminal)))))

@@ -8,7 +8,7 @@
  * history before the stack shuts down.
  */
 import { randomUUID } from "node:crypto"
-import { Effect, Exit, Fiber, FiberMap, Option, Queue, Runtime, Stream } from "effect"
+import { Effect, Fiber, FiberMap, Option, Queue, Runtime, Stream } from "effect"
 import * as Registry from "../agents/registry.js"
 import type { RunReport } from "../agents/Workflow.js"
 import * as LlmProvider from "../layers/LlmProvider.js"
@@ -30,7 +30,15 @@ export interface DashboardOptions {
   readonly concurrency?: number
   /** Close the dashboard by itself when the `runs` have finished. */
   readonly exitWhenDone?: boolean
+  /** Told of each of the `runs` that finished (by its position), as soon as it has. */
+  readonly onReport?: (index: number, report: RunReport<unknown>) => void
 }
+
+/**
+ * How a session ended: `done` (the `runs` finished and it closed by itself), `quit` (`q`) or
+ * `interrupted` (Ctrl-C, which raw mode delivers as a key: it means what SIGINT means).
+ */
+export type SessionEnding = "done" | "quit" | "interrupted"
 
 const LOG_LINES = 200
 const DEMO_CONCURRENCY = 6
@@ -65,7 +73,7 @@ const demoLoop = <R>(start: Start<R>, running: Effect.Effect<number>) => {
 
 /** Starts `workflow` on `input` as a fiber of `fibers` keyed by a new run id. */
 const starter = (fibers: FiberMap.FiberMap<string, RunReport<unknown>>) =>
-(workflow: string, input: unknown, maxCostUsd?: number) =>
+(workflow: string, input: unknown, maxCostUsd?: number, onReport?: (report: RunReport<unknown>) => void) =>
   Effect.gen(function*() {
     const found = Registry.find(workflow)
     if (Option.isNone(found)) {
@@ -74,6 +82,8 @@ const starter = (fibers: FiberMap.FiberMap<string, RunReport<unknown>>) =>
     }
     const runId = randomUUID()
     const run = found.value.runReportUnknown(input, { runId, maxCostUsd }).pipe(
+      // Told from the run's own fiber, so a report is kept even if the session is torn down next.
+      Effect.tap((report) => Effect.sync(() => onReport?.(report))),
       Effect.catchTag("WorkflowInputError", (e) => Effect.logWarning(e.message).pipe(Effect.zipRight(Effect.interrupt)))
     )
     return Option.some(yield* FiberMap.run(fibers, runId, run))
@@ -89,7 +99,9 @@ export const dashboardHeadless = (options: { readonly demo: boolean }) =>
 
 /**
  * Runs the dashboard until the user quits (or the initial runs finish with `exitWhenDone`), then
- * interrupts what is still running. Returns the reports of the initial runs that finished.
+ * interrupts what is still running and tells how it ended. Reports of the initial runs go to
+ * `onReport` as they finish. Interrupted (a signal), it closes the dashboard, waits until the
+ * terminal is restored, and the runs are cancelled as the session's scope closes.
  */
 export const dashboardSession = (terminal: Terminal, options: DashboardOptions) =>
   Effect.gen(function*() {
@@ -138,33 +150,36 @@ export const dashboardSession = (terminal: Terminal, options: DashboardOptions) 
     // --- runs: one fiber per run id --------------------------------------------------------------
     const fibers = yield* FiberMap.make<string, RunReport<unknown>, never>()
     const startIn = starter(fibers)
-    const start = (workflow: string, input: unknown, maxCostUsd?: number) =>
-      startIn(workflow, input, maxCostUsd).pipe(Effect.provide(runtime))
+    const start = (workflow: string, input: unknown, maxCostUsd?: number, onReport?: (report: RunReport<unknown>) => void) =>
+      startIn(workflow, input, maxCostUsd, onReport).pipe(Effect.provide(runtime))
 
     const abort = new AbortController()
+    let ending = "done" as SessionEnding
     const actions = {
       startRun: (workflow: string, input: string) => void runFork(start(workflow, input)),
       cancelRun: (runId: string) => void runFork(FiberMap.remove(fibers, runId)),
       clearFinished: () => setState(WorkflowState.clearFinished(state)),
-      // The App unmounts right after calling this; the runs are interrupted once it has.
-      quit: () => {}
+      // The App unmounts right after calling these; the runs are interrupted once it has.
+      quit: () => {
+        ending = "quit"
+      },
+      interrupt: () => {
+        ending = "interrupted"
+      }
     }
 
     if (options.demo) yield* Effect.forkScoped(demoLoop(start, FiberMap.size(fibers)))
 
     // --- initial runs (run / batch on a terminal) ----------------------------------------------
+    // A run cancelled with `x` has no report; it is in the history as cancelled.
     const initial = yield* Effect.forEach(
       options.runs ?? [],
-      (r) =>
-        start(r.workflow, r.input, r.maxCostUsd).pipe(
-          Effect.flatMap(Option.match({
-            onNone: () => Effect.succeed<ReadonlyArray<RunReport<unknown>>>([]),
-            // A run cancelled with `x` has no report; it is in the history as cancelled.
-            onSome: (fiber) => Effect.map(Fiber.await(fiber), (exit) => (Exit.isSuccess(exit) ? [exit.value] : []))
-          }))
+      (r, index) =>
+        start(r.workflow, r.input, r.maxCostUsd, (report) => options.onReport?.(index, report)).pipe(
+          Effect.flatMap(Option.match({ onNone: () => Effect.void, onSome: Fiber.await }))
         ),
-      { concurrency: options.concurrency ?? 8 }
-    ).pipe(Effect.map((reports) => reports.flat()), Effect.forkScoped)
+      { concurrency: options.concurrency ?? 8, discard: true }
+    ).pipe(Effect.forkScoped)
     if (options.exitWhenDone === true) {
       // Leave the final state on screen for a moment before closing by itself.
       yield* Fiber.await(initial).pipe(
@@ -210,7 +225,7 @@ export const dashboardSession = (terminal: Terminal, options: DashboardOptions) 
     })
 
     // Whatever still runs is cancelled, and recorded as such, before the stack shuts down.
+    yield* Fiber.interrupt(initial)
     yield* FiberMap.clear(fibers)
-    const finished = yield* Fiber.await(initial).pipe(Effect.timeoutOption("1 second"))
-    return Option.isSome(finished) && Exit.isSuccess(finished.value) ? finished.value.value : []
+    return ending
   }).pipe(Effect.scoped)

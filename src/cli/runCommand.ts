@@ -1,33 +1,20 @@
 /**
  * `effect-agents run` and `batch`: workflows end to end on the configured provider, with progress
- * lines on stderr and the result on stdout (`--json`: the DESIGN.md result object).
+ * lines on stderr (or the dashboard) and the results on stdout (`--json`: one result object per
+ * run). Inputs are checked before anything runs. However the runs end — by themselves, `q` /
+ * Ctrl-C in the dashboard, or a signal — what finished is printed, after the history has it.
  */
-import { FileSystem } from "@effect/platform"
 import { Console, Effect, Option } from "effect"
 import * as Registry from "../agents/registry.js"
 import type { AnyWorkflow, RunReport } from "../agents/Workflow.js"
-import { UsageError, WorkflowFailed } from "./CliError.js"
+import { type BatchItem, readBatch } from "./batchFile.js"
+import { Interrupted, UsageError, WorkflowFailed } from "./CliError.js"
+import type { SessionEnding } from "./dashboard.js"
+import { makeHistoryFlush } from "./historyFlush.js"
 import { printProgress } from "./progress.js"
+import { makeOutcomes, reportBatch, resultJson } from "./runReport.js"
 
-/** The `--json` result object of DESIGN.md. */
-export const resultJson = (report: RunReport<unknown>) => ({
-  id: report.id,
-  workflow: report.workflow,
-  status: report.status,
-  output: report.output ?? null,
-  ...(report.error === undefined ? {} : { error: report.error }),
-  usage: report.usage,
-  costUsd: report.costUsd,
-  durationMs: report.durationMs,
-  steps: report.steps.map((s) => ({
-    agent: s.agent ?? s.label,
-    label: s.label,
-    status: s.status,
-    durationMs: s.durationMs,
-    cached: s.cached,
-    attempts: s.attempts
-  }))
-})
+export { resultJson } from "./runReport.js"
 
 const findWorkflow = (name: string): Effect.Effect<AnyWorkflow, UsageError> =>
   Option.match(Registry.find(name), {
@@ -40,12 +27,32 @@ const humanOutput = (output: unknown): string =>
   typeof output === "string" ? output : JSON.stringify(output, null, 2)
 
 /**
- * Shows runs in the dashboard and returns the reports of those that finished (a run cancelled
- * there has none). Given by the caller when stdout is a terminal.
+ * Shows runs in the dashboard, telling `onReport` of each that finished (by position) as soon as
+ * it has, and says how the session ended. Given by the caller when stdout is a terminal.
  */
 type ShowInDashboard<R> = (
-  runs: ReadonlyArray<{ readonly workflow: string; readonly input: unknown; readonly maxCostUsd?: number | undefined }>
-) => Effect.Effect<ReadonlyArray<RunReport<unknown>>, never, R>
+  runs: ReadonlyArray<{ readonly workflow: string; readonly input: unknown; readonly maxCostUsd?: number | undefined }>,
+  onReport: (index: number, report: RunReport<unknown>) => void
+) => Effect.Effect<SessionEnding, never, R>
+
+/** Prints one run's outcome; fails as the exit code should say. Never interrupted midway. */
+const reportRun = (
+  report: RunReport<unknown> | undefined,
+  options: { readonly json: boolean; readonly ending: SessionEnding; readonly historyFlush: Effect.Effect<void> }
+) =>
+  Effect.uninterruptible(Effect.gen(function*() {
+    yield* options.historyFlush
+    if (report === undefined) {
+      if (options.ending !== "done") return yield* new Interrupted({ message: "the run was cancelled before it finished" })
+      return yield* new WorkflowFailed({ runId: "-", status: "cancelled", error: { tag: "Interrupted", message: "cancelled in the dashboard" } })
+    }
+    if (options.json) yield* Console.log(JSON.stringify(resultJson(report)))
+    else if (report.status === "succeeded") yield* Console.log(humanOutput(report.output))
+    if (options.ending === "interrupted") return yield* new Interrupted({ message: "interrupted" })
+    if (report.status !== "succeeded") {
+      return yield* new WorkflowFailed({ runId: report.id, status: report.status, error: report.error })
+    }
+  }))
 
 /** Runs one workflow; fails with `WorkflowFailed` (exit 1) when the run does not succeed. */
 export const runOne = <R = never>(args: {
@@ -57,132 +64,81 @@ export const runOne = <R = never>(args: {
 }) =>
   Effect.gen(function*() {
     const workflow = yield* findWorkflow(args.workflow)
-    let report: RunReport<unknown>
+    yield* workflow.validateInput(args.input).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
+    const historyFlush = yield* makeHistoryFlush
+    const maxCostUsd = Option.getOrUndefined(args.maxCostUsd)
     if (args.tui !== undefined) {
-      yield* workflow.validateInput(args.input).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
-      const reports = yield* args.tui([
-        { workflow: args.workflow, input: args.input, maxCostUsd: Option.getOrUndefined(args.maxCostUsd) }
-      ])
-      const first = reports[0]
-      if (first === undefined) {
-        return yield* new WorkflowFailed({ runId: "-", status: "cancelled", error: { tag: "Interrupted", message: "cancelled in the dashboard" } })
-      }
-      report = first
-    } else {
-      const progress = yield* printProgress
-      report = yield* workflow.runReportUnknown(args.input, {
-        maxCostUsd: Option.getOrUndefined(args.maxCostUsd)
-      }).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
-      yield* progress.flush
+      let report: RunReport<unknown> | undefined
+      const ending = yield* args.tui([{ workflow: args.workflow, input: args.input, maxCostUsd }], (_, r) => {
+        report = r
+      })
+      return yield* reportRun(report, { json: args.json, ending, historyFlush })
     }
-    if (args.json) yield* Console.log(JSON.stringify(resultJson(report)))
-    else if (report.status === "succeeded") yield* Console.log(humanOutput(report.output))
-    if (report.status !== "succeeded") {
-      return yield* new WorkflowFailed({ runId: report.id, status: report.status, error: report.error })
-    }
+    // A signal interrupts the run (recorded `cancelled`); the progress printer's finalizer says so.
+    const progress = yield* printProgress(historyFlush)
+    const report = yield* workflow.runReportUnknown(args.input, { maxCostUsd }).pipe(
+      Effect.mapError((e) => new UsageError({ message: e.message }))
+    )
+    yield* progress.flush
+    return yield* reportRun(report, { json: args.json, ending: "done", historyFlush })
   }).pipe(Effect.scoped)
 
-/** One line of a batch file. */
-interface BatchItem {
-  readonly line: number
-  readonly workflow: AnyWorkflow
-  readonly input: unknown
-}
+/** A run whose input was refused after all (the file was checked first, so only defensively). */
+const refused = (workflow: string, line: number, tag: string, message: string): RunReport<unknown> => ({
+  id: `line-${line}`,
+  workflow,
+  status: "failed",
+  output: undefined,
+  error: { tag, message },
+  usage: { inputTokens: 0, outputTokens: 0 },
+  costUsd: 0,
+  durationMs: 0,
+  steps: []
+})
 
-/** Reads and validates a JSONL batch file; every bad line is reported at once (exit 2). */
-export const readBatch = (path: string) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const text = yield* fs.readFileString(path).pipe(
-      Effect.mapError((e) => new UsageError({ message: `cannot read ${path}: ${e.message}` }))
-    )
-    const items: Array<BatchItem> = []
-    const problems: Array<string> = []
-    text.split("\n").forEach((raw, index) => {
-      const line = index + 1
-      if (raw.trim() === "") return
-      let parsed: unknown
-      try {
-        parsed = JSON.parse(raw)
-      } catch {
-        problems.push(`line ${line}: not valid JSON`)
-        return
-      }
-      const record = typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : {}
-      const name = record["workflow"]
-      if (typeof name !== "string") {
-        problems.push(`line ${line}: "workflow" must be a string`)
-        return
-      }
-      const workflow = Registry.find(name)
-      if (Option.isNone(workflow)) {
-        problems.push(`line ${line}: unknown workflow '${name}'`)
-        return
-      }
-      if (!("input" in record)) {
-        problems.push(`line ${line}: "input" is missing`)
-        return
-      }
-      items.push({ line, workflow: workflow.value, input: record["input"] })
-    })
-    if (problems.length > 0) return yield* new UsageError({ message: `${path}:\n  ${problems.join("\n  ")}` })
-    if (items.length === 0) return yield* new UsageError({ message: `${path} has no runs` })
-    return items
-  })
+/** Checks the arguments and the whole batch file (`readBatch`); run it before the services start. */
+export const checkBatch = (args: { readonly file: string; readonly concurrency: number }) =>
+  args.concurrency < 1
+    ? Effect.fail(new UsageError({ message: "--concurrency must be at least 1" }))
+    : readBatch(args.file)
 
-/** Runs a batch concurrently; fails with `WorkflowFailed` when any run did not succeed. */
+/**
+ * Runs the checked runs of a batch file concurrently. Fails with `WorkflowFailed` (exit 1) when some run did not succeed,
+ * `Interrupted` (exit 130) when the user quit the dashboard before all finished; on a signal the
+ * finished runs are still reported.
+ */
 export const runBatch = <R = never>(args: {
-  readonly file: string
+  readonly items: ReadonlyArray<BatchItem>
   readonly concurrency: number
   readonly json: boolean
   readonly tui?: ShowInDashboard<R>
 }) =>
   Effect.gen(function*() {
-    if (args.concurrency < 1) return yield* new UsageError({ message: "--concurrency must be at least 1" })
-    const items = yield* readBatch(args.file)
-    if (args.tui !== undefined) {
-      const reports = yield* args.tui(items.map((item) => ({ workflow: item.workflow.name, input: item.input })))
-      return yield* reportBatch(reports, items.length, args.json)
+    const items = args.items
+    const historyFlush = yield* makeHistoryFlush
+    const outcomes = makeOutcomes(items.length)
+    const record = (index: number, report: RunReport<unknown>) => {
+      outcomes.reports[index] = report
     }
-    const progress = yield* printProgress
-    const reports = yield* Effect.forEach(
-      items,
-      (item) =>
-        item.workflow.runReportUnknown(item.input).pipe(
-          Effect.catchTag("WorkflowInputError", (e) =>
-            Effect.succeed<RunReport<unknown>>({
-              id: `line-${item.line}`,
-              workflow: item.workflow.name,
-              status: "failed",
-              output: undefined,
-              error: { tag: e._tag, message: e.message },
-              usage: { inputTokens: 0, outputTokens: 0 },
-              costUsd: 0,
-              durationMs: 0,
-              steps: []
-            })
-          )
-        ),
-      { concurrency: args.concurrency }
-    )
-    yield* progress.flush
-    return yield* reportBatch(reports, items.length, args.json)
-  }).pipe(Effect.scoped)
+    const report = (ending: SessionEnding) => reportBatch(outcomes, { json: args.json, ending, historyFlush })
+    const onSignal = reportBatch(outcomes, { json: args.json, ending: "signal", historyFlush }).pipe(Effect.ignore)
 
-/** Prints a batch's results; fails when any of the `total` runs did not succeed (or has no report). */
-const reportBatch = (reports: ReadonlyArray<RunReport<unknown>>, total: number, json: boolean) =>
-  Effect.gen(function*() {
-    if (json) {
-      for (const report of reports) yield* Console.log(JSON.stringify(resultJson(report)))
+    if (args.tui !== undefined) {
+      const ending = yield* args.tui(items.map((item) => ({ workflow: item.workflow.name, input: item.input })), record).pipe(
+        Effect.onInterrupt(() => onSignal)
+      )
+      return yield* report(ending)
     }
-    const succeeded = reports.filter((r) => r.status === "succeeded").length
-    const cost = reports.reduce((sum, r) => sum + r.costUsd, 0)
-    yield* Console.error(`batch: ${succeeded} of ${total} runs succeeded · $${cost.toFixed(4)}`)
-    if (succeeded < total) {
-      return yield* new WorkflowFailed({
-        runId: reports.find((r) => r.status !== "succeeded")?.id ?? "-",
-        status: "failed",
-        error: { tag: "BatchFailed", message: `${total - succeeded} of ${total} runs did not succeed` }
-      })
-    }
-  })
+    const progress = yield* printProgress(historyFlush)
+    yield* Effect.forEach(
+      items,
+      (item, index) =>
+        item.workflow.runReportUnknown(item.input).pipe(
+          Effect.catchTag("WorkflowInputError", (e) => Effect.succeed(refused(item.workflow.name, item.line, e._tag, e.message))),
+          Effect.map((r) => record(index, r))
+        ),
+      { concurrency: args.concurrency, discard: true }
+    ).pipe(Effect.onInterrupt(() => Effect.zipRight(progress.flush, onSignal)))
+    yield* progress.flush
+    return yield* report("done")
+  }).pipe(Effect.scoped)

@@ -84,6 +84,7 @@ export type Intent =
   | { readonly _tag: "CancelRun"; readonly runId: string }
   | { readonly _tag: "ClearFinished" }
   | { readonly _tag: "Quit" }
+  | { readonly _tag: "Interrupt" }
 
 /** What `handleKey` needs to know about the screen. */
 export interface KeyContext {
@@ -225,6 +226,7 @@ export const handleKey = (
   key: Key,
   ctx: KeyContext
 ): KeyOutcome => {
+  if (command === "interrupt") return { ui, intent: { _tag: "Interrupt" } }
   switch (ui.mode) {
     case "list":
       return listKey(ui, command, ctx)
@@ -405,6 +407,9 @@ export const App = (props: AppProps) => {
         return actions.clearFinished()
       case "Quit":
         actions.quit()
+        return exit()
+      case "Interrupt":
+        actions.interrupt()
         return exit()
     }
   }, [keys, actions, exit])

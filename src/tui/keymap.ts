@@ -30,6 +30,7 @@ export type Command =
   | "previousWorkflow"
   | "deleteBackward"
   | "quit"
+  | "interrupt"
 
 /** Ink's boolean key flags that name a single key. */
 export type KeyName =
@@ -72,6 +73,9 @@ export type Keymap = Readonly<Record<Mode, ReadonlyArray<Binding>>>
 
 const ctrlC: KeyMatcher = { input: "c", ctrl: true }
 
+/** Ctrl-C reaches a raw-mode terminal as a key; it means what SIGINT means, in every mode. */
+const interrupt: Binding = { command: "interrupt", keys: [ctrlC], label: "^C", description: "interrupt (like SIGINT)" }
+
 /** The dashboard's bindings. */
 export const keymap: Keymap = {
   list: [
@@ -88,7 +92,8 @@ export const keymap: Keymap = {
     { command: "filter", keys: [{ input: "/" }], label: "/", description: "filter by status or workflow" },
     { command: "dismiss", keys: [{ key: "escape" }], label: "Esc", description: "close detail, clear filter" },
     { command: "help", keys: [{ input: "?" }], label: "?", description: "help" },
-    { command: "quit", keys: [{ input: "q" }, ctrlC], label: "q", description: "quit" }
+    { command: "quit", keys: [{ input: "q" }], label: "q", description: "quit" },
+    interrupt
   ],
   newRun: [
     { command: "nextWorkflow", keys: [{ key: "tab", shift: false }], label: "Tab", description: "next workflow" },
@@ -106,7 +111,7 @@ export const keymap: Keymap = {
       label: "⌫",
       description: "delete a character"
     },
-    { command: "quit", keys: [ctrlC], label: "^C", description: "quit" }
+    interrupt
   ],
   filter: [
     { command: "submit", keys: [{ key: "return" }], label: "Enter", description: "apply the filter" },
@@ -117,12 +122,13 @@ export const keymap: Keymap = {
       label: "⌫",
       description: "delete a character"
     },
-    { command: "quit", keys: [ctrlC], label: "^C", description: "quit" }
+    interrupt
   ],
   help: [
     { command: "help", keys: [{ input: "?" }], label: "?", description: "close help" },
     { command: "dismiss", keys: [{ key: "escape" }], label: "Esc", description: "close help" },
-    { command: "quit", keys: [{ input: "q" }, ctrlC], label: "q", description: "quit" }
+    { command: "quit", keys: [{ input: "q" }], label: "q", description: "quit" },
+    interrupt
   ]
 }
 

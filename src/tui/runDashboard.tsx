@@ -1,10 +1,11 @@
 /**
  * runDashboard — mounts the dashboard on the terminal and resolves when it is closed.
  *
- * Ctrl-C does not kill Ink (`exitOnCtrlC: false`): it is a key like `q`, so quitting always goes
- * through `actions.quit` and running workflows get interrupted and recorded as cancelled. On a TTY
- * the dashboard draws on the alternate screen (like htop or k9s) and leaves it on exit, so the
- * user's scrollback is exactly as it was; the cursor is shown again whatever happened.
+ * Ctrl-C does not kill Ink (`exitOnCtrlC: false`): it is a key that calls `actions.interrupt`, as
+ * `q` calls `actions.quit`, so running workflows get interrupted and recorded as cancelled. On a
+ * TTY the dashboard draws on the alternate screen (like htop or k9s) and leaves it on exit, so the
+ * user's scrollback is exactly as it was; the cursor is shown and raw mode is off again whatever
+ * happened — also when the process exits while the dashboard is up (a second signal).
  */
 import { render } from "ink"
 import { App } from "./App.js"
@@ -28,8 +29,9 @@ export interface RunDashboardOptions {
 }
 
 /**
- * Renders the dashboard until the user quits (`q` / Ctrl-C, which call `actions.quit` first) or
- * `signal` aborts, then restores the terminal. Resolves once the terminal is restored.
+ * Renders the dashboard until the user quits (`q` / Ctrl-C, which call `actions.quit` /
+ * `actions.interrupt` first) or `signal` aborts, then restores the terminal. Resolves once the
+ * terminal is restored.
  */
 export const runDashboard = async (
   source: DashboardSource,
@@ -38,13 +40,21 @@ export const runDashboard = async (
   options: RunDashboardOptions = {}
 ): Promise<void> => {
   const stdout = options.stdout ?? process.stdout
+  const stdin = options.stdin ?? process.stdin
   const alternate = options.alternateScreen ?? stdout.isTTY === true
+  let restored = false
+  const restore = () => {
+    if (restored) return
+    restored = true
+    if (stdin.isTTY === true) stdin.setRawMode(false)
+    stdout.write((alternate ? leaveAlternateScreen : "") + showCursor)
+  }
   if (alternate) stdout.write(enterAlternateScreen)
   const instance = render(
     <App source={source} actions={actions} info={info} {...(options.frameMs === undefined ? {} : { frameMs: options.frameMs })} />,
     {
       stdout,
-      stdin: options.stdin ?? process.stdin,
+      stdin,
       stderr: options.stderr ?? process.stderr,
       exitOnCtrlC: false,
       // Stray console output would be drawn over by the next frame; Ink keeps it above instead.
@@ -52,6 +62,13 @@ export const runDashboard = async (
       maxFps: 15
     }
   )
+  // process.exit() (a second signal) skips the finally below: unmount first, so Ink's last frame
+  // lands on the alternate screen we then leave; TTY writes are synchronous, so this still lands.
+  const onExit = () => {
+    instance.unmount()
+    restore()
+  }
+  process.once("exit", onExit)
   const onAbort = () => instance.unmount()
   if (options.signal?.aborted === true) onAbort()
   else options.signal?.addEventListener("abort", onAbort, { once: true })
@@ -60,6 +77,7 @@ export const runDashboard = async (
   } finally {
     options.signal?.removeEventListener("abort", onAbort)
     instance.cleanup()
-    stdout.write((alternate ? leaveAlternateScreen : "") + showCursor)
+    process.removeListener("exit", onExit)
+    restore()
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The TUI's inputs: plain data sources and action functions handed in by the CLI wiring.
  *
- * The dashboard never builds Layers nor runs Effects (DESIGN: `tui/` is handed a runtime and
+ * The dashboard never builds Layers nor runs Effects (`tui/` is handed a runtime and
  * actions). The Effect side owns the state and publishes it through `DashboardSource`; every user
  * intent goes back through `DashboardActions`, whose functions run Effects on the app runtime.
  * Keeping this seam to plain functions is what lets the components be tested with a fake source.
@@ -37,6 +37,11 @@ export interface DashboardActions {
   readonly clearFinished: () => void
   /** Interrupts running workflows and restores the terminal; the dashboard unmounts right after. */
   readonly quit: () => void
+  /**
+   * Ctrl-C: like `quit`, but means what SIGINT means (the command exits 130 whatever was left to
+   * run); the dashboard unmounts right after.
+   */
+  readonly interrupt: () => void
 }
 
 /** A workflow the new-run input can start. */

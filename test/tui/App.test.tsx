@@ -145,10 +145,10 @@ describe("dashboard container", () => {
     await eventually(() => expect(app.calls).toEqual([["quit"]]))
   })
 
-  it("quits with Ctrl-C, even while typing a new run", async () => {
+  it("interrupts with Ctrl-C (as SIGINT would), even while typing a new run", async () => {
     const app = renderApp({ state: runs, logs: [] })
     await press(app.stdin, "n", "half typed", keys.ctrlC)
-    await eventually(() => expect(app.calls).toEqual([["quit"]]))
+    await eventually(() => expect(app.calls).toEqual([["interrupt"]]))
   })
 
   it("filters the list by status with /, and Esc clears the filter", async () => {

@@ -163,7 +163,8 @@ export const recordedActions = () => {
     startRun: (workflow, input) => void calls.push(["startRun", workflow, input]),
     cancelRun: (runId) => void calls.push(["cancelRun", runId]),
     clearFinished: () => void calls.push(["clearFinished"]),
-    quit: () => void calls.push(["quit"])
+    quit: () => void calls.push(["quit"]),
+    interrupt: () => void calls.push(["interrupt"])
   }
   return { actions, calls }
 }

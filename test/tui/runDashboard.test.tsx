@@ -28,8 +28,11 @@ class FakeTerminalIn extends EventEmitter {
     this.data = null
     return data
   }
+  rawMode = false
   setEncoding() {}
-  setRawMode() {}
+  setRawMode(on: boolean) {
+    this.rawMode = on
+  }
   resume() {}
   pause() {}
   ref() {}
@@ -73,13 +76,25 @@ describe("runDashboard", () => {
     expect(stdout.written.endsWith("\u001b[?1049l\u001b[?25h")).toBe(true)
   })
 
-  it("routes Ctrl-C through quit instead of killing the app", async () => {
+  it("routes Ctrl-C through interrupt instead of killing the app, and turns raw mode off", async () => {
     const { calls, done, stdin, stdout } = start()
     await vi.waitFor(() => expect(stdout.written).toContain("run-1"), { timeout: 3_000 })
     await tick()
     stdin.type(keys.ctrlC)
     await done
-    expect(calls).toEqual([["quit"]])
+    expect(calls).toEqual([["interrupt"]])
+    expect(stdin.rawMode).toBe(false)
+  })
+
+  it("restores the terminal when the process exits while it is up", async () => {
+    const { done, stdin, stdout } = start()
+    await vi.waitFor(() => expect(stdin.rawMode).toBe(true), { timeout: 3_000 })
+    // What process.exit() (a second signal) does: "exit" listeners run, nothing else.
+    process.emit("exit", 143)
+    expect(stdin.rawMode).toBe(false)
+    expect(stdout.written.endsWith("\u001b[?1049l\u001b[?25h")).toBe(true)
+    stdin.type("q")
+    await done
   })
 
   it("closes when the signal aborts, without calling quit", async () => {

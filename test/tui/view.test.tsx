@@ -109,9 +109,9 @@ describe("keymap", () => {
     expect(resolveCommand(keymap, "list", "j", noKey)).toBe("down")
   })
 
-  it("treats Ctrl-C as quit in every mode, but q only outside text input", () => {
+  it("treats Ctrl-C as an interrupt in every mode, and q as quit only outside text input", () => {
     for (const mode of ["list", "newRun", "filter", "help"] as const) {
-      expect(resolveCommand(keymap, mode, "c", { ...noKey, ctrl: true })).toBe("quit")
+      expect(resolveCommand(keymap, mode, "c", { ...noKey, ctrl: true })).toBe("interrupt")
     }
     expect(resolveCommand(keymap, "list", "q", noKey)).toBe("quit")
     expect(resolveCommand(keymap, "newRun", "q", noKey)).toBeUndefined()
