@@ -18,14 +18,21 @@ const noTui = Options.boolean("no-tui").pipe(
   Options.withDescription("Plain progress lines on stderr instead of the dashboard (the default when stdout is not a terminal)")
 )
 
-/** Runs a handler of `commands.ts` (loaded on first use) with the terminal facts. */
+/**
+ * Runs a handler of `commands.ts` (loaded on first use) with the terminal facts. The configuration
+ * is checked first, from its own small chunk: a bad setting or an unusable directory is reported
+ * without waiting for the handlers' modules (about a second of loading on a slow machine).
+ */
 const withCommands = <A, E, R>(
   f: (commands: typeof import("./commands.js"), terminal: Terminal) => Effect.Effect<A, E, R>
 ) =>
-  Effect.flatMap(
-    Effect.zip(Effect.promise(() => import("./commands.js")), TerminalInfo),
-    ([commands, terminal]) => f(commands, terminal)
-  )
+  Effect.gen(function*() {
+    const terminal = yield* TerminalInfo
+    const config = yield* Effect.promise(() => import("../layers/AppConfigEnv.js"))
+    yield* config.load({ isTty: terminal.stdoutIsTty, directories: "check" })
+    const commands = yield* Effect.promise(() => import("./commands.js"))
+    return yield* f(commands, terminal)
+  })
 
 const notYetAvailable = (command: string) =>
   Effect.fail(new UsageError({ message: `'${command}' is not yet available in this version` }))
