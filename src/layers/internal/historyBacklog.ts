@@ -81,7 +81,7 @@ export const make = (
     const dropWarnings = (droppedNow: number, firstRun: string) => {
       if (droppedNow > 0 && dropping?.count === droppedNow) {
         return Effect.logWarning(
-          `Run history: ${capacity} events are waiting to be written; newer events are dropped until it catches up`
+          `Run history: its backlog is full (${capacity} events waiting to be written); newer events are dropped until it catches up`
         ).pipe(Effect.annotateLogs({ runId: firstRun }))
       }
       if (droppedNow === 0 && dropping !== undefined) {
@@ -146,6 +146,8 @@ export const make = (
         watermark.changes.pipe(
           Stream.filter((oldest) => oldest > seq),
           Stream.runHead,
+          // Interruptible even inside a finalizer, or the timeout would wait for it to end.
+          Effect.interruptible,
           Effect.timeoutOption(timeout),
           Effect.map((found) => Option.isSome(Option.flatten(found)))
         ),
