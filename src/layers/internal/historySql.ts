@@ -14,7 +14,7 @@
 import { randomUUID } from "node:crypto"
 import { hostname } from "node:os"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Effect, Option } from "effect"
+import { Effect, Option, Schedule } from "effect"
 import {
   type HistoryTotals,
   type RunDetail,
@@ -95,7 +95,9 @@ export const makeStore = (
     const owner = options.owner ?? { id: randomUUID(), host: hostname(), pid: process.pid }
     const isAlive = options.isAlive ?? processIsAlive
 
-    yield* Effect.mapError(migrate, failure("migrate"))
+    // A connection dropped while migrating (a failed COMMIT is a defect there too) is retried
+    // briefly: the migrations run in a transaction, so a retry starts clean.
+    yield* guard("migrate")(migrate).pipe(Effect.retry({ times: 3, schedule: Schedule.exponential("200 millis") }))
 
     const apply = makeApply(sql, owner)
     const columns = sql.literal(summaryColumns)
