@@ -51,6 +51,28 @@ export interface Recorder extends HistoryRecorderService {
 /** Ids listed in a warning at most; the rest are counted. */
 const namedRuns = 10
 
+/** The one warning at exit about runs that may be missing or incomplete in the history, if any. */
+const reportAtExit = (backlog: Backlog.Backlog, done: boolean, drainTimeout: Duration.Duration) =>
+  Effect.gen(function*() {
+    if (!done) {
+      const runs = yield* backlog.incompleteRuns
+      yield* Effect.logWarning(
+        `Run history: gave up writing ${yield* backlog.unsettled} event(s) after ${
+          Duration.format(drainTimeout)
+        }; ${runs.length} run(s) may be missing or incomplete in the history: ${Backlog.listIds(runs, namedRuns)}`
+      )
+      return
+    }
+    const lost = yield* backlog.lostRuns
+    if (lost.length > 0) {
+      yield* Effect.logWarning(
+        `Run history: ${lost.length} run(s) lost events and are incomplete in the history: ${
+          Backlog.listIds(lost, namedRuns)
+        }`
+      )
+    }
+  })
+
 /**
  * Subscribes to the events, marks runs left `running` by a dead process as `interrupted`, and
  * starts the pump and the writer; on scope close, drains the backlog. Never fails.
@@ -117,23 +139,7 @@ export const make = (
         yield* Fiber.interrupt(pumpFiber)
         const done = yield* settle(drainTimeout)
         yield* Fiber.interrupt(writerFiber)
-        if (!done) {
-          const runs = yield* backlog.incompleteRuns
-          yield* Effect.logWarning(
-            `Run history: gave up writing ${yield* backlog.unsettled} event(s) after ${
-              Duration.format(drainTimeout)
-            }; ${runs.length} run(s) may be missing or incomplete in the history: ${Backlog.listIds(runs, namedRuns)}`
-          )
-          return
-        }
-        const lost = yield* backlog.lostRuns
-        if (lost.length > 0) {
-          yield* Effect.logWarning(
-            `Run history: ${lost.length} run(s) lost events and are incomplete in the history: ${
-              Backlog.listIds(lost, namedRuns)
-            }`
-          )
-        }
+        yield* reportAtExit(backlog, done, drainTimeout)
       })
     )
 

@@ -49,6 +49,42 @@ export const listIds = (ids: ReadonlyArray<string>, max = 10): string =>
 
 const runOf = (event: WorkflowEvent): string => ("runId" in event && event.runId !== undefined ? event.runId : "")
 
+/**
+ * The warnings of a full backlog: one when events start being dropped (naming the first run hit),
+ * one when a pump drops nothing again, naming every run that lost events meanwhile.
+ */
+const makeDropReport = (capacity: number) => {
+  let episode: { count: number; readonly runs: Set<string> } | undefined
+  let droppedNow = 0
+  let firstRun = ""
+  return {
+    dropped: (runId: string) => {
+      if (droppedNow++ === 0) firstRun = runId
+      episode ??= { count: 0, runs: new Set() }
+      episode.count += 1
+      episode.runs.add(runId)
+    },
+    /** Called once per pump, after its events. */
+    pumped: Effect.suspend(() => {
+      const now = droppedNow
+      droppedNow = 0
+      if (now > 0 && episode?.count === now) {
+        return Effect.logWarning(
+          `Run history: its backlog is full (${capacity} events waiting to be written); newer events are dropped until it catches up`
+        ).pipe(Effect.annotateLogs({ runId: firstRun }))
+      }
+      if (now > 0 || episode === undefined) return Effect.void
+      const ended = episode
+      episode = undefined
+      return Effect.logWarning(
+        `Run history: dropped ${ended.count} event(s) while its backlog was full; these runs are incomplete in the history: ${
+          listIds([...ended.runs])
+        }`
+      )
+    })
+  }
+}
+
 /** A backlog fed from `subscription`, holding at most `capacity` events. */
 export const make = (
   subscription: Queue.Dequeue<WorkflowEvent>,
@@ -58,14 +94,13 @@ export const make = (
     const pending = yield* Queue.dropping<Entry>(Math.max(1, capacity))
     const watermark = yield* SubscriptionRef.make(1)
     const pumpLock = yield* Effect.makeSemaphore(1)
+    const drops = makeDropReport(capacity)
     let published = 0
     let lastTaken = 0
     /** Handed to the writer, not settled; a Map keeps them in sequence order. */
     const inFlight = new Map<number, Entry>()
     const unwritten = new Map<string, number>()
     const lost = new Set<string>()
-    /** Runs that lost events since dropping began; undefined while nothing is being dropped. */
-    let dropping: { count: number; runs: Set<string> } | undefined
 
     const count = (runId: string, delta: number) => {
       const n = (unwritten.get(runId) ?? 0) + delta
@@ -78,28 +113,8 @@ export const make = (
       return SubscriptionRef.set(watermark, oldest)
     })
 
-    const dropWarnings = (droppedNow: number, firstRun: string) => {
-      if (droppedNow > 0 && dropping?.count === droppedNow) {
-        return Effect.logWarning(
-          `Run history: its backlog is full (${capacity} events waiting to be written); newer events are dropped until it catches up`
-        ).pipe(Effect.annotateLogs({ runId: firstRun }))
-      }
-      if (droppedNow === 0 && dropping !== undefined) {
-        const ended = dropping
-        dropping = undefined
-        return Effect.logWarning(
-          `Run history: dropped ${ended.count} event(s) while its backlog was full; these runs are incomplete in the history: ${
-            listIds([...ended.runs])
-          }`
-        )
-      }
-      return Effect.void
-    }
-
     const pumpOnce = Effect.gen(function*() {
       const events = Chunk.toReadonlyArray(yield* Queue.takeAll(subscription))
-      let droppedNow = 0
-      let firstRun = ""
       for (const event of events) {
         if (!isRecorded(event)) continue
         const entry: Entry = { seq: published + 1, runId: runOf(event), event }
@@ -107,15 +122,11 @@ export const make = (
           published = entry.seq
           count(entry.runId, 1)
         } else {
-          if (droppedNow === 0) firstRun = entry.runId
-          droppedNow += 1
-          dropping ??= { count: 0, runs: new Set() }
-          dropping.count += 1
-          dropping.runs.add(entry.runId)
+          drops.dropped(entry.runId)
           lost.add(entry.runId)
         }
       }
-      yield* dropWarnings(droppedNow, firstRun)
+      yield* drops.pumped
       return events.length
     })
 

@@ -53,30 +53,36 @@ const reasonOf = (cause: Cause.Cause<RunHistoryError>): string => {
   return squashed instanceof Error ? squashed.message : String(squashed)
 }
 
+/** The one warning when an outage starts and the one line when it ends. */
+const makeOutageReport = (backlog: Backlog) => {
+  let outage: { readonly since: number } | undefined
+  return {
+    started: (reason: string) =>
+      Effect.gen(function*() {
+        if (outage !== undefined) return
+        outage = { since: yield* Clock.currentTimeMillis }
+        const waiting = yield* backlog.unsettled
+        yield* Effect.logWarning(
+          `Run history: cannot write (${reason}); ${waiting} event(s) are kept in memory and retried with backoff`
+        )
+      }),
+    /** `writtenNow`: events of this pass already settled, counted among those that waited. */
+    ended: (writtenNow: number) =>
+      Effect.gen(function*() {
+        if (outage === undefined) return
+        const seconds = ((yield* Clock.currentTimeMillis) - outage.since) / 1000
+        outage = undefined
+        const waited = (yield* backlog.unsettled) + writtenNow
+        yield* Effect.logInfo(`Run history: writing again after ${seconds.toFixed(1)} s; ${waited} event(s) waited`)
+      })
+  }
+}
+
 /** A writer of `backlog` into `history`. */
 export const make = (history: RunHistoryService, backlog: Backlog, options: WriterOptions): Writer => {
   let held: Array<Held> = []
   let lastWritten: WorkflowEvent | undefined
-  let outage: { readonly since: number; readonly reason: string } | undefined
-
-  const outageStarted = (reason: string) =>
-    Effect.gen(function*() {
-      if (outage !== undefined) return
-      outage = { since: yield* Clock.currentTimeMillis, reason }
-      const waiting = yield* backlog.unsettled
-      yield* Effect.logWarning(
-        `Run history: cannot write (${reason}); ${waiting} event(s) are kept in memory and retried with backoff`
-      )
-    })
-
-  const recovered = (writtenNow: number) =>
-    Effect.gen(function*() {
-      if (outage === undefined) return
-      const seconds = ((yield* Clock.currentTimeMillis) - outage.since) / 1000
-      outage = undefined
-      const waited = (yield* backlog.unsettled) + writtenNow
-      yield* Effect.logInfo(`Run history: writing again after ${seconds.toFixed(1)} s; ${waited} event(s) waited`)
-    })
+  const outage = makeOutageReport(backlog)
 
   /** Whether the store takes writes: the last event written, written again (a no-op by design). */
   const probe = Effect.suspend(() =>
@@ -121,10 +127,10 @@ export const make = (history: RunHistoryService, backlog: Backlog, options: Writ
       held = held.filter((h) => !written.includes(h.entry))
       yield* backlog.settle(written)
       if (written.length === 0 && !(yield* probe)) {
-        yield* outageStarted(reason)
+        yield* outage.started(reason)
         return yield* new Stalled({ reason })
       }
-      yield* recovered(written.length)
+      yield* outage.ended(written.length)
       const skipped = yield* skipPoison(failed, reason)
       // The store writes but this run's head event does not land yet: wait before trying again.
       if (written.length === 0 && !skipped) return yield* new Stalled({ reason })
@@ -143,7 +149,7 @@ export const make = (history: RunHistoryService, backlog: Backlog, options: Writ
     const done = held
     held = []
     lastWritten = done[done.length - 1]!.entry.event
-    yield* recovered(0)
+    yield* outage.ended(0)
     yield* backlog.settle(done.map((h) => h.entry))
     return true
   })
