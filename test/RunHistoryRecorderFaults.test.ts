@@ -74,7 +74,8 @@ describe("RunHistoryRecorder when the store fails", () => {
       ])
       expect(logs.at("INFO")).toEqual([expect.stringMatching(/^Run history: writing again after 2\d\.\d s; 18 event\(s\) waited$/)])
       // Exponential backoff from 100 ms, capped at 5 s.
-      const gaps = faults.batchCalls.slice(1).map((t, i) => t - faults.batchCalls[i]!)
+      const passes = [...new Set(faults.batchCalls)] // a pass tries its batch twice at once
+      const gaps = passes.slice(1).map((t, i) => t - passes[i]!)
       expect(gaps.slice(0, 6)).toEqual([100, 200, 400, 800, 1_600, 3_200])
       expect(gaps.slice(6).every((gap) => gap <= 5_000)).toBe(true)
       expect(faults.landed).toEqual(published.filter(isRecorded))
@@ -204,7 +205,7 @@ describe("RunHistoryRecorder at shutdown", () => {
       yield* elapse(3_000)
       yield* Fiber.join(closing)
       const calls = faults.batchCalls.length
-      expect(calls).toBeGreaterThanOrEqual(4) // 0, 0.1, 0.3, 0.7, 1.5 s: it kept trying
+      expect(new Set(faults.batchCalls).size).toBeGreaterThanOrEqual(4) // 0, 0.1, 0.3, 0.7, 1.5 s: it kept trying
       expect(logs.at("WARN").at(-1)).toBe(
         `Run history: gave up writing 108 event(s) after 3s; 12 run(s) may be missing or incomplete in the history: ${
           ids.slice(0, 10).join(", ")

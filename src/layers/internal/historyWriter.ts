@@ -1,8 +1,8 @@
 /**
  * The recorder's writer: lands the backlog in the history through any outage of the store.
  *
- * A pass writes the held batch (topped up from the backlog) in one transaction. When that fails,
- * it writes the events one by one, in order, holding back the later events of any run whose event
+ * A pass writes the held batch (topped up from the backlog) in one transaction, tried twice. When
+ * that fails, it writes the events one by one, in order, holding back the later events of any run whose event
  * failed, so a run's events never land out of order; after `probeLimit` failures in a row it stops
  * trying. Then it tells the two failures apart:
  * - an outage: nothing could be written, and re-writing the last event written (idempotent) fails
@@ -141,7 +141,12 @@ export const make = (history: RunHistoryService, backlog: Backlog, options: Writ
     const fresh = yield* backlog.take(options.batchSize - held.length)
     for (const entry of fresh) held.push({ entry, strikes: 0 })
     if (held.length === 0) return false
-    const batch = yield* Effect.exit(history.recordAll(held.map((h) => h.entry.event)))
+    const events = held.map((h) => h.entry.event)
+    // A dropped connection fails the one transaction it carried: try the batch again at once,
+    // on a fresh connection, before going event by event.
+    const batch = yield* Effect.exit(history.recordAll(events)).pipe(
+      Effect.flatMap((first) => Exit.isSuccess(first) ? Effect.succeed(first) : Effect.exit(history.recordAll(events)))
+    )
     if (Exit.isFailure(batch)) {
       yield* oneByOne(reasonOf(batch.cause))
       return true
