@@ -1,6 +1,7 @@
 /**
  * The run history of a real `batch` (the built CLI, simulated provider) while its store fails
- * under it: PostgreSQL backends terminated twice mid-batch, the SQLite file locked by another
+ * under it: PostgreSQL backends terminated twice mid-batch or connections refused for 3 s, the SQLite
+ * file locked by another
  * process for 3 s, and the process killed with SIGKILL. Every run must end up in the history in a
  * final state, and `--json` stdout must stay one JSON object per line.
  */
@@ -35,7 +36,7 @@ const expectEveryRunFinal = (runs: ReadonlyArray<{ id: string; status: string }>
 
 const adminUrl = process.env["DATABASE_URL_PG"]
 
-describe.runIf(adminUrl !== undefined)("history on PostgreSQL while its backends are terminated", () => {
+describe.runIf(adminUrl !== undefined)("history on PostgreSQL when its connections fail", () => {
   const database = `ea_history_faults_${process.pid}_${Date.now()}`
   const admin = async <A>(f: (client: pg.Client) => Promise<A>): Promise<A> => {
     const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 })
@@ -87,6 +88,33 @@ describe.runIf(adminUrl !== undefined)("history on PostgreSQL while its backends
     const printed = jsonLines(batch.stdout())
     expect(printed).toHaveLength(RUNS)
     expectEveryRunFinal(await historyRuns(env, dir), printed)
+  }, 90_000)
+
+  it("a batch of 60 runs while the database refuses connections for 3 s, as during a restart: one warning, one recovery line", async () => {
+    const dir = freshDir()
+    const file = join(dir, "batch.jsonl")
+    const env = simulatedEnv(dir, { DATABASE_URL: url(), SIM_LATENCY_MS: "200" })
+    mkdirSync(dir, { recursive: true })
+    writeBatch(file, RUNS)
+    const batch = startBatch(file, env, dir)
+    await batch.succeeded(10)
+    await admin((c) => c.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS false`))
+    try {
+      await terminateBackends()
+      await new Promise((done) => setTimeout(done, 3_000))
+    } finally {
+      await admin((c) => c.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`))
+    }
+    const { code } = await batch.exited
+
+    expect(code).toBe(0)
+    const outage = outageLines(batch.stderr())
+    expect(outage.down).toEqual([expect.stringContaining("is not currently accepting connections")])
+    expect(outage.back).toHaveLength(1)
+    const printed = jsonLines(batch.stdout())
+    expect(printed).toHaveLength(RUNS)
+    const runs = (await historyRuns(env, dir)).filter((r) => printed.some((p) => p.id === r.id))
+    expectEveryRunFinal(runs, printed)
   }, 90_000)
 })
 
