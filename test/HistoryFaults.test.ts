@@ -1,9 +1,8 @@
 /**
  * The run history of a real `batch` (the built CLI, simulated provider) while its store fails
- * under it: PostgreSQL backends terminated twice mid-batch or connections refused for 3 s, the SQLite
- * file locked by another
- * process for 3 s, and the process killed with SIGKILL. Every run must end up in the history in a
- * final state, and `--json` stdout must stay one JSON object per line.
+ * under it: PostgreSQL backends terminated twice mid-batch or connections refused for 3 s, the
+ * SQLite file locked by another process for 3 s, and the process killed with SIGKILL. Every run must
+ * end up in the history in a final state, and `--json` stdout must stay one JSON object per line.
  */
 import { spawn } from "node:child_process"
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
