@@ -9,6 +9,7 @@ import * as RunHistoryFromConfig from "../src/layers/RunHistoryFromConfig.js"
 import * as RunHistoryPostgres from "../src/layers/RunHistoryPostgres.js"
 import { RunHistory } from "../src/services/RunHistory.js"
 import { testConfigLayer } from "./support/config.js"
+import { deadRunsReadInterrupted, replayedBatchCountsOnce } from "./support/historyContract.js"
 import { runEvents, twoSteps } from "./support/historyEvents.js"
 
 const adminUrl = process.env["DATABASE_URL_PG"]
@@ -78,6 +79,12 @@ describe.runIf(adminUrl !== undefined)("RunHistory on PostgreSQL", () => {
       const run = yield* Effect.flatMap(RunHistory, (h) => h.getRun("pg-crash")).pipe(Effect.provide(layer()))
       expect(Option.getOrThrow(run).status).toBe("interrupted")
     }))
+
+  it.effect("a batch applied twice and then event by event counts every LLM call once", () =>
+    replayedBatchCountsOnce("pg").pipe(Effect.provide(layer())))
+
+  it.effect("runs of a dead process read as interrupted before anyone marks them; live and remote runs read as running", () =>
+    deadRunsReadInterrupted("pgr", (options) => RunHistoryPostgres.layer(Redacted.make(testUrl()), options)))
 
   it.effect("DATABASE_URL=postgres://... selects this backend", () =>
     Effect.gen(function*() {

@@ -1,32 +1,45 @@
 /**
- * RunHistoryRecorder — writes the `WorkflowEvents` stream into the `RunHistory`.
+ * RunHistoryRecorder — writes the `WorkflowEvents` stream into the `RunHistory`, through outages
+ * of the store.
  *
- * The subscription is taken when the layer is built, so every run started afterwards is seen
- * from its first event. A background fiber writes what has been published in batches of up to
- * `batchSize` events per transaction: while a batch is being written the next one accumulates,
- * so 200 concurrent runs cost a few hundred commits rather than one per event.
+ * The subscription is taken when the layer is built, so every run started afterwards is seen from
+ * its first event. Two fibers share the work:
+ * - the pump moves what is published into the recorder's own backlog every `pollInterval`
+ *   (`internal/historyBacklog.ts`), so a sliding subscription never drops events while the store
+ *   is down; the backlog holds `backlogCapacity` events before it drops (and says which runs lost
+ *   events);
+ * - the writer (`internal/historyWriter.ts`) writes the backlog in batches of up to `batchSize`
+ *   events per transaction — 200 concurrent runs cost a few hundred commits, not one per event —
+ *   retrying failed writes with exponential backoff capped at `retryCap`, in order, skipping only
+ *   an event the store refuses while it takes others. One warning per outage, one line when it ends.
  *
- * No event is lost on shutdown. Events are only taken off the subscription inside an
- * uninterruptible take-and-write step, so stopping the writer never drops a batch it holds; when
- * the scope closes, the writer is stopped and everything still queued is written (bounded by
- * `drainTimeout`). That is also why the writer polls an empty queue every `pollInterval` instead of
- * blocking in `take`: an interrupted `take` can swallow an event that was being handed to it.
+ * Neither fiber ever blocks in `take` (an interrupted `take` can swallow the event being handed
+ * to it): the pump polls and wakes the writer through a latch.
  *
- * A failed write is logged and never stops the recorder: a failed batch is retried one event at a
- * time so one bad event cannot take its neighbours down with it.
+ * `flush` waits until what was published before it is written. Closing the scope stops the pump,
+ * moves what is left into the backlog and lets the writer go on retrying for up to `drainTimeout`;
+ * what is still unwritten then is named in one warning (the runs that may be missing or incomplete).
  */
-import { Chunk, Duration, Effect, Fiber, Layer, Queue, type Scope } from "effect"
-import { HistoryRecorder, type HistoryRecorderService, isRecorded, RunHistory } from "../services/RunHistory.js"
-import { type WorkflowEvent, WorkflowEvents } from "../services/WorkflowEvents.js"
+import { Duration, Effect, Fiber, Layer, Schedule, type Scope } from "effect"
+import { HistoryRecorder, type HistoryRecorderService, RunHistory } from "../services/RunHistory.js"
+import { WorkflowEvents } from "../services/WorkflowEvents.js"
+import * as Backlog from "./internal/historyBacklog.js"
+import * as Writer from "./internal/historyWriter.js"
 
 /** Tuning of the recorder. */
 export interface RecorderOptions {
-  /** How long an idle writer waits before looking for events again (default 100 ms). */
+  /** How often published events are moved into the backlog (default 100 ms). */
   readonly pollInterval?: Duration.DurationInput
   /** Events written per transaction at most (default 500). */
   readonly batchSize?: number
-  /** How long closing the scope may spend writing what is still queued (default 10 s). */
+  /** How long closing the scope may spend writing what is still unwritten (default 10 s). */
   readonly drainTimeout?: Duration.DurationInput
+  /** Events kept in memory while the store is down, before newer ones are dropped (default 100 000). */
+  readonly backlogCapacity?: number
+  /** The first delay before a failed write is retried; it doubles each time (default 100 ms). */
+  readonly retryBase?: Duration.DurationInput
+  /** The longest delay between retries (default 5 s). */
+  readonly retryCap?: Duration.DurationInput
 }
 
 /** What the recorder offers while it runs. */
@@ -35,9 +48,34 @@ export interface Recorder extends HistoryRecorderService {
   readonly drain: Effect.Effect<void>
 }
 
+/** Ids listed in a warning at most; the rest are counted. */
+const namedRuns = 10
+
+/** The one warning at exit about runs that may be missing or incomplete in the history, if any. */
+const reportAtExit = (backlog: Backlog.Backlog, done: boolean, drainTimeout: Duration.Duration) =>
+  Effect.gen(function*() {
+    if (!done) {
+      const runs = yield* backlog.incompleteRuns
+      yield* Effect.logWarning(
+        `Run history: gave up writing ${yield* backlog.unsettled} event(s) after ${
+          Duration.format(drainTimeout)
+        }; ${runs.length} run(s) may be missing or incomplete in the history: ${Backlog.listIds(runs, namedRuns)}`
+      )
+      return
+    }
+    const lost = yield* backlog.lostRuns
+    if (lost.length > 0) {
+      yield* Effect.logWarning(
+        `Run history: ${lost.length} run(s) lost events and are incomplete in the history: ${
+          Backlog.listIds(lost, namedRuns)
+        }`
+      )
+    }
+  })
+
 /**
  * Subscribes to the events, marks runs left `running` by a dead process as `interrupted`, and
- * starts the writer; on scope close, drains the queue. Never fails.
+ * starts the pump and the writer; on scope close, drains the backlog. Never fails.
  */
 export const make = (
   options: RecorderOptions = {}
@@ -46,10 +84,19 @@ export const make = (
     const history = yield* RunHistory
     const events = yield* WorkflowEvents
     const pollInterval = Duration.decode(options.pollInterval ?? Duration.millis(100))
-    const batchSize = Math.max(1, options.batchSize ?? 500)
     const drainTimeout = Duration.decode(options.drainTimeout ?? Duration.seconds(10))
+    const retry = Schedule.exponential(options.retryBase ?? Duration.millis(100)).pipe(
+      Schedule.union(Schedule.spaced(options.retryCap ?? Duration.seconds(5)))
+    )
 
-    const queue = yield* events.subscribe
+    const subscription = yield* events.subscribe
+    const backlog = yield* Backlog.make(subscription, options.backlogCapacity ?? 100_000)
+    const writer = Writer.make(history, backlog, {
+      batchSize: Math.max(1, options.batchSize ?? 500),
+      retry,
+      poisonStrikes: 3,
+      probeLimit: 3
+    })
 
     yield* history.markInterrupted.pipe(
       Effect.tap((n) => n > 0 ? Effect.logInfo(`Marked ${n} unfinished run(s) of a previous process as interrupted`) : Effect.void),
@@ -60,61 +107,47 @@ export const make = (
       )
     )
 
-    const writeOneByOne = (batch: ReadonlyArray<WorkflowEvent>) =>
-      Effect.gen(function*() {
-        let failed = 0
-        let reason = ""
-        for (const event of batch) {
-          const result = yield* Effect.either(history.record(event))
-          if (result._tag === "Left") {
-            failed += 1
-            if (reason === "") reason = result.left.reason
-          }
-        }
-        if (failed > 0) {
-          yield* Effect.logWarning(`Run history: ${failed} of ${batch.length} event(s) could not be written`).pipe(
-            Effect.annotateLogs({ operation: "record", reason })
+    const wake = yield* Effect.makeLatch(false)
+    const pumpAndWake = Effect.flatMap(backlog.pump, (moved) => (moved > 0 ? wake.open : Effect.void))
+
+    const pumpFiber = yield* Effect.forkScoped(Effect.repeat(pumpAndWake, Schedule.spaced(pollInterval)))
+    // Closed before draining, so a wake-up that arrives while it drains is never missed.
+    const writerFiber = yield* Effect.forkScoped(Effect.forever(
+      wake.await.pipe(
+        Effect.zipRight(wake.close),
+        Effect.zipRight(writer.drain),
+        Effect.catchAllDefect((defect) =>
+          Effect.logError("Run history: the writer hit an unexpected error and goes on", defect).pipe(
+            Effect.zipRight(wake.open),
+            Effect.zipRight(Effect.sleep(pollInterval))
           )
-        }
-      })
-
-    const write = (batch: ReadonlyArray<WorkflowEvent>): Effect.Effect<void> =>
-      batch.length === 0
-        ? Effect.void
-        : history.recordAll(batch).pipe(Effect.catchAll(() => writeOneByOne(batch)))
-
-    // One writer at a time, so batches land in the order they were published.
-    const lock = yield* Effect.makeSemaphore(1)
-
-    /** Takes and writes one batch; returns how many events it took. Never interrupted midway. */
-    const step: Effect.Effect<number> = lock.withPermits(1)(Effect.uninterruptible(
-      Effect.flatMap(Queue.takeUpTo(queue, batchSize), (chunk) => {
-        const batch = Chunk.toReadonlyArray(chunk).filter(isRecorded)
-        return Effect.as(write(batch), chunk.length)
-      })
+        )
+      )
     ))
 
-    const drainAll: Effect.Effect<void> = Effect.repeat(step, { while: (taken) => taken > 0 }).pipe(Effect.asVoid)
-
-    const writer = yield* Effect.forkScoped(Effect.forever(
-      Effect.flatMap(step, (taken) => taken === 0 ? Effect.sleep(pollInterval) : Effect.yieldNow())
-    ))
+    /** Waits until everything published so far is settled; true when it is within `timeout`. */
+    const settle = (timeout: Duration.DurationInput) =>
+      Effect.gen(function*() {
+        yield* pumpAndWake
+        const upTo = yield* backlog.published
+        yield* wake.open
+        return yield* backlog.settledUpTo(upTo, timeout)
+      })
 
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
-        yield* Fiber.interrupt(writer)
-        const done = yield* Effect.timeout(drainAll, drainTimeout).pipe(Effect.option)
-        if (done._tag === "None") {
-          const left = yield* Queue.size(queue)
-          yield* Effect.logWarning(`Run history: gave up writing ${left} event(s) at shutdown`)
-        }
+        yield* Fiber.interrupt(pumpFiber)
+        const done = yield* settle(drainTimeout)
+        yield* Fiber.interrupt(writerFiber)
+        yield* reportAtExit(backlog, done, drainTimeout)
       })
     )
 
     return {
-      drain: drainAll,
+      drain: Effect.asVoid(settle(Duration.infinity)),
+      // Runs that lost events are always reported: their history stays incomplete.
       flush: (timeout) =>
-        Effect.timeout(drainAll, timeout).pipe(Effect.as<ReadonlyArray<string>>([]), Effect.orElseSucceed(() => ["<unknown>"]))
+        Effect.flatMap(settle(timeout), (done) => (done ? backlog.lostRuns : backlog.incompleteRuns))
     }
   })
 

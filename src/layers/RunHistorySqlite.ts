@@ -6,7 +6,8 @@
  * statements and `Migrator` migrations then serve PostgreSQL. The file is in WAL mode with
  * `synchronous = NORMAL`: a commit survives the process being killed (only an OS crash can lose
  * the last transactions), and readers (`effect-agents history` in another terminal) never block
- * the writer.
+ * the writer. Another process holding the write lock for more than `busyTimeoutMs` makes writes
+ * fail with SQLITE_BUSY rather than freeze this process; the recorder retries them.
  */
 import { dirname, join } from "node:path"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
@@ -22,6 +23,9 @@ export interface SqliteHistoryOptions extends StoreOptions {
   /** The database file (its directory is created), or `:memory:` for a history that is not kept. */
   readonly filename: string
 }
+
+/** How long a statement waits for another process's lock on the file before SQLITE_BUSY. */
+export const busyTimeoutMs = 250
 
 /** The file name of the history inside `DATA_DIR`. */
 export const fileName = "history.sqlite"
@@ -48,6 +52,10 @@ export const make = (options: SqliteHistoryOptions): Effect.Effect<RunHistorySer
     return yield* Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       yield* sql`PRAGMA synchronous = NORMAL`.pipe(Effect.mapError(openFailure))
+      // The driver is synchronous: its default 5 s busy wait would freeze the whole process while
+      // another one holds the file. A short wait absorbs ordinary contention; a longer lock fails
+      // with SQLITE_BUSY, and the recorder keeps the events and retries.
+      yield* sql`PRAGMA busy_timeout = ${sql.literal(String(busyTimeoutMs))}`.pipe(Effect.mapError(openFailure))
       return yield* makeStore(options)
     }).pipe(Effect.provide(context))
   })

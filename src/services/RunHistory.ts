@@ -5,8 +5,9 @@
  * nothing in a workflow calls it directly and every consumer of events sees the same facts. A run
  * row is created by `WorkflowStarted` with status `running` and completed by `WorkflowFinished`; its
  * tokens and cost are the sums of the run's `LlmCallFinished` events, so a run that never finished
- * (the process died) still shows what it spent. `markInterrupted` turns the `running` rows left by
- * a dead process into `interrupted`, which the recorder does once at start.
+ * (the process died) still shows what it spent. A `running` run whose process is gone reads as
+ * `interrupted` whether or not anyone has marked it; `markInterrupted` writes that down, which the
+ * recorder does once at start.
  *
  * Only what events carry is stored: inputs, outputs, error tags and messages, usage and cost.
  * Events never carry API keys or request headers, and this port must not be given any.
@@ -143,7 +144,9 @@ export interface RunHistoryService {
    * Applies one event. Workflow, step and LLM-call events write rows; the other events
    * (`LlmCallStarted`, `Retrying`, `RateLimited`, `CircuitStateChanged`) and LLM calls made
    * outside a run are not stored. Applying events out of order (a finish before its start) still
-   * leaves the right row.
+   * leaves the right row, and applying the same event object again changes nothing, so a write
+   * whose outcome is unknown (a failed COMMIT) can simply be retried. Never dies: driver defects
+   * are `RunHistoryError`s.
    */
   readonly record: (event: WorkflowEvent) => Effect.Effect<void, RunHistoryError>
   /**
@@ -151,9 +154,12 @@ export interface RunHistoryService {
    * so a burst of events costs one commit rather than one per event.
    */
   readonly recordAll: (events: ReadonlyArray<WorkflowEvent>) => Effect.Effect<void, RunHistoryError>
-  /** Runs, newest first. */
+  /** Runs, newest first; a run whose process of this host is gone reads as `interrupted`. */
   readonly listRuns: (options: ListRunsOptions) => Effect.Effect<ReadonlyArray<RunSummary>, RunHistoryError>
-  /** One run with its input, output, steps and LLM calls; `None` for an unknown id. */
+  /**
+   * One run with its input, output, steps and LLM calls; `None` for an unknown id. A run whose
+   * process is gone reads as `interrupted`, and so do its unfinished steps.
+   */
   readonly getRun: (id: string) => Effect.Effect<Option.Option<RunDetail>, RunHistoryError>
   /** Counts and sums over all runs. */
   readonly totals: Effect.Effect<HistoryTotals, RunHistoryError>
@@ -193,7 +199,9 @@ export interface HistoryRecorderService {
   /**
    * Waits until every event published before the call is written to the history, or `timeout`
    * passes. Returns the ids of the runs whose events are not all written yet: empty when everything
-   * landed. Callers flush before they report a run as finished, so what they print is on disk.
+   * landed. Runs that lost events for good (the store refused one, or the in-memory backlog
+   * overflowed during an outage) are always among them. Callers flush before they report a run as
+   * finished, so what they print is on disk.
    */
   readonly flush: (timeout: Duration.DurationInput) => Effect.Effect<ReadonlyArray<string>>
 }

@@ -83,9 +83,21 @@ const createTables = Effect.gen(function*() {
   yield* sql`CREATE INDEX llm_calls_run_id ON llm_calls (run_id)`
 })
 
+/**
+ * A key per LLM-call event, so a batch replayed after a COMMIT whose outcome was unknown inserts
+ * no call twice. Calls written before this migration keep a NULL key, which the unique index allows
+ * any number of times.
+ */
+const addCallEventKey = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE llm_calls ADD COLUMN event_key TEXT`
+  yield* sql`CREATE UNIQUE INDEX llm_calls_event_key ON llm_calls (event_key)`
+})
+
 /** Every migration of the history, by `<id>_<name>`. */
 export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.SqlClient>> = {
-  "1_create_runs_steps_llm_calls": createTables
+  "1_create_runs_steps_llm_calls": createTables,
+  "2_llm_calls_event_key": addCallEventKey
 }
 
 /**

@@ -1,0 +1,100 @@
+/**
+ * The statements each workflow event writes into the run history, shared by SQLite and PostgreSQL.
+ *
+ * Every write is idempotent, because the recorder retries a batch whose COMMIT failed on the
+ * client side — and such a COMMIT may well have committed on the server. Runs and steps are
+ * upserts keyed by run id and (run id, step id). An LLM call carries an `event_key`, unique in
+ * `llm_calls`: the store's owner id and a number the store gives each event object the first time
+ * it sees it, so applying the same event again inserts nothing. A run's tokens and cost are then
+ * recomputed from its calls rather than incremented, so a replay never counts a call twice.
+ */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import { Effect } from "effect"
+import type { WorkflowEvent } from "../../services/WorkflowEvents.js"
+import { int, type Owner, toJson } from "./historyRows.js"
+
+/** Writes one event's rows; the error is the driver's. */
+export type ApplyEvent = (event: WorkflowEvent) => Effect.Effect<void, unknown>
+
+/** The statements of `owner`'s store over `sql`. */
+export const makeApply = (sql: SqlClient.SqlClient, owner: Owner): ApplyEvent => {
+  // Keyed by the event object: a retry hands the store the very objects it was given before.
+  const keys = new WeakMap<WorkflowEvent, string>()
+  let next = 0
+  const keyOf = (event: WorkflowEvent): string => {
+    const known = keys.get(event)
+    if (known !== undefined) return known
+    const key = `${owner.id}:${++next}`
+    keys.set(event, key)
+    return key
+  }
+
+  const sumsOf = (runId: string) =>
+    sql`(SELECT COALESCE(SUM(input_tokens), 0) FROM llm_calls WHERE run_id = ${runId}),
+      (SELECT COALESCE(SUM(output_tokens), 0) FROM llm_calls WHERE run_id = ${runId}),
+      (SELECT COALESCE(SUM(cost_usd), 0) FROM llm_calls WHERE run_id = ${runId})`
+
+  return (event) => {
+    switch (event._tag) {
+      case "WorkflowStarted":
+        // A start that arrives after its finish only fills in the input.
+        return sql`INSERT INTO runs (id, workflow, status, started_at, input, owner, host, pid)
+          VALUES (${event.runId}, ${event.workflow}, 'running', ${int(event.at)}, ${toJson(event.input)},
+            ${owner.id}, ${owner.host}, ${owner.pid})
+          ON CONFLICT (id) DO UPDATE SET input = excluded.input`
+      case "WorkflowFinished":
+        return sql`INSERT INTO runs (id, workflow, status, started_at, finished_at, duration_ms,
+            input_tokens, output_tokens, cost_usd, output, error_tag, error_message, owner, host, pid)
+          VALUES (${event.runId}, ${event.workflow}, ${event.status}, ${int(event.at - event.durationMs)},
+            ${int(event.at)}, ${event.durationMs}, ${sumsOf(event.runId)},
+            ${toJson(event.output)}, ${event.error?.tag ?? null}, ${event.error?.message ?? null},
+            ${owner.id}, ${owner.host}, ${owner.pid})
+          ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
+            duration_ms = excluded.duration_ms, input_tokens = excluded.input_tokens,
+            output_tokens = excluded.output_tokens, cost_usd = excluded.cost_usd, output = excluded.output,
+            error_tag = excluded.error_tag, error_message = excluded.error_message`
+      case "StepStarted":
+        return sql`INSERT INTO steps (run_id, step_id, seq, label, agent, status, started_at)
+          VALUES (${event.runId}, ${event.stepId},
+            (SELECT COALESCE(MAX(seq), 0) + 1 FROM steps WHERE run_id = ${event.runId}),
+            ${event.label}, ${event.agent ?? null}, 'running', ${int(event.at)})
+          ON CONFLICT (run_id, step_id) DO NOTHING`
+      case "StepFinished":
+        return sql`INSERT INTO steps (run_id, step_id, seq, label, agent, status, started_at, finished_at,
+            duration_ms, cached, attempts, calls, input_tokens, output_tokens, cost_usd, output,
+            error_tag, error_message)
+          VALUES (${event.runId}, ${event.stepId},
+            (SELECT COALESCE(MAX(seq), 0) + 1 FROM steps WHERE run_id = ${event.runId}),
+            ${event.label}, ${event.agent ?? null}, ${event.status}, ${int(event.at - event.durationMs)},
+            ${int(event.at)}, ${event.durationMs}, ${event.cached ? 1 : 0}, ${event.attempts}, ${event.calls},
+            ${event.usage.inputTokens}, ${event.usage.outputTokens}, ${event.costUsd}, ${event.output ?? null},
+            ${event.error?.tag ?? null}, ${event.error?.message ?? null})
+          ON CONFLICT (run_id, step_id) DO UPDATE SET label = excluded.label,
+            agent = COALESCE(excluded.agent, steps.agent), status = excluded.status,
+            finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, cached = excluded.cached,
+            attempts = excluded.attempts, calls = excluded.calls, input_tokens = excluded.input_tokens,
+            output_tokens = excluded.output_tokens, cost_usd = excluded.cost_usd, output = excluded.output,
+            error_tag = excluded.error_tag, error_message = excluded.error_message`
+      case "LlmCallFinished": {
+        const runId = event.runId
+        if (runId === undefined) return Effect.void
+        return Effect.zipRight(
+          sql`INSERT INTO llm_calls (event_key, run_id, step_id, agent, model, provider, cached, attempts,
+              input_tokens, output_tokens, cost_usd, duration_ms, status, error_tag, error_message, at)
+            VALUES (${keyOf(event)}, ${runId}, ${event.stepId ?? null}, ${event.agent ?? null}, ${event.model},
+              ${event.provider}, ${event.cached ? 1 : 0}, ${event.attempt}, ${event.usage.inputTokens},
+              ${event.usage.outputTokens}, ${event.costUsd}, ${event.durationMs}, ${event.status},
+              ${event.error?.tag ?? null}, ${event.error?.message ?? null}, ${int(event.at)})
+            ON CONFLICT (event_key) DO NOTHING`,
+          sql`UPDATE runs SET
+              input_tokens = (SELECT COALESCE(SUM(input_tokens), 0) FROM llm_calls WHERE run_id = ${runId}),
+              output_tokens = (SELECT COALESCE(SUM(output_tokens), 0) FROM llm_calls WHERE run_id = ${runId}),
+              cost_usd = (SELECT COALESCE(SUM(cost_usd), 0) FROM llm_calls WHERE run_id = ${runId})
+            WHERE id = ${runId}`
+        )
+      }
+      default:
+        return Effect.void
+    }
+  }
+}
