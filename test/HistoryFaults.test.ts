@@ -19,6 +19,15 @@ afterAll(() => rmSync(root, { recursive: true, force: true }))
 let dirs = 0
 const freshDir = () => join(root, `d${++dirs}`)
 
+/** A fresh data directory with a batch file of `RUNS` runs, and the simulated provider's env for it. */
+const prepare = (extra: Readonly<Record<string, string>> = {}) => {
+  const dir = freshDir()
+  const file = join(dir, "batch.jsonl")
+  mkdirSync(dir, { recursive: true })
+  writeBatch(file, RUNS)
+  return { dir, env: simulatedEnv(dir, extra), file }
+}
+
 const RUNS = 60
 
 /** stderr lines of the recorder's outage reports. */
@@ -70,11 +79,7 @@ describe.runIf(adminUrl !== undefined)("history on PostgreSQL when its connectio
     })
 
   it("a batch of 60 runs survives two rounds of pg_terminate_backend: exit 0, clean --json, every run succeeded", async () => {
-    const dir = freshDir()
-    const file = join(dir, "batch.jsonl")
-    const env = simulatedEnv(dir, { DATABASE_URL: url(), SIM_LATENCY_MS: "200" })
-    mkdirSync(dir, { recursive: true })
-    writeBatch(file, RUNS)
+    const { dir, env, file } = prepare({ DATABASE_URL: url(), SIM_LATENCY_MS: "200" })
     const batch = startBatch(file, env, dir)
     await batch.succeeded(10)
     const first = await terminateBackends()
@@ -90,11 +95,7 @@ describe.runIf(adminUrl !== undefined)("history on PostgreSQL when its connectio
   }, 90_000)
 
   it("a batch of 60 runs while the database refuses connections for 3 s, as during a restart: one warning, one recovery line", async () => {
-    const dir = freshDir()
-    const file = join(dir, "batch.jsonl")
-    const env = simulatedEnv(dir, { DATABASE_URL: url(), SIM_LATENCY_MS: "200" })
-    mkdirSync(dir, { recursive: true })
-    writeBatch(file, RUNS)
+    const { dir, env, file } = prepare({ DATABASE_URL: url(), SIM_LATENCY_MS: "200" })
     const batch = startBatch(file, env, dir)
     await batch.succeeded(10)
     await admin((c) => c.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS false`))
@@ -133,11 +134,7 @@ describe("history on SQLite while another process holds the file's write lock", 
     })
 
   it("a batch of 60 runs while the history is locked for 3 s: one warning, one recovery line, every run succeeded", async () => {
-    const dir = freshDir()
-    const file = join(dir, "batch.jsonl")
-    const env = simulatedEnv(dir)
-    mkdirSync(dir, { recursive: true })
-    writeBatch(file, RUNS)
+    const { dir, env, file } = prepare()
     const batch = startBatch(file, env, dir)
     await batch.succeeded(10)
     const released = await lockFile(join(dir, "history.sqlite"), 3_000)
@@ -156,11 +153,7 @@ describe("history on SQLite while another process holds the file's write lock", 
 
 describe("history after kill -9 mid-batch", () => {
   it("the next history shows no run as running, and rerunning the batch reuses the cached answers", async () => {
-    const dir = freshDir()
-    const file = join(dir, "batch.jsonl")
-    const env = simulatedEnv(dir, { CACHE_ENABLED: "true", CACHE_BACKEND: "sqlite" })
-    mkdirSync(dir, { recursive: true })
-    writeBatch(file, RUNS)
+    const { dir, env, file } = prepare({ CACHE_ENABLED: "true", CACHE_BACKEND: "sqlite" })
     const batch = startBatch(file, env, dir)
     await batch.succeeded(15)
     batch.child.kill("SIGKILL")
