@@ -2,7 +2,7 @@
  * effect-agents CLI entry: parse arguments, run the command, map the outcome to an exit code.
  *
  * Exit codes: 0 success, 1 a workflow failed, 2 bad usage or configuration, 130 interrupted
- * (SIGINT, or `q` / Ctrl-C before the runs finished), 143 SIGTERM (see `cli/signals.ts`). Errors
+ * (SIGINT, or `q` / Ctrl-C before the runs finished), 143 SIGTERM, 129 SIGHUP (see `cli/signals.ts`). Errors
  * are printed here once, as a person-readable message on stderr.
  */
 import * as ValidationError from "@effect/cli/ValidationError"

@@ -30,6 +30,15 @@ const historyOf = async (cwd: string): Promise<ReadonlyArray<Row>> => {
   return (JSON.parse(r.stdout) as { runs: ReadonlyArray<Row> }).runs
 }
 
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
 const count = (text: string, pattern: RegExp): number => Number(pattern.exec(text)?.[1] ?? "0")
 
 let session = 0
@@ -75,6 +84,22 @@ describe.runIf(hasTmux || process.env["EFFECT_AGENTS_CI"] === "1")("signals in a
       expect(runs.some((r) => r.status === "succeeded")).toBe(true)
     }, 60_000)
   }
+
+  it("closing the terminal (SIGHUP, as a dropped SSH session) ends the dashboard cleanly: runs cancelled, none left running", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "ea-sig-"))
+    const cli = start(["dashboard", "--demo"], cwd)
+    await dashboardBusy(cli)
+    const pid = await cli.pid()
+    cli.close()
+    // The wrapper dies with the terminal, so no exit code is recorded: wait for the process to go.
+    const deadline = Date.now() + 20_000
+    while (Date.now() < deadline && isAlive(pid)) await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(isAlive(pid)).toBe(false)
+    const runs = await historyOf(cwd)
+    // A process killed by the hangup would leave its runs `interrupted` (read from a dead pid).
+    expect(runs.filter((r) => r.status === "running" || r.status === "interrupted")).toEqual([])
+    expect(runs.some((r) => r.status === "cancelled")).toBe(true)
+  }, 60_000)
 
   it("Ctrl-C typed in the dashboard (a key in raw mode) ends it like SIGINT: exit 130", async () => {
     const cwd = mkdtempSync(join(tmpdir(), "ea-sig-"))

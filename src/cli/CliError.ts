@@ -1,6 +1,6 @@
 /**
  * Errors of the CLI itself and its exit codes: 0 success, 1 a workflow failed,
- * 2 bad usage or configuration, 130 interrupted (143 for SIGTERM, see `signals.ts`).
+ * 2 bad usage or configuration, 130 interrupted (143 for SIGTERM, 129 for SIGHUP, see `signals.ts`).
  */
 import { Data } from "effect"
 
@@ -26,7 +26,7 @@ export class WorkflowFailed extends Data.TaggedError("WorkflowFailed")<{
  */
 export class Interrupted extends Data.TaggedError("Interrupted")<{ readonly message: string }> {}
 
-/** Exit codes of the CLI; a signal ends it with 130 (SIGINT) or 143 (SIGTERM), see `signals.ts`. */
+/** Exit codes of the CLI; a signal ends it with 130 (SIGINT), 143 (SIGTERM) or 129 (SIGHUP), see `signals.ts`. */
 export const ExitCode = {
   success: 0,
   failed: 1,

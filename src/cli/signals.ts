@@ -1,10 +1,11 @@
 /**
- * How the CLI process ends on SIGINT and SIGTERM: the same way for every command.
+ * How the CLI process ends on SIGINT, SIGTERM and SIGHUP: the same way for every command.
  *
  * The first signal interrupts the main fiber, so everything unwinds through its finalizers: runs
  * are interrupted (and recorded `cancelled`), the dashboard restores the terminal, results of runs
- * that finished are printed, the history is flushed. The process then exits 130 (SIGINT) or 143
- * (SIGTERM) whatever the program returned. A second signal exits at once with the same code.
+ * that finished are printed, the history is flushed. The process then exits 130 (SIGINT), 143
+ * (SIGTERM) or 129 (SIGHUP) whatever the program returned. A second SIGINT or SIGTERM exits at once
+ * with the same code.
  *
  * `@effect/platform-node`'s `runMain` removes its listeners after the first signal; Ink's
  * `signal-exit` then sees itself alone and re-raises the signal, killing the process before any
@@ -13,8 +14,11 @@
  */
 import { makeRunMain } from "@effect/platform/Runtime"
 
-/** Exit codes of the signals the CLI handles: 128 + the signal number, as shells report them. */
-export const signalExitCode = { SIGINT: 130, SIGTERM: 143 } as const
+/**
+ * Exit codes of the signals the CLI handles: 128 + the signal number, as shells report them.
+ * SIGHUP is a closed terminal or SSH session: the same clean end, with nothing left to draw on.
+ */
+export const signalExitCode = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const
 
 type HandledSignal = keyof typeof signalExitCode
 
@@ -28,15 +32,22 @@ export const runMain = makeRunMain(({ fiber, teardown }) => {
 
   const onSignal = (signal: HandledSignal) => {
     if (received !== undefined) {
+      // A closing terminal may hang up more than once (tmux and the kernel both send SIGHUP);
+      // only a person's second SIGINT / SIGTERM forces the exit.
+      if (signal === "SIGHUP") return
       // Nothing more is waited for; listeners of "exit" (the dashboard's) restore the terminal.
       process.stderr.write(`\neffect-agents: second ${signal}, exiting now\n`)
       process.exit(signalExitCode[received])
     }
     received = signal
+    // With the terminal gone, writes to it fail (EIO): they must not end the cleanup early.
+    if (signal === "SIGHUP") for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {})
     fiber.unsafeInterruptAsFork(fiber.id())
   }
+  const onSighup = () => onSignal("SIGHUP")
   const onSigint = () => onSignal("SIGINT")
   const onSigterm = () => onSignal("SIGTERM")
+  process.on("SIGHUP", onSighup)
   process.on("SIGINT", onSigint)
   process.on("SIGTERM", onSigterm)
 
@@ -45,6 +56,7 @@ export const runMain = makeRunMain(({ fiber, teardown }) => {
     teardown(exit, (code) => {
       if (received !== undefined) return process.exit(signalExitCode[received])
       if (code !== 0) return process.exit(code)
+      process.removeListener("SIGHUP", onSighup)
       process.removeListener("SIGINT", onSigint)
       process.removeListener("SIGTERM", onSigterm)
     })
