@@ -5,8 +5,9 @@
  * (`enableOfflineQueue: false`), commands in flight fail when the connection drops
  * (`maxRetriesPerRequest: 0`), and a command or connection attempt gives up after 1 s. It keeps
  * reconnecting in the background (at most once a second). On top, a breaker (`redisBreaker`) turns
- * the first connection fault into an outage: commands fail at once with `RedisDown` — the adapter
- * takes its fallback — until a background `PING` succeeds. So a dead Redis costs at most one command
+ * the first connection fault into an outage: the connection is dropped (so commands still waiting on
+ * a hung server fail together), and commands fail at once with `RedisDown` — the adapter takes its
+ * fallback — until a background `PING` succeeds. So a dead or hung Redis costs at most one command
  * timeout per outage, with one warning when it starts and one info line when it ends.
  *
  * At startup the client connects before the adapter is built (at most 1 s); an unreachable Redis is
@@ -148,7 +149,12 @@ export const make = (options: RedisConnectionOptions): Effect.Effect<RedisConnec
       fallback: options.fallback,
       restored: options.restored,
       probe: command((c) => c.ping()),
-      resetTimeout: options.resetTimeout ?? RedisBreaker.DEFAULT_RESET_TIMEOUT
+      resetTimeout: options.resetTimeout ?? RedisBreaker.DEFAULT_RESET_TIMEOUT,
+      // A command timed out on a live socket (a hung server): drop it, so every command still
+      // waiting on it fails now instead of each at its own timeout; ioredis reconnects by itself.
+      onTrip: Effect.sync(() => {
+        if (client.status === "ready" || client.status === "connect") client.disconnect(true)
+      })
     })
 
     const connected = yield* Effect.tryPromise(() => client.connect()).pipe(

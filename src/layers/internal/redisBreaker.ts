@@ -37,6 +37,8 @@ export interface RedisBreakerOptions {
   readonly probe: Effect.Effect<unknown, unknown>
   /** Time between probes while down. */
   readonly resetTimeout: Duration.DurationInput
+  /** Run when an outage starts: e.g. drop the connection so commands still waiting on it fail now. */
+  readonly onTrip?: Effect.Effect<void>
 }
 
 /** The breaker of one Redis client. */
@@ -99,6 +101,7 @@ export const make = (options: RedisBreakerOptions): Effect.Effect<RedisBreaker, 
                 Effect.logWarning(`Redis at ${options.address} unreachable: ${options.fallback} until it is back`).pipe(
                   Effect.annotateLogs({ ...annotations, reason })
                 ),
+                options.onTrip ?? Effect.void,
                 Effect.forkIn(probing, scope)
               ], { discard: true })
               : Effect.void
