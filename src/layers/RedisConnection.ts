@@ -127,7 +127,10 @@ export const make = (options: RedisConnectionOptions): Effect.Effect<RedisConnec
           maxRetriesPerRequest: 0,
           connectTimeout: CONNECT_TIMEOUT_MS,
           commandTimeout: Math.round(Duration.toMillis(options.commandTimeout ?? Duration.seconds(1))),
-          retryStrategy: (times) => Math.min(times * 100, 1000)
+          retryStrategy: (times) => Math.min(times * 100, 1000),
+          // ioredis arms this timer on disconnect even for a socket already closed by an outage,
+          // and it holds the process open that long after everything else has ended.
+          disconnectTimeout: 100
         })
         // Without a listener ioredis prints each connection error with its stack to stderr.
         redis.on("error", (error: Error) => {
