@@ -141,6 +141,21 @@ describe.runIf(redisUrl)("LlmCache Redis backend", () => {
       expect(yield* lookalike.get("a")).toEqual(Option.some("2"))
     }).pipe(Effect.scoped))
 
+  it.live("an error Redis answers with is a logged miss; the cache stays in use", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const prefix = freshPrefix()
+      const c = yield* open(prefix)
+      yield* Effect.promise(() => raw.hset(`${prefix}wrong`, "field", "a hash, not a string"))
+      expect(yield* c.get("wrong")).toEqual(Option.none())
+      yield* c.set("k", "v")
+      expect(yield* c.get("k")).toEqual(Option.some("v"))
+      const warnings = logs.lines.filter((l) => l.level === "WARN")
+      expect(warnings.map((w) => w.text)).toEqual(["LLM cache backend failed; continuing without the cache"])
+      expect(String(warnings[0]?.annotations["reason"])).toContain("WRONGTYPE")
+    }).pipe(Effect.scoped, Effect.provide(logs.layer))
+  })
+
   it.live("delete removes one entry", () =>
     Effect.gen(function*() {
       const c = yield* open(freshPrefix())

@@ -57,8 +57,6 @@ export interface RedisConnection {
    * answered with fails with `RedisReplyError`.
    */
   readonly run: <A>(command: (client: Redis) => Promise<A>) => Effect.Effect<A, RedisBreaker.RedisDown | RedisReplyError>
-  /** `text` without the URL's credentials. */
-  readonly scrub: (text: string) => string
 }
 
 const CONNECT_TIMEOUT_MS = 1000
@@ -136,6 +134,11 @@ export const make = (options: RedisConnectionOptions): Effect.Effect<RedisConnec
         redis.on("error", (error: Error) => {
           connectionError = error.message
         })
+        // A server that shuts down closes the socket without an error: say so rather than
+        // "Stream isn't writeable".
+        redis.on("close", () => {
+          connectionError ??= "connection closed"
+        })
         redis.on("ready", () => {
           connectionError = undefined
         })
@@ -173,7 +176,7 @@ export const make = (options: RedisConnectionOptions): Effect.Effect<RedisConnec
           error instanceof RedisBreaker.RedisDown ? error : new RedisReplyError({ reason: scrub(messageOf(error)), cause: error })
         )
       )
-    return { client, address, run, scrub }
+    return { client, address, run }
   })
 
 const quit = async (redis: Redis): Promise<void> => {
