@@ -143,7 +143,7 @@ describe.runIf(process.env["REDIS_URL"])("Redis outage (private redis-server)", 
     }).pipe(Effect.scoped, Effect.provide(logs.layer))
   })
 
-  it.live("Redis frozen mid-batch (SIGSTOP): only the calls in flight wait for the one command timeout", () =>
+  it.live("Redis frozen mid-batch (SIGSTOP): one wave of calls waits for the command timeout, then none", () =>
     Effect.gen(function*() {
       const fake = yield* FakeProvider.make({ script: FakeProvider.delay(LATENCY_MS, FakeProvider.ok("answer")), record: false })
       const server = yield* makeRedisServer
