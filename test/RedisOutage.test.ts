@@ -12,6 +12,7 @@ import { LanguageModel } from "@effect/ai"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import { Redis } from "ioredis"
+import { vi } from "vitest"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -97,6 +98,12 @@ const keysOf = (url: string, pattern: string) =>
     }
   })
 
+/** What ioredis prints to stderr from now until the scope closes (a client's errors nobody listens to). */
+const ioredisPrints = Effect.acquireRelease(
+  Effect.sync(() => vi.spyOn(console, "error")),
+  (spy) => Effect.sync(() => spy.mockRestore())
+).pipe(Effect.map((spy) => () => spy.mock.calls.map((args) => args.map(String).join(" ")).filter((l) => l.includes("[ioredis]"))))
+
 const cacheDown = "unreachable: cache bypassed until it is back"
 const limiterDown = "unreachable: rate limits per process until it is back"
 
@@ -106,6 +113,7 @@ describe.runIf(process.env["REDIS_URL"])("Redis outage (private redis-server)", 
     return Effect.gen(function*() {
       const fake = yield* FakeProvider.make({ script: FakeProvider.delay(LATENCY_MS, FakeProvider.ok("answer")), record: false })
       const server = yield* makeRedisServer
+      const printed = yield* ioredisPrints
 
       const memoryModel = yield* buildStack(fake.openaiUrl, {})
       yield* batch(memoryModel, "warm-up") // JIT and keep-alive connections, which the first run would pay alone
@@ -140,6 +148,7 @@ describe.runIf(process.env["REDIS_URL"])("Redis outage (private redis-server)", 
         `Redis at 127.0.0.1:${server.port} ${cacheDown}`,
         `Redis at 127.0.0.1:${server.port} ${limiterDown}`
       ])
+      expect(printed()).toEqual([])
     }).pipe(Effect.scoped, Effect.provide(logs.layer))
   })
 
@@ -177,6 +186,7 @@ describe.runIf(process.env["REDIS_URL"])("Redis outage (private redis-server)", 
     return Effect.gen(function*() {
       const fake = yield* FakeProvider.make({ script: FakeProvider.ok("answer"), record: false })
       const server = yield* makeRedisServer
+      const printed = yield* ioredisPrints
       const model = yield* buildStack(fake.openaiUrl, redisEnv(server.url))
       const call = (prompt: string) => model.generateText({ prompt })
 
@@ -206,6 +216,7 @@ describe.runIf(process.env["REDIS_URL"])("Redis outage (private redis-server)", 
         return Number(value)
       })
       expect(hits).toBe(prompts.length)
+      expect(printed()).toEqual([])
     }).pipe(Effect.scoped, Effect.provide(logs.layer))
   })
 })
