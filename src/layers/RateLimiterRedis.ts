@@ -1,7 +1,7 @@
 /**
  * RateLimiterRedis — one rate limit shared by every process that uses the same Redis.
  *
- * Buckets are `@effect/experimental`'s Redis store (atomic across processes, see
+ * Buckets are token buckets kept by a Lua script (atomic across processes, see
  * `internal/redisBucketStore`); pauses are one key per limiter key holding the pause's end (epoch
  * ms) with a matching expiry. All keys start with a prefix (`effect-agents:ratelimit:` by default;
  * tests pass their own so parallel runs do not collide). The FIFO order of waiters holds within a
@@ -103,24 +103,18 @@ export const make = (options: RedisLimiterOptions = {}) =>
       return yield* RateLimiterMemory.make
     }
     const prefix = options.prefix ?? DEFAULT_PREFIX
-    const memory = yield* Effect.provide(ExperimentalRateLimiter.RateLimiterStore, ExperimentalRateLimiter.layerStoreMemory)
-    const buckets = yield* RedisBucketStore.make({
-      server: RedisConnection.serverOptions(config.redisUrl.value),
-      prefix,
-      commandTimeout: options.commandTimeout,
-      fallback: memory
-    })
     const connection = yield* RedisConnection.make({
       url: config.redisUrl.value,
       name: "redis:limiter",
       fallback: "rate limits per process",
       restored: "rate limits shared again",
       commandTimeout: options.commandTimeout,
-      resetTimeout: options.resetTimeout,
-      onUp: buckets.open
+      resetTimeout: options.resetTimeout
     })
+    const memory = yield* Effect.provide(ExperimentalRateLimiter.RateLimiterStore, ExperimentalRateLimiter.layerStoreMemory)
+    const buckets = RedisBucketStore.make(connection, prefix, memory)
     return yield* fromStores(makePauseStore(connection, prefix), limits).pipe(
-      Effect.provideService(ExperimentalRateLimiter.RateLimiterStore, buckets.on(connection))
+      Effect.provideService(ExperimentalRateLimiter.RateLimiterStore, buckets)
     )
   })
 

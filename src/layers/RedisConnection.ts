@@ -43,11 +43,6 @@ export interface RedisConnectionOptions {
   readonly commandTimeout?: Duration.DurationInput | undefined
   /** Time between probes while Redis is down (default 2 s). */
   readonly resetTimeout?: Duration.DurationInput | undefined
-  /**
-   * Run when Redis is found up — connected at startup, or back after an outage — before commands
-   * go through again: e.g. open a fresh client of the adapter's own.
-   */
-  readonly onUp?: Effect.Effect<void> | undefined
 }
 
 /** A client and the breaker in front of it. */
@@ -62,30 +57,9 @@ export interface RedisConnection {
    * answered with fails with `RedisReplyError`.
    */
   readonly run: <A>(command: (client: Redis) => Promise<A>) => Effect.Effect<A, RedisBreaker.RedisDown | RedisReplyError>
-  /**
-   * Runs `effect` (commands on another client of the same Redis) behind the same breaker: while
-   * Redis is down it fails at once with `RedisDown`. `causeOf` gives a failure's client error
-   * (`undefined` when it is none); unless Redis answered with it, that is a connection fault, which
-   * starts an outage and becomes `RedisDown`.
-   */
-  readonly guard: <A, E>(effect: Effect.Effect<A, E>, causeOf: (error: E) => unknown) => Effect.Effect<A, E | RedisBreaker.RedisDown>
 }
 
 const CONNECT_TIMEOUT_MS = 1000
-
-/**
- * Options of a client that never waits for Redis: no command queued while disconnected, none
- * retried, 1 s for a connection attempt and for a command (unless told otherwise).
- */
-export const failFastOptions = (commandTimeout: Duration.DurationInput = Duration.seconds(1)) => ({
-  enableOfflineQueue: false,
-  maxRetriesPerRequest: 0,
-  connectTimeout: CONNECT_TIMEOUT_MS,
-  commandTimeout: Math.round(Duration.toMillis(commandTimeout)),
-  // ioredis arms this timer on disconnect even for a socket already closed by an outage,
-  // and it holds the process open that long after everything else has ended.
-  disconnectTimeout: 100
-} satisfies RedisOptions)
 
 /** `host:port` of a Redis URL — the only part of it we ever show. */
 export const redisAddress = (url: Redacted.Redacted<string>): string => {
@@ -108,15 +82,6 @@ export const redisOptionsFromUrl = (url: string): RedisOptions => {
     ...(u.password === "" ? {} : { password: decodeURIComponent(u.password) }),
     ...(Number.isInteger(db) ? { db } : {}),
     ...(u.protocol === "rediss:" ? { tls: {} } : {})
-  }
-}
-
-/** `redisOptionsFromUrl`, or a host that never resolves when the URL cannot be parsed (an outage, not a crash). */
-export const serverOptions = (url: Redacted.Redacted<string>): RedisOptions => {
-  try {
-    return redisOptionsFromUrl(Redacted.value(url))
-  } catch {
-    return { host: "invalid-redis-url.invalid" }
   }
 }
 
@@ -145,14 +110,25 @@ export const make = (options: RedisConnectionOptions): Effect.Effect<RedisConnec
     let connectionError: string | undefined
     const reasonOf = (cause: unknown) => scrub(connectionError ?? messageOf(cause))
 
-    const url = serverOptions(options.url)
+    let url: RedisOptions
+    try {
+      url = redisOptionsFromUrl(Redacted.value(options.url))
+    } catch {
+      url = { host: "invalid-redis-url.invalid" }
+    }
     const client = yield* Effect.acquireRelease(
       Effect.sync(() => {
         const redis = new Redis({
           ...url,
-          ...failFastOptions(options.commandTimeout),
           lazyConnect: true,
-          retryStrategy: (times) => Math.min(times * 100, 1000)
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 0,
+          connectTimeout: CONNECT_TIMEOUT_MS,
+          commandTimeout: Math.round(Duration.toMillis(options.commandTimeout ?? Duration.seconds(1))),
+          retryStrategy: (times) => Math.min(times * 100, 1000),
+          // ioredis arms this timer on disconnect even for a socket already closed by an outage,
+          // and it holds the process open that long after everything else has ended.
+          disconnectTimeout: 100
         })
         // Without a listener ioredis prints each connection error with its stack to stderr.
         redis.on("error", (error: Error) => {
@@ -180,7 +156,6 @@ export const make = (options: RedisConnectionOptions): Effect.Effect<RedisConnec
       restored: options.restored,
       probe: command((c) => c.ping()),
       resetTimeout: options.resetTimeout ?? RedisBreaker.DEFAULT_RESET_TIMEOUT,
-      onRecover: options.onUp ?? Effect.void,
       // A command timed out on a live socket (a hung server): drop it, so every command still
       // waiting on it fails now instead of each at its own timeout; ioredis reconnects by itself.
       onTrip: Effect.sync(() => {
@@ -194,7 +169,6 @@ export const make = (options: RedisConnectionOptions): Effect.Effect<RedisConnec
     )
     // ioredis keeps reconnecting after a failed first attempt; the probe sees when it succeeds.
     if (connected._tag === "Left") yield* breaker.trip(reasonOf(connected.left))
-    else yield* options.onUp ?? Effect.void
 
     const run = <A>(f: (client: Redis) => Promise<A>) =>
       breaker.guard(command(f), (cause) => (isReply(cause) ? undefined : reasonOf(cause))).pipe(
@@ -202,12 +176,7 @@ export const make = (options: RedisConnectionOptions): Effect.Effect<RedisConnec
           error instanceof RedisBreaker.RedisDown ? error : new RedisReplyError({ reason: scrub(messageOf(error)), cause: error })
         )
       )
-    const guard = <A, E>(effect: Effect.Effect<A, E>, causeOf: (error: E) => unknown) =>
-      breaker.guard(effect, (error) => {
-        const cause = causeOf(error)
-        return cause === undefined || isReply(cause) ? undefined : scrub(messageOf(cause))
-      })
-    return { client, address, run, guard }
+    return { client, address, run }
   })
 
 const quit = async (redis: Redis): Promise<void> => {

@@ -39,8 +39,6 @@ export interface RedisBreakerOptions {
   readonly resetTimeout: Duration.DurationInput
   /** Run when an outage starts: e.g. drop the connection so commands still waiting on it fail now. */
   readonly onTrip?: Effect.Effect<void>
-  /** Run when a probe found Redis back, before callers get through again: e.g. open fresh clients. */
-  readonly onRecover?: Effect.Effect<void>
 }
 
 /** The breaker of one Redis client. */
@@ -88,7 +86,6 @@ export const make = (options: RedisBreakerOptions): Effect.Effect<RedisBreaker, 
     const probing = Effect.sleep(options.resetTimeout).pipe(
       Effect.zipRight(Effect.timeout(options.probe, options.resetTimeout)),
       Effect.retry(Schedule.forever),
-      Effect.zipRight(options.onRecover ?? Effect.void),
       Effect.zipRight(recover)
     )
 
