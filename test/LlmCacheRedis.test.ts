@@ -9,7 +9,7 @@ import { captureLogs } from "./support/logs.js"
 
 
 describe("LlmCache Redis backend without a reachable server", () => {
-  it.live("answers lookups as misses and logs a warning without the URL's password", () => {
+  it.live("starts bypassed: lookups miss, writes are dropped, one warning without the URL's password", () => {
     const logs = captureLogs()
     return Effect.gen(function*() {
       const c = yield* LlmCacheRedis.make({
@@ -17,13 +17,17 @@ describe("LlmCache Redis backend without a reachable server", () => {
         ttl: "1 hour",
         prefix: `effect-agents-test:dead:${randomUUID()}:`
       })
-      yield* c.set("k", "v")
-      expect(yield* c.get("k")).toEqual(Option.none())
-      expect((yield* c.stats).entries).toBe(0)
+      for (let i = 0; i < 20; i++) {
+        yield* c.set("k", "v")
+        expect(yield* c.get("k")).toEqual(Option.none())
+      }
       const warnings = logs.lines.filter((l) => l.level === "WARN")
-      expect(warnings.length).toBeGreaterThan(0)
+      expect(warnings.map((w) => w.text)).toEqual(["Redis at 127.0.0.1:1 unreachable: cache bypassed until it is back"])
       expect(warnings[0]?.annotations).toMatchObject({ backend: "redis" })
       expect(String(warnings[0]?.annotations["reason"])).toContain("127.0.0.1:1")
+      // Asked for by a person, stats say why they are empty.
+      expect((yield* c.stats).entries).toBe(0)
+      expect(String(logs.lines.at(-1)?.annotations["reason"])).toContain("unreachable")
       expect(JSON.stringify(logs.lines)).not.toContain("s3cret-pass")
     }).pipe(Effect.scoped, Effect.provide(logs.layer))
   })
@@ -136,6 +140,21 @@ describe.runIf(redisUrl)("LlmCache Redis backend", () => {
       yield* c.clear
       expect(yield* lookalike.get("a")).toEqual(Option.some("2"))
     }).pipe(Effect.scoped))
+
+  it.live("an error Redis answers with is a logged miss; the cache stays in use", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const prefix = freshPrefix()
+      const c = yield* open(prefix)
+      yield* Effect.promise(() => raw.hset(`${prefix}wrong`, "field", "a hash, not a string"))
+      expect(yield* c.get("wrong")).toEqual(Option.none())
+      yield* c.set("k", "v")
+      expect(yield* c.get("k")).toEqual(Option.some("v"))
+      const warnings = logs.lines.filter((l) => l.level === "WARN")
+      expect(warnings.map((w) => w.text)).toEqual(["LLM cache backend failed; continuing without the cache"])
+      expect(String(warnings[0]?.annotations["reason"])).toContain("WRONGTYPE")
+    }).pipe(Effect.scoped, Effect.provide(logs.layer))
+  })
 
   it.live("delete removes one entry", () =>
     Effect.gen(function*() {

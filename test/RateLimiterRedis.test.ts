@@ -4,8 +4,9 @@ import { Redis } from "ioredis"
 import { afterAll } from "vitest"
 import * as RateLimiterFromConfig from "../src/layers/RateLimiterFromConfig.js"
 import * as RateLimiterRedis from "../src/layers/RateLimiterRedis.js"
-import { RateLimiter, RateLimiterBackendError } from "../src/services/RateLimiter.js"
+import { RateLimiter } from "../src/services/RateLimiter.js"
 import { testConfigLayer } from "./support/config.js"
+import { captureLogs } from "./support/logs.js"
 
 const REDIS_URL = process.env.REDIS_URL
 const PREFIX = `test:ratelimit:${process.pid}:${Date.now()}:`
@@ -112,19 +113,31 @@ describe.runIf(REDIS_URL)("RateLimiter (redis)", () => {
 })
 
 describe("RateLimiterRedis", () => {
-  it.scopedLive("an unreachable Redis fails the Layer with RateLimiterBackendError", () =>
-    Effect.gen(function*() {
-      const error = yield* Effect.flip(
-        Layer.build(
+  it.scopedLive("an unreachable Redis at startup gives one warning and limits this process with the same limits", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const limiter = Context.get(
+        yield* Layer.build(
           RateLimiterRedis.layer({ prefix: PREFIX }).pipe(Layer.provide(testConfigLayer({
-            REDIS_URL: "redis://127.0.0.1:1",
-            RATE_LIMIT_BACKEND: "redis"
+            REDIS_URL: "redis://user:s3cret-pass@127.0.0.1:1/0",
+            RATE_LIMIT_BACKEND: "redis",
+            ...TWO_PER_SECOND
           })))
-        )
+        ),
+        RateLimiter
       )
-      expect(error).toBeInstanceOf(RateLimiterBackendError)
-      expect(error.operation).toBe("connect")
-    }))
+      const key = freshKey()
+      yield* limiter.acquire(key, {})
+      yield* limiter.acquire(key, {})
+      const waited = Duration.toMillis(yield* limiter.acquire(key, {}))
+      expect(waited).toBeGreaterThanOrEqual(400)
+      const warnings = logs.lines.filter((l) => l.level === "WARN")
+      expect(warnings.map((w) => w.text)).toEqual([
+        "Redis at 127.0.0.1:1 unreachable: rate limits per process until it is back"
+      ])
+      expect(JSON.stringify(logs.lines)).not.toContain("s3cret-pass")
+    }).pipe(Effect.provide(logs.layer))
+  })
 
   it("redisOptionsFromUrl reads host, port, credentials and database", () => {
     expect(RateLimiterRedis.redisOptionsFromUrl("redis://user:p%40ss@10.0.0.5:6380/15")).toEqual({

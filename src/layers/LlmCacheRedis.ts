@@ -5,13 +5,12 @@
  * it. The size limit is Redis's business (`maxmemory` + an LRU policy); this adapter does not
  * evict. Hit/miss counters live in the hash `<prefix>__stats__` so `cache stats` shows the history.
  *
- * The client connects lazily and gives up a command after one reconnect attempt or a 1 s timeout;
- * while it is reconnecting, operations fail at once without a round trip. So a dead Redis costs a
- * lookup at most about a second once, then nothing but a miss and a (throttled) warning. `REDIS_URL` may hold a
- * password: it is never logged, and is scrubbed from error reasons.
+ * The client and its breaker are a `RedisConnection`: while Redis is down (unreachable at startup,
+ * or since a command found it so) the cache is bypassed at once — lookups miss, nothing is written —
+ * with one warning per outage, and it is used again as soon as a background probe gets an answer.
+ * Errors Redis answers with (it is up but refuses) are logged by `fromStore` as before.
  */
-import { Duration, Effect, Layer, Option, Redacted, type Scope } from "effect"
-import { Redis } from "ioredis"
+import { Duration, Effect, Layer, Option, type Redacted, type Scope } from "effect"
 import { AppConfig } from "../services/AppConfig.js"
 import {
   CacheBackendError,
@@ -19,9 +18,12 @@ import {
   fromStore,
   LlmCache,
   type LlmCacheService,
-  reasonOf,
   type StoreStats
 } from "../services/LlmCache.js"
+import * as RedisConnection from "./RedisConnection.js"
+
+/** `host:port` of a Redis URL (see `RedisConnection.redisAddress`). */
+export const redisAddress = RedisConnection.redisAddress
 
 /** Settings of the Redis cache. */
 export interface RedisCacheOptions {
@@ -31,6 +33,8 @@ export interface RedisCacheOptions {
   readonly prefix?: string | undefined
   /** Per-command timeout (default 1 s). */
   readonly commandTimeout?: Duration.DurationInput | undefined
+  /** Time between probes while Redis is down (default 2 s). */
+  readonly resetTimeout?: Duration.DurationInput | undefined
 }
 
 /** The namespace used when no `prefix` is given. */
@@ -41,70 +45,40 @@ const SCAN_COUNT = 500
 /** Escapes glob characters so `MATCH` treats the prefix literally. */
 const globEscape = (s: string): string => s.replace(/[*?[\]\\]/g, (c) => `\\${c}`)
 
-/** `host:port` of a Redis URL — the only part of it we ever show. */
-export const redisAddress = (url: Redacted.Redacted<string>): string => {
-  try {
-    const u = new URL(Redacted.value(url))
-    return `${u.hostname}:${u.port === "" ? "6379" : u.port}`
-  } catch {
-    return "<unparseable REDIS_URL>"
-  }
-}
-
 /**
- * A Redis `CacheStore` (no fault handling: see `make`). The client is created here and quit when
- * the scope closes; it does not connect until the first command.
+ * A Redis `CacheStore`: `get`, `set` and `delete` answer as a miss / no-op while Redis is down;
+ * `stats` and `clear` (asked for by a person) fail with `CacheBackendError` then. The connection
+ * is made here and quit when the scope closes.
  */
 export const makeStore = (options: RedisCacheOptions): Effect.Effect<CacheStore, never, Scope.Scope> =>
   Effect.gen(function*() {
     const prefix = options.prefix ?? DEFAULT_PREFIX
     const statsKey = `${prefix}${STATS_FIELD_KEY}`
     const ttlMs = Math.max(1, Math.round(Duration.toMillis(options.ttl)))
-    const address = redisAddress(options.url)
-    const secrets = secretParts(options.url)
-    const scrub = (reason: string) =>
-      secrets.reduce((text, secret) => text.split(secret).join("<redacted>"), reason)
-    // The latest connection error, which says more than ioredis's "max retries per request".
-    let connectionError: string | undefined
-    const fault = (operation: string) => (cause: unknown) =>
+    const connection = yield* RedisConnection.make({
+      url: options.url,
+      name: "redis:cache",
+      fallback: "cache bypassed",
+      restored: "cache in use again",
+      commandTimeout: options.commandTimeout,
+      resetTimeout: options.resetTimeout
+    })
+    const { client } = connection
+    const fault = (operation: string) => (error: RedisConnection.RedisDown | RedisConnection.RedisReplyError) =>
       new CacheBackendError({
         backend: "redis",
         operation,
-        reason: scrub(`${address}: ${reasonOf(cause)}${connectionError === undefined ? "" : ` (${connectionError})`}`)
+        reason: error._tag === "RedisDown" ? error.message : `${connection.address}: ${error.message}`
       })
-
-    const client = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const redis = new Redis(Redacted.value(options.url), {
-          lazyConnect: true,
-          maxRetriesPerRequest: 1,
-          connectTimeout: 1000,
-          commandTimeout: Math.round(Duration.toMillis(options.commandTimeout ?? Duration.seconds(1))),
-          // Reconnect attempts stay short and bounded in frequency while Redis is down.
-          retryStrategy: (times) => Math.min(times * 100, 1000)
-        })
-        // Without a listener ioredis prints every connection error to the console; failures reach
-        // us through the rejected commands instead, where they are logged as warnings.
-        redis.on("error", (error: Error) => {
-          connectionError = error.message
-        })
-        redis.on("ready", () => {
-          connectionError = undefined
-        })
-        return redis
-      }),
-      (redis) => Effect.promise(() => quit(redis))
-    )
-
-    // While the client is reconnecting Redis is known to be down: fail at once instead of queueing
-    // the command for a retry, so an outage costs lookups nothing but a miss.
-    const down = () => client.status === "reconnecting" || client.status === "close" || client.status === "end"
     const run = <A>(operation: string, f: () => Promise<A>): Effect.Effect<A, CacheBackendError> =>
-      Effect.suspend(() =>
-        down()
-          ? Effect.fail(fault(operation)(new Error(`not connected (${client.status})`)))
-          : Effect.tryPromise({ try: f, catch: fault(operation) })
-      )
+      Effect.mapError(connection.run(f), fault(operation))
+    /** A lookup or write: while Redis is down it answers `otherwise` (the outage is logged once). */
+    const bypassable = <A>(
+      operation: string,
+      effect: Effect.Effect<A, RedisConnection.RedisDown | RedisConnection.RedisReplyError>,
+      otherwise: A
+    ): Effect.Effect<A, CacheBackendError> =>
+      effect.pipe(Effect.catchTag("RedisDown", () => Effect.succeed(otherwise)), Effect.mapError(fault(operation)))
 
     /** Every key of this cache (excluding the counters), a SCAN page at a time. */
     const forEachPage = (f: (keys: ReadonlyArray<string>) => Promise<void>) => async () => {
@@ -124,14 +98,16 @@ export const makeStore = (options: RedisCacheOptions): Effect.Effect<CacheStore,
     const store: CacheStore = {
       backend: "redis",
       get: (key) =>
-        run("get", () => client.get(prefix + key)).pipe(
-          Effect.map((value) => {
+        bypassable(
+          "get",
+          Effect.map(connection.run(() => client.get(prefix + key)), (value) => {
             count(value === null ? "misses" : "hits")
             return Option.fromNullable(value)
-          })
+          }),
+          Option.none()
         ),
-      set: (key, value) => run("set", () => client.set(prefix + key, value, "PX", ttlMs)).pipe(Effect.asVoid),
-      delete: (key) => run("delete", () => client.del(prefix + key)).pipe(Effect.asVoid),
+      set: (key, value) => bypassable("set", Effect.asVoid(connection.run(() => client.set(prefix + key, value, "PX", ttlMs))), undefined),
+      delete: (key) => bypassable("delete", Effect.asVoid(connection.run(() => client.del(prefix + key))), undefined),
       stats: run("stats", async (): Promise<StoreStats> => {
         let entries = 0
         let bytes = 0
@@ -158,28 +134,6 @@ export const makeStore = (options: RedisCacheOptions): Effect.Effect<CacheStore,
     }
     return store
   })
-
-/** Password and username of the URL: strings that must never appear in a log line. */
-const secretParts = (url: Redacted.Redacted<string>): ReadonlyArray<string> => {
-  try {
-    const u = new URL(Redacted.value(url))
-    return [u.password, decodeURIComponent(u.password), u.username]
-      .filter((s) => s.length >= 3)
-  } catch {
-    return []
-  }
-}
-
-const quit = async (redis: Redis): Promise<void> => {
-  if (redis.status === "ready") {
-    // QUIT waits for pending replies; a stuck server must not hold up shutdown.
-    await Promise.race([
-      redis.quit().catch(() => "OK"),
-      new Promise((resolve) => setTimeout(resolve, 1000).unref())
-    ])
-  }
-  redis.disconnect()
-}
 
 /** The Redis cache service; connection failures are logged and answered as misses. */
 export const make = (options: RedisCacheOptions): Effect.Effect<LlmCacheService, never, Scope.Scope> =>

@@ -2,9 +2,9 @@
  * RateLimiterFromConfig — the `RateLimiter` that `RATE_LIMIT_ENABLED` and `RATE_LIMIT_BACKEND` ask for.
  *
  * Disabled → a limiter that grants everything at once (no Redis connection is made); `memory` → this
- * process only; `redis` → shared through `REDIS_URL`. A Redis backend that is unset or unreachable at
- * startup is a configuration mistake, so building the Layer dies with the reason rather than quietly
- * limiting each process on its own.
+ * process only; `redis` → shared through `REDIS_URL`. An unreachable Redis is not a startup error:
+ * like the Redis cache, the limiter starts with a one-line warning, limits this process on its own
+ * with the same limits, and shares Redis's limits once it answers (see `RedisConnection`).
  */
 import { Effect, Layer } from "effect"
 import { AppConfig } from "../services/AppConfig.js"
@@ -20,7 +20,7 @@ export const layer: Layer.Layer<RateLimiter, never, AppConfig> = Layer.unwrapEff
       case "memory":
         return RateLimiterMemory.layer
       case "redis":
-        return Layer.orDie(RateLimiterRedis.layer())
+        return RateLimiterRedis.layer()
     }
   })
 )

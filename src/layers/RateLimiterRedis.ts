@@ -1,18 +1,19 @@
 /**
  * RateLimiterRedis — one rate limit shared by every process that uses the same Redis.
  *
- * Buckets are `@effect/experimental`'s Redis `RateLimiterStore` (Lua scripts, so a reservation is
- * atomic across processes); pauses are one key per limiter key holding the pause's end (epoch ms)
- * with a matching expiry. All keys start with a prefix (`effect-agents:ratelimit:` by default; tests
- * pass their own so parallel runs do not collide). The FIFO order of waiters holds within a process;
- * across processes, reservations are served in the order they reach Redis.
+ * Buckets are token buckets kept by a Lua script (atomic across processes, see
+ * `internal/redisBucketStore`); pauses are one key per limiter key holding the pause's end (epoch
+ * ms) with a matching expiry. All keys start with a prefix (`effect-agents:ratelimit:` by default;
+ * tests pass their own so parallel runs do not collide). The FIFO order of waiters holds within a
+ * process; across processes, reservations are served in the order they reach Redis.
  *
- * The Layer checks Redis answers a PING before it is built, so a wrong `REDIS_URL` shows at startup;
- * later faults grant permits and log a warning (see `RateLimiter.fromStores`).
+ * The client and its breaker are a `RedisConnection`: while Redis is down (unreachable at startup,
+ * or since a command found it so) this process limits on its own — memory buckets and pauses with
+ * the same limits, at once and with one warning per outage — and it shares Redis's again as soon as
+ * a background probe gets an answer. A pause is also kept in memory, so it holds through an outage.
  */
-import * as ExperimentalRedis from "@effect/experimental/RateLimiter/Redis"
-import { Duration, Effect, Layer, Option, Redacted } from "effect"
-import { Redis, type RedisOptions } from "ioredis"
+import * as ExperimentalRateLimiter from "@effect/experimental/RateLimiter"
+import { type Duration, Effect, Layer, Option } from "effect"
 import { AppConfig } from "../services/AppConfig.js"
 import {
   disabled,
@@ -22,31 +23,25 @@ import {
   RateLimiter,
   RateLimiterBackendError
 } from "../services/RateLimiter.js"
+import * as RedisBucketStore from "./internal/redisBucketStore.js"
+import * as RateLimiterMemory from "./RateLimiterMemory.js"
+import * as RedisConnection from "./RedisConnection.js"
 
 /** Options of the Redis limiter. */
 export interface RedisLimiterOptions {
   /** Prefix of every key; default `effect-agents:ratelimit:`. */
   readonly prefix?: string
-  /** How long one Redis command may take before the permit is granted without it; default 2 s. */
+  /** How long one Redis command may take before Redis counts as down; default 1 s. */
   readonly commandTimeout?: Duration.DurationInput
+  /** Time between probes while Redis is down; default 2 s. */
+  readonly resetTimeout?: Duration.DurationInput
 }
 
 /** Prefix of the limiter's Redis keys unless told otherwise. */
 export const DEFAULT_PREFIX = "effect-agents:ratelimit:"
 
-/** ioredis options from a `redis://` or `rediss://` URL (user, password and `/db` included). */
-export const redisOptionsFromUrl = (url: string): RedisOptions => {
-  const u = new URL(url)
-  const db = Number(u.pathname.replace(/^\//, "") || "0")
-  return {
-    host: u.hostname.replace(/^\[(.*)\]$/, "$1"),
-    port: u.port === "" ? 6379 : Number(u.port),
-    ...(u.username === "" ? {} : { username: decodeURIComponent(u.username) }),
-    ...(u.password === "" ? {} : { password: decodeURIComponent(u.password) }),
-    ...(Number.isInteger(db) ? { db } : {}),
-    ...(u.protocol === "rediss:" ? { tls: {} } : {})
-  }
-}
+/** ioredis options from a `redis://` or `rediss://` URL (see `RedisConnection.redisOptionsFromUrl`). */
+export const redisOptionsFromUrl = RedisConnection.redisOptionsFromUrl
 
 const PAUSE_SCRIPT = `
 local current = tonumber(redis.call("GET", KEYS[1]))
@@ -56,38 +51,44 @@ redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
 return 1
 `
 
-const backendError = (operation: string) => (cause: unknown) =>
-  new RateLimiterBackendError({
-    backend: "redis",
-    operation,
-    reason: cause instanceof Error ? cause.message : String(cause),
-    cause
-  })
+const backendError = (operation: string) => (error: RedisConnection.RedisReplyError) =>
+  new RateLimiterBackendError({ backend: "redis", operation, reason: error.message, cause: error.cause })
 
-/** A `PauseStore` on `redis`, keys `${prefix}pause:${key}`. */
-export const makePauseStore = (redis: Redis, prefix: string): PauseStore => ({
+/**
+ * A `PauseStore` on `connection`, keys `${prefix}pause:${key}`. Pauses are written to `local` too,
+ * which answers while Redis is down.
+ */
+export const makePauseStore = (
+  connection: RedisConnection.RedisConnection,
+  prefix: string,
+  local: PauseStore = RateLimiterMemory.makePauseStore()
+): PauseStore => ({
   backend: "redis",
   pausedUntil: (key) =>
-    Effect.tryPromise({
-      try: () => redis.get(`${prefix}pause:${key}`),
-      catch: backendError("read pause")
-    }).pipe(Effect.map((value) => (value === null ? 0 : Number(value) || 0))),
+    connection.run((redis) => redis.get(`${prefix}pause:${key}`)).pipe(
+      Effect.map((value) => (value === null ? 0 : Number(value) || 0)),
+      Effect.catchTags({
+        RedisDown: () => local.pausedUntil(key),
+        RedisReplyError: (error) => Effect.fail(backendError("read pause")(error))
+      })
+    ),
   pauseUntil: (key, untilMs) =>
-    Effect.clockWith((clock) =>
-      Effect.tryPromise({
-        try: () => {
+    Effect.zipRight(
+      local.pauseUntil(key, untilMs),
+      Effect.clockWith((clock) =>
+        connection.run((redis) => {
           // The key outlives the pause a little so a reader never sees it vanish early.
           const ttl = Math.max(1, Math.ceil(untilMs - clock.unsafeCurrentTimeMillis()) + 1000)
           return redis.eval(PAUSE_SCRIPT, 1, `${prefix}pause:${key}`, String(Math.ceil(untilMs)), String(ttl))
-        },
-        catch: backendError("pause")
-      })
-    ).pipe(Effect.asVoid)
+        })
+      ).pipe(Effect.asVoid, Effect.catchTag("RedisDown", () => Effect.void), Effect.mapError(backendError("pause")))
+    )
 })
 
 /**
- * The Redis limiter with the `RATE_LIMIT_*` settings and `REDIS_URL`. Fails with
- * `RateLimiterBackendError` when `REDIS_URL` is unset or Redis does not answer.
+ * The Redis limiter with the `RATE_LIMIT_*` settings and `REDIS_URL`. It never fails: while Redis
+ * is unreachable (from the start or later) it limits this process alone with the same limits.
+ * Without `REDIS_URL` (which configuration validation rejects) it is the memory limiter.
  */
 export const make = (options: RedisLimiterOptions = {}) =>
   Effect.gen(function*() {
@@ -96,44 +97,27 @@ export const make = (options: RedisLimiterOptions = {}) =>
     // A disabled limiter needs no Redis at all.
     if (!limits.enabled) return disabled
     if (Option.isNone(config.redisUrl)) {
-      return yield* new RateLimiterBackendError({
-        backend: "redis",
-        operation: "connect",
-        reason: "RATE_LIMIT_BACKEND=redis needs REDIS_URL"
-      })
+      yield* Effect.logWarning("RATE_LIMIT_BACKEND=redis but REDIS_URL is not set; rate limits are per process").pipe(
+        Effect.annotateLogs({ backend: "redis" })
+      )
+      return yield* RateLimiterMemory.make
     }
     const prefix = options.prefix ?? DEFAULT_PREFIX
-    const redisOptions: RedisOptions = {
-      ...redisOptionsFromUrl(Redacted.value(config.redisUrl.value)),
-      commandTimeout: Duration.toMillis(options.commandTimeout ?? Duration.seconds(2)),
-      // Fail a command after one reconnect attempt rather than queueing it for ever.
-      maxRetriesPerRequest: 1,
-      connectTimeout: 2_000
-    }
-    const redis = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const client = new Redis(redisOptions)
-        // Faults surface as failed commands (and a throttled warning); the event itself adds nothing.
-        client.on("error", () => {})
-        return client
-      }),
-      (client) =>
-        client.status === "ready"
-          ? Effect.promise(() => client.quit().catch(() => "OK"))
-          : Effect.sync(() => client.disconnect())
+    const connection = yield* RedisConnection.make({
+      url: config.redisUrl.value,
+      name: "redis:limiter",
+      fallback: "rate limits per process",
+      restored: "rate limits shared again",
+      commandTimeout: options.commandTimeout,
+      resetTimeout: options.resetTimeout
+    })
+    const memory = yield* Effect.provide(ExperimentalRateLimiter.RateLimiterStore, ExperimentalRateLimiter.layerStoreMemory)
+    const buckets = RedisBucketStore.make(connection, prefix, memory)
+    return yield* fromStores(makePauseStore(connection, prefix), limits).pipe(
+      Effect.provideService(ExperimentalRateLimiter.RateLimiterStore, buckets)
     )
-    yield* Effect.tryPromise({ try: () => redis.ping(), catch: backendError("connect") }).pipe(
-      Effect.timeoutFail({
-        duration: Duration.seconds(5),
-        onTimeout: () => backendError("connect")("no answer to PING within 5 s")
-      })
-    )
-    // Built into this Layer's scope, so the store's connection lives as long as the limiter.
-    const store = yield* Layer.build(ExperimentalRedis.layerStore({ ...redisOptions, prefix }))
-    return yield* fromStores(makePauseStore(redis, prefix), limits).pipe(Effect.provide(store))
   })
 
-/** `RateLimiter` shared through Redis; fails to build when Redis is unset or unreachable. */
-export const layer = (
-  options: RedisLimiterOptions = {}
-): Layer.Layer<RateLimiter, RateLimiterBackendError, AppConfig> => Layer.scoped(RateLimiter, make(options))
+/** `RateLimiter` shared through Redis, per process while Redis is down. */
+export const layer = (options: RedisLimiterOptions = {}): Layer.Layer<RateLimiter, never, AppConfig> =>
+  Layer.scoped(RateLimiter, make(options))
