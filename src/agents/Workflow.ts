@@ -68,7 +68,10 @@ export interface RunReport<A> {
 /** The input given to a workflow did not decode with its input Schema. */
 export class WorkflowInputError extends Schema.TaggedError<WorkflowInputError>()("WorkflowInputError", {
   workflow: Schema.String,
-  issues: Schema.String
+  /** The Schema's report, as a tree (several lines). */
+  issues: Schema.String,
+  /** The same on one line: each failing path with its message (`["task"]: Expected string, actual 42`). */
+  summary: Schema.String
 }) {
   override get message(): string {
     return `invalid input for workflow ${this.workflow}: ${this.issues}`
@@ -241,7 +244,7 @@ export const make = <I, II, A, E, R>(
         typeof raw === "string" ? Effect.flatMap(parseJson(raw), decode).pipe(Effect.mapError(() => first)) : Effect.fail(first)
       ),
       Effect.mapError((e) =>
-        new WorkflowInputError({ workflow: name, issues: ParseResult.TreeFormatter.formatErrorSync(e) })
+        new WorkflowInputError({ workflow: name, issues: ParseResult.TreeFormatter.formatErrorSync(e), summary: summaryOf(e) })
       )
     )
 
@@ -250,6 +253,12 @@ export const make = <I, II, A, E, R>(
 
 const parseJson = (text: string): Effect.Effect<unknown, ParseResult.ParseError> =>
   Schema.decode(Schema.parseJson())(text)
+
+/** A parse error on one line: `path: message` per issue (the path left out at the top level). */
+const summaryOf = (error: ParseResult.ParseError): string =>
+  ParseResult.ArrayFormatter.formatErrorSync(error)
+    .map((issue) => (issue.path.length === 0 ? issue.message : `${issue.path.map((key) => `[${JSON.stringify(key)}]`).join("")}: ${issue.message}`))
+    .join("; ")
 
 /** Erases a workflow's types for a registry; the input is decoded from raw JSON or text. */
 export const erase = <I, A, E, R extends LanguageModel.LanguageModel | WorkflowEvents>(

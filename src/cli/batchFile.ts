@@ -30,30 +30,6 @@ export interface BatchItem {
 
 const clip = (text: string): string => (text.length > MAX_REASON ? `${text.slice(0, MAX_REASON - 1)}…` : text)
 
-/**
- * The leaves of a Schema `TreeFormatter` message on one line, each prefixed with its path
- * (`["task"]: Expected string, actual 42`): the tree's inner lines only say which refinement or
- * member failed, which the leaf already tells a person.
- */
-export const issueSummary = (tree: string): string => {
-  const rows = tree.split("\n").map((raw) => {
-    const text = raw.replace(/^[\s│├└─]*/, "")
-    return { depth: raw.length - text.length, text }
-  })
-  const leaves: Array<string> = []
-  const path: Array<{ depth: number; key: string }> = []
-  rows.forEach((row, i) => {
-    while (path.length > 0 && path[path.length - 1]!.depth >= row.depth) path.pop()
-    if (/^\[.*\]$/.test(row.text)) path.push({ depth: row.depth, key: row.text })
-    const next = rows[i + 1]
-    if (next === undefined || next.depth <= row.depth) {
-      const prefix = path.filter((p) => p.depth < row.depth).map((p) => p.key).join("")
-      leaves.push(prefix === "" ? row.text : `${prefix}: ${row.text}`)
-    }
-  })
-  return leaves.join("; ")
-}
-
 /** Why one line is not a run, or the run it is. */
 const checkLine = (raw: string): Effect.Effect<Either.Either<{ workflow: AnyWorkflow; input: unknown }, string>> => {
   let parsed: unknown
@@ -78,7 +54,7 @@ const checkLine = (raw: string): Effect.Effect<Either.Either<{ workflow: AnyWork
   const input = record["input"]
   return workflow.validateInput(input).pipe(
     Effect.as(Either.right({ workflow, input })),
-    Effect.catchAll((e) => Effect.succeed(Either.left(`input: ${issueSummary(e.issues)}`)))
+    Effect.catchAll((e) => Effect.succeed(Either.left(`input: ${e.summary}`)))
   )
 }
 
