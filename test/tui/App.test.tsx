@@ -83,7 +83,8 @@ describe("dashboard container", () => {
     const app = renderApp({ state: runs, logs: [] })
     await press(app.stdin, "j", "x")
     await eventually(() => expect(app.calls).toEqual([["cancelRun", "run-old-running"]]))
-    expect(app.frame()).toContain("cancelling run-old-…")
+    // The notice is drawn on the next frame, which a loaded machine may not have drawn yet.
+    await eventually(() => expect(app.frame()).toContain("cancelling run-old-…"))
   })
 
   it("does not cancel a run that has already finished", async () => {
