@@ -1,6 +1,6 @@
 /**
  * Telemetry: the Prometheus `/metrics` endpoint over real loopback HTTP — exposition names, types
- * and labels of DESIGN.md, off by default, typed error on a busy port, server closed on release.
+ * and labels the README documents, off by default, typed error on a busy port, server closed on release.
  * The Effect metric registry is global to this process, so each test uses its own label values.
  */
 import { describe, expect, it } from "@effect/vitest"

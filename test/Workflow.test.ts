@@ -80,7 +80,7 @@ describe("Workflow.run", () => {
       expect(report.steps.map((s) => s.attempts)).toEqual([3, 3])
     }).pipe(withFake({ respond: Fake.sequence("a", "b"), events: { attempt: 3 } })))
 
-  it.effect("reports a run as the DESIGN.md --json result", () =>
+  it.effect("reports a run as the --json result object", () =>
     Effect.gen(function*() {
       const report = yield* twoSteps.runReport("go", { runId: "r-json" })
       expect(report).toMatchObject({

@@ -1,5 +1,5 @@
 /**
- * The CLI as a long-running process: a metrics endpoint with the DESIGN.md names while workflows
+ * The CLI as a long-running process: a metrics endpoint with the documented metric names while workflows
  * run, Ctrl-C (SIGINT) ending it with exit code 130, and providers reached over real HTTP.
  */
 import { spawn } from "node:child_process"
@@ -24,7 +24,7 @@ const freePort = () =>
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 describe("effect-agents as a process", () => {
-  it("serves /metrics with the DESIGN.md names while runs go on, and exits 130 on Ctrl-C", async () => {
+  it("serves /metrics with the documented metric names while runs go on, and exits 130 on Ctrl-C", async () => {
     const cwd = mkdtempSync(join(tmpdir(), "ea-proc-"))
     const port = await freePort()
     const child = spawn(process.execPath, [binPath, "dashboard", "--demo"], {

@@ -52,7 +52,7 @@ export interface StepSummary {
   readonly error: ErrorInfo | undefined
 }
 
-/** A finished run: the `--json` result object of DESIGN.md plus the steps' detail. */
+/** A finished run: the CLI's `--json` result object (see the README) plus the steps' detail. */
 export interface RunReport<A> {
   readonly id: string
   readonly workflow: string

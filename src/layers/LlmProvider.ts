@@ -4,7 +4,7 @@
  *
  * `makeModel(config, model)` builds the same provider for another model id, which is how fallback
  * models (`LLM_FALLBACK_MODELS`) get their own `LanguageModel`. The HTTP client given to the
- * provider packages is undici through `@effect/platform-node` (faster than fetch here, DESIGN.md);
+ * provider packages is undici through `@effect/platform-node` (faster than fetch here, see the README's performance section);
  * the chat-completions adapter sends its plain calls on its own undici pool (see `LlmOpenRouter`).
  */
 import * as LanguageModel from "@effect/ai/LanguageModel"

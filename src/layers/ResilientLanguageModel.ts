@@ -1,7 +1,7 @@
 /**
  * ResilientLanguageModel — wraps a provider's `LanguageModel` with the production stack.
  *
- * Order per call (DESIGN.md): cache → retry → circuit breaker → rate limiter → timeout → provider.
+ * Order per call: cache → retry → circuit breaker → rate limiter → timeout → provider.
  * Each attempt takes its own rate-limit permit and counts in its breaker; retry stops at once on
  * `CircuitOpen`; when the primary model ends in a retryable failure (after its retries) or its
  * breaker is open, the call moves to the next of `LLM_FALLBACK_MODELS`. Only successes enter the
@@ -350,7 +350,7 @@ export const make = (options: Options) =>
     }
     const label = (ref: string): string => resolve(ref).label
     const providerOf = (ref: string): ProviderName => resolve(ref).provider
-    // Tagged metrics per agent and model (both bounded sets, DESIGN.md), built on first use.
+    // Tagged metrics per agent and model (both bounded sets: metric labels never hold ids or prompts), built on first use.
     const metricsByCall = new Map<string, CallMetrics>()
     const callMetrics = (agent: string, ref: string): CallMetrics => {
       const id = `${agent}\u0000${ref}`

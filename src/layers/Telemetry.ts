@@ -36,8 +36,8 @@ export class MetricsServerError extends Schema.TaggedError<MetricsServerError>()
   }
 }
 
-// Scope labels (`otel_scope_name`) would be added to every series and break the label sets of
-// DESIGN.md; `target_info` stays, as OpenTelemetry's standard carrier of the service name.
+// Scope labels (`otel_scope_name`) would be added to every series and break the label sets the
+// README documents; `target_info` stays, as OpenTelemetry's standard carrier of the service name.
 const exporterOptions = { withoutScopeInfo: true } as const
 
 const resource = OtelResource.layer({ serviceName: "effect-agents" })

@@ -1,7 +1,7 @@
 /**
  * AppConfig — the typed settings of effect-agents.
  *
- * Every environment variable of DESIGN.md is described once in `settings` (name, default, expected
+ * Every environment variable the README documents is described once in `settings` (name, default, expected
  * form, Schema). `decodeSettings` turns raw strings into `AppConfigShape`, reporting every bad key at
  * once. Reading the environment and `.env` happens in `layers/AppConfigEnv.ts`; this module is pure.
  */
@@ -84,7 +84,7 @@ export interface SettingSpec {
 const spec = <A>(s: Omit<SettingSpec, "schema"> & { readonly schema: Schema.Schema<A, string> }): SettingSpec =>
   s as SettingSpec
 
-/** Every setting of DESIGN.md, in the order `config` and `.env.example` show them. */
+/** Every setting, in the order `config` and `.env.example` show them. */
 export const settings: ReadonlyArray<SettingSpec> = [
   spec({ key: "LLM_PROVIDER", expected: "openrouter | openai | google | simulated", description: "LLM provider; default: openrouter if OPENROUTER_API_KEY, else google if GOOGLE_API_KEY, else simulated", schema: ProviderName }),
   spec({ key: "OPENROUTER_API_KEY", expected: "a non-empty API key", description: "OpenRouter API key (secret)", secret: true, schema: NonEmpty }),

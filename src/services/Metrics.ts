@@ -1,5 +1,5 @@
 /**
- * Metrics — every metric of DESIGN.md, defined once.
+ * Metrics — every metric the README lists, defined once (the names are a contract).
  *
  * These are Effect `Metric`s; `layers/Telemetry.ts` exports them through OpenTelemetry to the
  * Prometheus exposition. Names here are the contract users' dashboards depend on: change none.
