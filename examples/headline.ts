@@ -1,11 +1,9 @@
 /**
- * An agent and a workflow in a few lines, run on the production Layers:
- *   npx tsx examples/headline.ts "Effect 3.22 ships with faster fibers and a new Schema API"
- * With no provider key set it runs on the simulated provider; set OPENROUTER_API_KEY for a real one.
+ * An agent and a workflow in a few lines (the README's library example; `main.ts` runs it).
+ * Kept identical to the README's `headline.ts` block by test/readmeSnippets.test.ts.
  */
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Console, Effect, Layer, Schema } from "effect"
-import { Agent, MainLayer, Workflow } from "effect-agents"
+import { Schema } from "effect"
+import { Agent, Workflow } from "effect-agents"
 
 // An agent: instructions, an input Schema and a structured output Schema.
 export const headliner = Agent.make({
@@ -18,13 +16,3 @@ export const headliner = Agent.make({
 // A workflow: steps are recorded, evented, metered and priced.
 export const headline = Workflow.make("headline", "Headline and teaser for a text", Schema.NonEmptyString, (text) =>
   Workflow.step("headline", headliner.run(text)))
-
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const main = headline.runReport(process.argv[2] ?? "Effect makes TypeScript programs robust.").pipe(
-    Effect.flatMap((report) => Console.log(JSON.stringify(report, null, 2)))
-  )
-  main.pipe(
-    Effect.provide(MainLayer.layer({ isTty: false, console: true, color: false }).pipe(Layer.provide(NodeContext.layer))),
-    NodeRuntime.runMain
-  )
-}
