@@ -19,7 +19,9 @@ await build({
   format: "esm",
   platform: "node",
   target: "node20",
+  // The maps carry the sources (src/ does not ship), so a stack trace in a user's install can be read.
   sourcemap: true,
+  sourcesContent: true,
   legalComments: "none",
   minifyWhitespace: true,
   minifySyntax: true,
