@@ -1,6 +1,6 @@
 /**
- * An agent and a workflow in a few lines (the README's library example; `main.ts` runs it).
- * Kept identical to the README's `headline.ts` block by test/readmeSnippets.test.ts.
+ * An agent and a workflow in a few lines; `main.ts` runs it. The README's "Use it as a library"
+ * shows this file as it is (the project's tests keep the two identical).
  */
 import { Schema } from "effect"
 import { Agent, Workflow } from "effect-agents"

@@ -1,8 +1,8 @@
 /**
  * Runs the `headline` workflow on the production Layers and prints its report:
- *   npx tsx examples/main.ts "Effect 3.22 ships with faster fibers and a new Schema API"
+ *   npx tsx node_modules/effect-agents/examples/main.ts "Effect 3.22 ships faster fibers"
  * With no provider key set it runs on the simulated provider; set OPENROUTER_API_KEY for a real one.
- * Kept identical to the README's `main.ts` block by test/readmeSnippets.test.ts.
+ * The README's "Use it as a library" shows this file as it is (the project's tests keep the two identical).
  */
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer } from "effect"
