@@ -12,6 +12,7 @@ import { AppConfig } from "../services/AppConfig.js"
 import { cacheClear, cacheStats } from "./cacheCommand.js"
 import { Interrupted } from "./CliError.js"
 import { dashboardHeadless, dashboardSession } from "./dashboard.js"
+import { withDemoDefaults } from "./demoDefaults.js"
 import { makeHistoryFlush } from "./historyFlush.js"
 import { listHistory, showRun } from "./historyCommand.js"
 import { printProgress } from "./progress.js"
@@ -28,6 +29,7 @@ const dashboardLayer = (terminal: Terminal) =>
 /** The dashboard takes the terminal only when stdout is one and the user did not opt out. */
 const useTui = (terminal: Terminal, noTui: boolean): boolean => terminal.stdoutIsTty && terminal.stdinIsTty && !noTui
 
+/** The dashboard; with no key it runs the simulated demo, with the demo's defaults (`demoDefaults.ts`). */
 export const dashboard = (terminal: Terminal, args: { readonly demo: boolean }) =>
   Effect.gen(function*() {
     const config = yield* AppConfig
@@ -44,7 +46,7 @@ export const dashboard = (terminal: Terminal, args: { readonly demo: boolean }) 
     const progress = yield* printProgress(yield* makeHistoryFlush)
     yield* Console.error("effect-agents dashboard: not a terminal; printing progress lines instead (Ctrl-C stops)")
     yield* dashboardHeadless({ demo }).pipe(Effect.ensuring(progress.flush))
-  }).pipe(Effect.scoped, Effect.provide(useTui(terminal, false) ? dashboardLayer(terminal) : mainLayer(terminal)))
+  }).pipe(Effect.scoped, Effect.provide(useTui(terminal, false) ? dashboardLayer(terminal) : mainLayer(terminal)), withDemoDefaults)
 
 /** Only the configuration and logging, for commands that touch one store. */
 const configLayer = (terminal: Terminal) =>

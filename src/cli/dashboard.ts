@@ -8,7 +8,7 @@
  * history before the stack shuts down.
  */
 import { randomUUID } from "node:crypto"
-import { Effect, Fiber, FiberMap, Option, Queue, Runtime, Stream } from "effect"
+import { Clock, Duration, Effect, Fiber, FiberMap, Option, Queue, Runtime, Stream } from "effect"
 import * as Registry from "../agents/registry.js"
 import type { RunReport } from "../agents/Workflow.js"
 import * as LlmProvider from "../layers/LlmProvider.js"
@@ -18,6 +18,8 @@ import { type LogEntry, LogTail } from "../services/LogTail.js"
 import { RateLimiter } from "../services/RateLimiter.js"
 import { WorkflowEvents } from "../services/WorkflowEvents.js"
 import * as WorkflowState from "../services/WorkflowState.js"
+import { demoWorkflows } from "./demoInputs.js"
+import { makeDemoPlan } from "./demoPlan.js"
 import type { Terminal } from "./terminal.js"
 
 /** What a dashboard session does besides showing runs. */
@@ -41,35 +43,36 @@ export interface DashboardOptions {
 export type SessionEnding = "done" | "quit" | "interrupted"
 
 const LOG_LINES = 200
-const DEMO_CONCURRENCY = 6
-const DEMO_INTERVAL = "1200 millis"
+const DEMO_CONCURRENCY = 8
+const DEMO_INTERVAL = "500 millis"
 
-/** Inputs the demo cycles through, one list per shipped workflow. */
-const demoInputs: Record<string, ReadonlyArray<string>> = {
-  summarize: [
-    "Effect is a TypeScript library for building robust, type-safe programs with typed errors, resource safety and structured concurrency.",
-    "The circuit breaker opens after repeated failures and lets a single probe through once the reset timeout has passed."
-  ],
-  research: ["How do rate limiters keep LLM costs predictable?", "What makes a workflow engine resilient?"],
-  code: ["Write a function that merges overlapping intervals.", "Implement an LRU cache with a size limit in bytes."]
-}
+type Start<R> = (
+  workflow: string,
+  input: unknown,
+  maxCostUsd?: number
+) => Effect.Effect<Option.Option<Fiber.RuntimeFiber<RunReport<unknown>>>, never, R>
 
-type Start<R> = (workflow: string, input: unknown) => Effect.Effect<unknown, never, R>
-
-/** Keeps `DEMO_CONCURRENCY` demo runs going, cycling through the shipped workflows; never ends. */
-const demoLoop = <R>(start: Start<R>, running: Effect.Effect<number>) => {
-  let n = 0
-  const names = Object.keys(demoInputs).filter((name) => Option.isSome(Registry.find(name)))
-  return Effect.gen(function*() {
-    if ((yield* running) < DEMO_CONCURRENCY && names.length > 0) {
-      const workflow = names[n % names.length]!
-      const inputs = demoInputs[workflow]!
-      yield* start(workflow, inputs[Math.floor(n / names.length) % inputs.length]!)
-      n += 1
-    }
-    yield* Effect.sleep(DEMO_INTERVAL)
-  }).pipe(Effect.forever)
-}
+/**
+ * Keeps up to `DEMO_CONCURRENCY` demo runs going, one started every `DEMO_INTERVAL`, as
+ * `DemoPlan` says; never ends. The plan is seeded from the clock, so each session shows new
+ * inputs (a persistent cache would otherwise answer a replayed session in full).
+ */
+const demoLoop = <R>(start: Start<R>, running: Effect.Effect<number>) =>
+  Effect.gen(function*() {
+    const seed = yield* Clock.currentTimeMillis
+    const plan = makeDemoPlan(seed, demoWorkflows.filter((name) => Option.isSome(Registry.find(name))))
+    return yield* Effect.gen(function*() {
+      if ((yield* running) < DEMO_CONCURRENCY) {
+        const run = plan.next()
+        const fiber = yield* start(run.workflow, run.input, run.maxCostUsd)
+        if (run.cancelAfterMs !== undefined && Option.isSome(fiber)) {
+          // Cancelled as `x` does it: the run's fiber is interrupted and recorded `cancelled`.
+          yield* Fiber.interrupt(fiber.value).pipe(Effect.delay(Duration.millis(run.cancelAfterMs)), Effect.fork)
+        }
+      }
+      yield* Effect.sleep(DEMO_INTERVAL)
+    }).pipe(Effect.forever)
+  })
 
 /** Starts `workflow` on `input` as a fiber of `fibers` keyed by a new run id. */
 const starter = (fibers: FiberMap.FiberMap<string, RunReport<unknown>>) =>

@@ -11,11 +11,11 @@ import { clip, formatCompact, formatCost, formatDuration, formatTokens, oneLine,
 import { Line } from "./Line.js"
 import { formatHeader, rowCells } from "./table.js"
 import { statusColor } from "./theme.js"
-import { type ColumnSpec, planColumns } from "./view.js"
+import { type ColumnSpec, type PlacedColumn, planColumns } from "./view.js"
 
 type StepColumn = "label" | "agent" | "status" | "duration" | "attempts" | "cache" | "tokens" | "cost"
 
-/** The step table's columns; the step label takes the leftover width. */
+/** The step table's columns; the step label is as wide as its longest label (see `planStepColumns`). */
 export const stepColumns: ReadonlyArray<ColumnSpec<StepColumn>> = [
   { key: "label", title: "STEP", width: 10, priority: 1, flex: true },
   { key: "agent", title: "AGENT", width: 12, priority: 4 },
@@ -29,6 +29,23 @@ export const stepColumns: ReadonlyArray<ColumnSpec<StepColumn>> = [
 
 /** Cells before the columns: the status glyph. */
 const PREFIX = 2
+
+/** The widest the step column gets; longer labels are clipped. */
+export const STEP_LABEL_MAX = 40
+
+/**
+ * The step table's columns for `labels` in `width` cells: the step column as wide as its longest
+ * label (at least its title, at most `STEP_LABEL_MAX`), the numbers right after it. The table only
+ * takes the room it needs; a narrow pane shrinks the step column to 10 cells, then drops columns.
+ */
+export const planStepColumns = (labels: ReadonlyArray<string>, width: number): ReadonlyArray<PlacedColumn<StepColumn>> => {
+  const longest = labels.reduce((max, label) => Math.max(max, oneLine(label).length), 0)
+  const labelWidth = Math.min(STEP_LABEL_MAX, Math.max(longest, "STEP".length))
+  const specs = stepColumns.map((spec) => (spec.key === "label" ? { ...spec, width: Math.min(spec.width, labelWidth) } : spec))
+  const minLabel = specs.find((spec) => spec.key === "label")?.width ?? 0
+  const needed = specs.reduce((sum, spec) => sum + spec.width + 1, -1) + (labelWidth - minLabel)
+  return planColumns(specs, Math.min(width, needed))
+}
 
 /** What a finished or failed run ended with, as one line; undefined while it runs. */
 export const outcomeText = (run: RunView): string | undefined => {
@@ -45,8 +62,10 @@ export const outcomeText = (run: RunView): string | undefined => {
   }
 }
 
+const stepLabel = (step: StepView): string => step.error === undefined ? step.label : `${step.label} (${step.error.tag})`
+
 const stepValues = (step: StepView, now: number): Readonly<Record<StepColumn, string>> => ({
-  label: step.error === undefined ? step.label : `${step.label} (${step.error.tag})`,
+  label: stepLabel(step),
   agent: step.agent ?? "",
   status: step.status,
   duration: formatDuration(step.durationMs ?? Math.max(0, now - step.startedAt)),
@@ -78,7 +97,7 @@ export const RunDetail = ({ color, frame, height, now, run, width }: RunDetailPr
       </Box>
     )
   }
-  const columns = planColumns(stepColumns, Math.max(0, width - PREFIX))
+  const columns = planStepColumns(run.steps.map((step) => stepLabel(step)), Math.max(0, width - PREFIX))
   const outcome = outcomeText(run)
   // Summary, step header and outcome take fixed lines; steps get the rest.
   const stepRoom = Math.max(0, height - 2 - (outcome === undefined ? 0 : 1))

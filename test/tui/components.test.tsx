@@ -262,6 +262,37 @@ describe("RunDetail", () => {
     expect(detail("cccccccc-run")).toContain("→ a short summary")
   })
 
+  const detailOf = (labels: ReadonlyArray<string>, width: number) => {
+    const events: Array<WorkflowEvent> = [started("r", "code", 0)]
+    labels.forEach((label, i) => events.push(stepStarted("r", `s${i}`, label, "planner", i)))
+    const run = findRun(stateOf(...events), "r").pipe((o) => (o._tag === "Some" ? o.value : undefined))
+    return lines(render(<RunDetail run={run} height={8} width={width} now={NOW} frame={0} color={false} />).lastFrame())
+  }
+
+  it("makes the step column as wide as its longest label, with the numbers right after it", () => {
+    const [, header, plan, write] = detailOf(["plan", "write the code"], 160)
+    // "write the code" is 14 cells: the agent column starts one space after it, not at the far right.
+    expect(header).toMatch(/^ {2}STEP {11}AGENT/)
+    expect(plan).toMatch(/^. plan {11}planner {6}running/)
+    expect(write).toMatch(/^. write the code planner/)
+    // The whole table is as wide as its columns: nothing but padding past the cost.
+    expect(header!.trimEnd().length).toBeLessThanOrEqual(2 + 14 + 66)
+  })
+
+  it("clips a very long step label at 40 cells", () => {
+    const [, header, row] = detailOf(["x".repeat(70)], 160)
+    expect(header).toMatch(/^ {2}STEP {37}AGENT/)
+    expect(row).toMatch(/^. x{39}… planner/)
+  })
+
+  it("shrinks the step column, then drops columns, on a narrow pane", () => {
+    const rows = detailOf(["a rather long step label here"], 40)
+    for (const line of rows) expect(line.length).toBeLessThanOrEqual(40)
+    expect(rows[1]).toContain("STEP")
+    expect(rows[1]).toContain("STATUS")
+    expect(rows[1]).not.toContain("TOKENS")
+  })
+
   it("shows the newest steps when they do not all fit", () => {
     const events: Array<WorkflowEvent> = [started("r", "research", 0)]
     for (let i = 0; i < 12; i++) events.push(stepStarted("r", `s${i}`, `step number ${i}`, "agent", i))
