@@ -108,4 +108,15 @@ describe("the signal policy", () => {
     expect(Date.now() - at).toBeLessThan(2_000)
     expect(p.out.stderr).toContain("second SIGTERM, exiting now")
   })
+  it("a hang-up (SIGHUP: the terminal or SSH session closed) lets the cleanup finish, then ends by SIGHUP", async () => {
+    const p = program("300")
+    const ended = new Promise<NodeJS.Signals | null>((resolve) => p.child.on("close", (_, signal) => resolve(signal)))
+    await p.until(() => p.out.stdout.includes("ready"), "the program to start")
+    p.child.kill("SIGHUP")
+    // Ending by the signal (status 129 in a shell) rather than exit(129): Node 20 aborts when it
+    // restores the modes of a terminal that is gone.
+    expect(await ended).toBe("SIGHUP")
+    expect(p.out.stdout).toContain("cleaned up")
+  })
+
 })

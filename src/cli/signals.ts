@@ -32,28 +32,40 @@ export const runMain = makeRunMain(({ fiber, teardown }) => {
 
   const onSignal = (signal: HandledSignal) => {
     if (received !== undefined) {
-      // A closing terminal may hang up more than once (tmux and the kernel both send SIGHUP);
-      // only a person's second SIGINT / SIGTERM forces the exit.
+      // A closing terminal may hang up more than once (tmux and the kernel both send SIGHUP, and
+      // every failed write reports it too); only a person's second SIGINT / SIGTERM forces the exit.
       if (signal === "SIGHUP") return
       // Nothing more is waited for; listeners of "exit" (the dashboard's) restore the terminal.
       process.stderr.write(`\neffect-agents: second ${signal}, exiting now\n`)
       process.exit(signalExitCode[received])
     }
     received = signal
-    // With the terminal gone, writes to it fail (EIO): they must not end the cleanup early.
-    if (signal === "SIGHUP") for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {})
     fiber.unsafeInterruptAsFork(fiber.id())
   }
   const onSighup = () => onSignal("SIGHUP")
   const onSigint = () => onSignal("SIGINT")
   const onSigterm = () => onSignal("SIGTERM")
+  // A write to a terminal that is gone fails with EIO (to a closed pipe, EPIPE), often before the
+  // SIGHUP arrives: that is a hang-up too, not a crash in the middle of the cleanup.
+  const onOutputError = (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EIO" && error.code !== "EPIPE") throw error
+    onSignal("SIGHUP")
+  }
   process.on("SIGHUP", onSighup)
   process.on("SIGINT", onSigint)
   process.on("SIGTERM", onSigterm)
+  process.stdout.on("error", onOutputError)
+  process.stderr.on("error", onOutputError)
 
   fiber.addObserver((exit) => {
     clearInterval(keepAlive)
     teardown(exit, (code) => {
+      if (received === "SIGHUP") {
+        // Ending by the signal itself: a normal exit would have Node restore the terminal modes of
+        // a terminal that is gone, which fails an assertion in Node 20 (an abort instead of 129).
+        process.removeAllListeners("SIGHUP")
+        return process.kill(process.pid, "SIGHUP")
+      }
       if (received !== undefined) return process.exit(signalExitCode[received])
       if (code !== 0) return process.exit(code)
       process.removeListener("SIGHUP", onSighup)
