@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { readFileSync } from "node:fs"
 import { ScriptedModel, TestLayer } from "effect-agents"
 import { headline } from "../examples/headline.js"
 
@@ -24,4 +25,18 @@ describe("Testing your workflows (README)", () => {
         ])
       }))
     ))
+})
+
+describe("the README's copy of this test", () => {
+  it("is this file's test, word for word (only the import of the workflow differs)", () => {
+    const block = (text: string) => {
+      const start = text.indexOf(`describe("Testing your workflows (README)"`)
+      return text.slice(start, text.indexOf("\n})\n", start) + 3)
+    }
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8")
+    const section = readme.slice(readme.indexOf("### Testing your workflows"))
+    const self = readFileSync(new URL(import.meta.url), "utf8")
+    expect(block(self).length).toBeGreaterThan(100)
+    expect(block(section)).toBe(block(self))
+  })
 })
