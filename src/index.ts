@@ -46,6 +46,7 @@ export * as RunHistoryRecorder from "./layers/RunHistoryRecorder.js"
 export * as RunHistorySqlite from "./layers/RunHistorySqlite.js"
 export * as Telemetry from "./layers/Telemetry.js"
 export * as TestLayer from "./layers/TestLayer.js"
+export * as ScriptedModel from "./testing/ScriptedModel.js"
 export * as WorkflowEventsPubSub from "./layers/WorkflowEventsPubSub.js"
 
 // Agents and workflows

@@ -4,23 +4,26 @@
  *
  * The subscription is taken when the layer is built, so every run started afterwards is seen from
  * its first event. Two fibers share the work:
- * - the pump moves what is published into the recorder's own backlog every `pollInterval`
- *   (`internal/historyBacklog.ts`), so a sliding subscription never drops events while the store
- *   is down; the backlog holds `backlogCapacity` events before it drops (and says which runs lost
- *   events);
+ * - the pump moves what is published into the recorder's own backlog (`internal/historyBacklog.ts`),
+ *   so a sliding subscription never drops events while the store is down; the backlog holds
+ *   `backlogCapacity` events before it drops (and says which runs lost events). It sleeps until
+ *   something is published, then waits `pollInterval` so a burst moves (and is written) together:
+ *   an idle recorder schedules no timer, so a `TestClock.adjust` has nothing of ours to step through;
  * - the writer (`internal/historyWriter.ts`) writes the backlog in batches of up to `batchSize`
  *   events per transaction — 200 concurrent runs cost a few hundred commits, not one per event —
  *   retrying failed writes with exponential backoff capped at `retryCap`, in order, skipping only
  *   an event the store refuses while it takes others. One warning per outage, one line when it ends.
  *
- * Neither fiber ever blocks in `take` (an interrupted `take` can swallow the event being handed
- * to it): the pump polls and wakes the writer through a latch.
+ * Neither fiber ever blocks in `take` on the events (an interrupted `take` can swallow the event
+ * being handed to it): the pump waits on a second subscription used only as a doorbell — losing
+ * one of its events loses nothing — drains the first with `takeAll` and wakes the writer through
+ * a latch.
  *
  * `flush` waits until what was published before it is written. Closing the scope stops the pump,
  * moves what is left into the backlog and lets the writer go on retrying for up to `drainTimeout`;
  * what is still unwritten then is named in one warning (the runs that may be missing or incomplete).
  */
-import { Duration, Effect, Fiber, Layer, Schedule, type Scope } from "effect"
+import { Duration, Effect, Fiber, Layer, Queue, Schedule, type Scope } from "effect"
 import { HistoryRecorder, type HistoryRecorderService, RunHistory } from "../services/RunHistory.js"
 import { WorkflowEvents } from "../services/WorkflowEvents.js"
 import * as Backlog from "./internal/historyBacklog.js"
@@ -28,7 +31,7 @@ import * as Writer from "./internal/historyWriter.js"
 
 /** Tuning of the recorder. */
 export interface RecorderOptions {
-  /** How often published events are moved into the backlog (default 100 ms). */
+  /** How long after a publish its events are moved into the backlog, gathering a burst (default 100 ms). */
   readonly pollInterval?: Duration.DurationInput
   /** Events written per transaction at most (default 500). */
   readonly batchSize?: number
@@ -89,6 +92,8 @@ export const make = (
       Schedule.union(Schedule.spaced(options.retryCap ?? Duration.seconds(5)))
     )
 
+    // Taken first: every event `subscription` holds was published after it, so it rang.
+    const doorbell = yield* events.subscribe
     const subscription = yield* events.subscribe
     const backlog = yield* Backlog.make(subscription, options.backlogCapacity ?? 100_000)
     const writer = Writer.make(history, backlog, {
@@ -110,7 +115,13 @@ export const make = (
     const wake = yield* Effect.makeLatch(false)
     const pumpAndWake = Effect.flatMap(backlog.pump, (moved) => (moved > 0 ? wake.open : Effect.void))
 
-    const pumpFiber = yield* Effect.forkScoped(Effect.repeat(pumpAndWake, Schedule.spaced(pollInterval)))
+    // Rings are cleared before pumping: an event published after the pump's `takeAll` rings again.
+    const pumpAfterPublish = Queue.take(doorbell).pipe(
+      Effect.zipRight(Effect.sleep(pollInterval)),
+      Effect.zipRight(Queue.takeAll(doorbell)),
+      Effect.zipRight(pumpAndWake)
+    )
+    const pumpFiber = yield* Effect.forkScoped(Effect.forever(pumpAfterPublish))
     // Closed before draining, so a wake-up that arrives while it drains is never missed.
     const writerFiber = yield* Effect.forkScoped(Effect.forever(
       wake.await.pipe(

@@ -27,6 +27,7 @@ const Int = Num.pipe(Schema.int())
 const Port = Int.pipe(Schema.between(1, 65535))
 const Rate = Num.pipe(Schema.between(0, 1))
 const PositiveSeconds = Num.pipe(Schema.positive())
+const NonNegativeSeconds = Num.pipe(Schema.nonNegative())
 const NonNegativeInt = Int.pipe(Schema.nonNegative())
 const PositiveInt = Int.pipe(Schema.positive())
 const NonEmpty = Schema.Trim.pipe(Schema.nonEmptyString())
@@ -113,8 +114,8 @@ export const settings: ReadonlyArray<SettingSpec> = [
   spec({ key: "REDIS_URL", expected: "a redis:// URL", description: "Redis for the redis backends (secret: may hold a password)", secret: true, schema: Url }),
   spec({ key: "DATABASE_URL", expected: "a sqlite: or postgres:// URL", description: "Run history database; default a SQLite file in DATA_DIR (secret: may hold a password)", secret: true, schema: NonEmpty }),
   spec({ key: "MAX_RETRIES", default: "3", expected: "an integer 0-100", description: "Retries after the first attempt", schema: NonNegativeInt.pipe(Schema.lessThanOrEqualTo(100)) }),
-  spec({ key: "RETRY_INITIAL_WAIT", default: "1.0", expected: "a positive number of seconds", description: "First backoff delay (seconds), doubled each retry with full jitter", schema: PositiveSeconds }),
-  spec({ key: "RETRY_MAX_WAIT", default: "60.0", expected: "a positive number of seconds", description: "Cap on a backoff delay (seconds)", schema: PositiveSeconds }),
+  spec({ key: "RETRY_INITIAL_WAIT", default: "1.0", expected: "a number of seconds, 0 or more", description: "First backoff delay (seconds), doubled each retry with full jitter; 0: retry at once", schema: NonNegativeSeconds }),
+  spec({ key: "RETRY_MAX_WAIT", default: "60.0", expected: "a number of seconds, 0 or more", description: "Cap on a backoff delay (seconds); 0: retry at once", schema: NonNegativeSeconds }),
   spec({ key: "ENABLE_CIRCUIT_BREAKER", default: "true", expected: "true or false", description: "Open a circuit per provider+model after repeated failures", schema: BooleanFromEnv }),
   spec({ key: "CIRCUIT_BREAKER_FAILURE_THRESHOLD", default: "5", expected: "a positive integer", description: "Consecutive retryable failures that open the circuit", schema: PositiveInt }),
   spec({ key: "CIRCUIT_BREAKER_RESET_TIMEOUT", default: "30", expected: "a positive number of seconds", description: "Seconds an open circuit waits before one probe", schema: PositiveSeconds }),
@@ -360,11 +361,12 @@ export const decodeSettings = (
       source: "unset"
     }))
   }
-  if (values.has("RETRY_INITIAL_WAIT") && values.has("RETRY_MAX_WAIT") &&
+  // A cap of 0 means no backoff at all, whatever the initial wait.
+  if (values.has("RETRY_INITIAL_WAIT") && values.has("RETRY_MAX_WAIT") && get<number>("RETRY_MAX_WAIT") > 0 &&
     get<number>("RETRY_INITIAL_WAIT") > get<number>("RETRY_MAX_WAIT")) {
     problems.push(new ConfigProblem({
       key: "RETRY_MAX_WAIT",
-      expected: "a number of seconds not below RETRY_INITIAL_WAIT",
+      expected: "0 or a number of seconds not below RETRY_INITIAL_WAIT",
       found: JSON.stringify(raw["RETRY_MAX_WAIT"]?.value ?? "60.0"),
       source: raw["RETRY_MAX_WAIT"]?.source ?? "default"
     }))

@@ -49,9 +49,15 @@ export const policyFromConfig = (config: AppConfigShape): RetryPolicy => ({
 export const maxRetryAfterOf = (policy: RetryPolicy): Duration.Duration =>
   policy.maxRetryAfter ?? Duration.max(policy.maxWait, DEFAULT_MAX_RETRY_AFTER)
 
-/** Upper bound of the backoff before retry `n` (0 for the first retry): min(maxWait, initial·2^n). */
-export const backoffBound = (policy: RetryPolicy, n: number): Duration.Duration =>
-  Duration.millis(Math.min(Duration.toMillis(policy.maxWait), Duration.toMillis(policy.initialWait) * 2 ** n))
+/**
+ * Upper bound of the backoff before retry `n` (0 for the first retry): min(maxWait, initial·2^n).
+ * A zero initial wait or cap is no wait at all (and never 0·∞ = NaN for a huge `n`).
+ */
+export const backoffBound = (policy: RetryPolicy, n: number): Duration.Duration => {
+  const cap = Duration.toMillis(policy.maxWait)
+  const initial = Duration.toMillis(policy.initialWait)
+  return cap <= 0 || initial <= 0 ? Duration.zero : Duration.millis(Math.min(cap, initial * 2 ** n))
+}
 
 /** The jittered backoff before retry `n`: uniform in [0, backoffBound(n)], whole milliseconds. */
 export const backoffDelay = (policy: RetryPolicy, n: number): Effect.Effect<Duration.Duration> =>
@@ -186,7 +192,8 @@ const retryFrom = <A, E, R, R2>(
           fromRetryAfter: Option.isSome(retryAfter)
         })
       }
-      yield* Effect.sleep(delay)
+      // A zero wait retries at once: no timer, so nothing for a TestClock to step through.
+      if (delayMs > 0) yield* Effect.sleep(delay)
       return yield* attempt(n + 1)
     })
 

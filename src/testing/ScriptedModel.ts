@@ -1,0 +1,156 @@
+/**
+ * ScriptedModel — a `LanguageModel` that plays a script, one line per call, for workflow tests.
+ *
+ * Built with `LanguageModel.make`, like a real provider, so prompts, structured output decoding and
+ * the resilient layer's retries run exactly as in production. Each call takes the next step: an
+ * answer (with its token usage) or one of the project's typed `LlmError`s, so "the provider failed
+ * with a 503" is `ScriptedModel.fail(503)` and retries, the breaker and fallbacks react to it as
+ * they would to the real thing. A call beyond the script is a bug in the test and dies, naming it.
+ *
+ * The script's position is the `Script` service the layer also provides (`ScriptedModel.calls`);
+ * `TestLayer.layer({ languageModel: ScriptedModel.layer(steps) })` passes it through to the test.
+ */
+import { LanguageModel } from "@effect/ai"
+import { Context, Duration, Effect, Layer, Ref } from "effect"
+import {
+  BadRequest,
+  type LlmError,
+  MalformedResponse,
+  ProviderUnavailable,
+  RateLimited,
+  Timeout,
+  toAiError,
+  Unauthorized
+} from "../services/LlmError.js"
+
+/** The provider and model named in the scripted errors. */
+const origin = { provider: "scripted", model: "scripted" }
+
+/** Tokens an answer reports when the step does not say (10 in, 5 out). */
+const defaultUsage: Usage = { inputTokens: 10, outputTokens: 5 }
+
+/** Tokens one answer reports; the resilient layer prices them like a real call. */
+export interface Usage {
+  readonly inputTokens: number
+  readonly outputTokens: number
+}
+
+/** One call of the script: what the model answers, or how it fails. */
+export type Step =
+  | { readonly _tag: "Answer"; readonly text: string; readonly usage: Usage }
+  | { readonly _tag: "Fail"; readonly error: LlmError }
+
+/**
+ * The model answers: a string as it is, anything else as its JSON (what a structured agent
+ * decodes). `usage` defaults to 10 input and 5 output tokens.
+ */
+export const answer = (value: string | object, usage: Usage = defaultUsage): Step => ({
+  _tag: "Answer",
+  text: typeof value === "string" ? value : JSON.stringify(value),
+  usage
+})
+
+/**
+ * The provider answers with this HTTP status, mapped as a real response would be: 429
+ * `RateLimited`, 408 and 5xx `ProviderUnavailable` (retried), 401/403 `Unauthorized`, any other
+ * `BadRequest` (not retried). Or hand in any `LlmError` to fail with it as is.
+ */
+export const fail = (status: number | LlmError, detail?: string): Step => {
+  if (typeof status !== "number") return { _tag: "Fail", error: status }
+  const text = detail ?? `HTTP ${status}`
+  const error: LlmError = status === 429
+    ? new RateLimited(origin)
+    : status === 408 || status >= 500
+    ? new ProviderUnavailable({ ...origin, status, detail: text })
+    : status === 401 || status === 403
+    ? new Unauthorized({ ...origin, status })
+    : new BadRequest({ ...origin, status, detail: text })
+  return { _tag: "Fail", error }
+}
+
+/** A 429, with its `Retry-After` when given: the retry waits that long instead of the backoff. */
+export const rateLimited = (options: { readonly retryAfter?: Duration.DurationInput } = {}): Step => ({
+  _tag: "Fail",
+  error: new RateLimited({
+    ...origin,
+    ...(options.retryAfter === undefined ? {} : { retryAfterMs: Duration.toMillis(options.retryAfter) })
+  })
+})
+
+/** The attempt timed out (`LLM_TIMEOUT` of `after`, default 60 s); it fails at once, no clock involved. */
+export const timeout = (after: Duration.DurationInput = "60 seconds"): Step => ({
+  _tag: "Fail",
+  error: new Timeout({ ...origin, timeoutMs: Duration.toMillis(after) })
+})
+
+/**
+ * The provider sent something unreadable: a `MalformedResponse` keeping `raw`. An agent re-asks
+ * once, as for an answer its Schema rejects; to script an answer that decodes but does not fit,
+ * use `answer("...")` instead.
+ */
+export const malformed = (raw: string, detail = "the response is not valid JSON"): Step => ({
+  _tag: "Fail",
+  error: new MalformedResponse({ ...origin, raw, detail })
+})
+
+/** Where the script is, for assertions. */
+export interface ScriptState {
+  /** Calls made so far (the step the next call takes, counting from 0). */
+  readonly calls: Effect.Effect<number>
+  /** Steps not played yet. */
+  readonly remaining: Effect.Effect<number>
+}
+
+/** The service tag of the script's position. */
+export class Script extends Context.Tag("effect-agents/ScriptedModel/Script")<Script, ScriptState>() {}
+
+/** Accessor: `yield* ScriptedModel.calls`, the calls the model received. */
+export const calls: Effect.Effect<number, never, Script> = Effect.flatMap(Script, (s) => s.calls)
+
+/** Accessor: `yield* ScriptedModel.remaining`, the steps not played yet. */
+export const remaining: Effect.Effect<number, never, Script> = Effect.flatMap(Script, (s) => s.remaining)
+
+/** The model and its position, playing `steps` in call order (concurrent calls take them as they come). */
+export const make = (steps: ReadonlyArray<Step>): Effect.Effect<{
+  readonly model: LanguageModel.Service
+  readonly script: ScriptState
+}> =>
+  Effect.gen(function*() {
+    const played = yield* Ref.make(0)
+    const model = yield* LanguageModel.make({
+      generateText: () =>
+        Effect.flatMap(Ref.getAndUpdate(played, (n) => n + 1), (index) => {
+          const step = steps[index]
+          if (step === undefined) {
+            return Effect.dieMessage(`ScriptedModel: call #${index + 1}, but the script has ${steps.length} step(s)`)
+          }
+          if (step._tag === "Fail") return Effect.fail(toAiError(step.error, "generateText"))
+          const { inputTokens, outputTokens } = step.usage
+          return Effect.succeed([
+            { type: "text" as const, text: step.text },
+            {
+              type: "finish" as const,
+              reason: "stop" as const,
+              usage: { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens }
+            }
+          ])
+        }),
+      streamText: () => {
+        throw new Error("ScriptedModel: streaming is not scripted")
+      }
+    })
+    return {
+      model,
+      script: {
+        calls: Ref.get(played),
+        remaining: Effect.map(Ref.get(played), (n) => Math.max(0, steps.length - n))
+      }
+    }
+  })
+
+/** `LanguageModel` playing `steps`, and its `Script`; each build starts the script afresh. */
+export const layer = (steps: ReadonlyArray<Step>): Layer.Layer<LanguageModel.LanguageModel | Script> =>
+  Layer.effectContext(
+    Effect.map(make(steps), ({ model, script }) =>
+      Context.make(LanguageModel.LanguageModel, model).pipe(Context.add(Script, script)))
+  )
