@@ -29,7 +29,9 @@ describe("effect-agents batch", () => {
       LLM_TIMEOUT: "1",
       MAX_RETRIES: "6",
       RETRY_INITIAL_WAIT: "0.05",
-      RETRY_MAX_WAIT: "0.2",
+      // The call budget (LLM_TIMEOUT x 7 + RETRY_MAX_WAIT x 6) must outlast two simulated 429s with
+      // Retry-After up to 3 s: at 0.2 s it was 8.2 s, and a run could fail with its budget spent.
+      RETRY_MAX_WAIT: "2",
       RATE_LIMIT_MAX_CALLS: "100000"
     }
     const batch = await runCli(["batch", "runs.jsonl", "--concurrency", "50", "--json"], { cwd, env, timeoutMs: 110_000 })

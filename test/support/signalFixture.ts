@@ -8,8 +8,11 @@ import { runMain } from "../../src/cli/signals.js"
 
 const cleanup = process.argv[2] === "forever" ? Effect.never : Effect.sleep(Number(process.argv[2] ?? "0"))
 
+// `ready` only after a yield: `runMain` installs its listeners right after it forks the program, and a
+// signal that arrives before them would kill the process by default.
 runMain(
-  Effect.sync(() => process.stdout.write("ready\n")).pipe(
+  Effect.yieldNow().pipe(
+    Effect.zipRight(Effect.sync(() => process.stdout.write("ready\n"))),
     Effect.zipRight(Effect.never),
     Effect.onInterrupt(() => cleanup.pipe(Effect.zipRight(Effect.sync(() => process.stdout.write("cleaned up\n")))))
   ),
