@@ -20,7 +20,7 @@ export * as Resilience from "./services/Resilience.js"
 export * as RunHistory from "./services/RunHistory.js"
 export * as WorkflowContext from "./services/WorkflowContext.js"
 export * as WorkflowEvents from "./services/WorkflowEvents.js"
-export * as WorkflowState from "./services/WorkflowState.js"
+export * as WorkflowState from "./state/WorkflowState.js"
 
 // Layers
 export * as AppConfigEnv from "./layers/AppConfigEnv.js"

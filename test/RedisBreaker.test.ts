@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Metric, Ref, TestClock } from "effect"
-import * as RedisBreaker from "../src/layers/internal/redisBreaker.js"
+import * as RedisBreaker from "../src/internal/redisBreaker.js"
 import { circuitBreakerState } from "../src/services/Metrics.js"
 import { captureLogs } from "./support/logs.js"
 

@@ -7,7 +7,7 @@
 import * as ExperimentalRateLimiter from "@effect/experimental/RateLimiter"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Redacted, TestClock } from "effect"
-import * as RedisBucketStore from "../src/layers/internal/redisBucketStore.js"
+import * as RedisBucketStore from "../src/internal/redisBucketStore.js"
 import * as RedisConnection from "../src/layers/RedisConnection.js"
 
 const REDIS_URL = process.env["REDIS_URL"]

@@ -12,7 +12,7 @@ import {
   WorkflowFinished,
   WorkflowStarted
 } from "../src/services/WorkflowEvents.js"
-import * as State from "../src/services/WorkflowState.js"
+import * as State from "../src/state/WorkflowState.js"
 
 const started = (runId: string, at = 0) => new WorkflowStarted({ runId, workflow: "research", input: "q", at })
 const finished = (runId: string, status: "succeeded" | "failed" | "cancelled", at = 100) =>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { randomBytes } from "node:crypto"
-import { KeyFilter, MIN_CAPACITY } from "../src/layers/internal/keyFilter.js"
+import { KeyFilter, MIN_CAPACITY } from "../src/internal/keyFilter.js"
 
 const hexKeys = (n: number) => Array.from({ length: n }, () => randomBytes(32).toString("hex"))
 

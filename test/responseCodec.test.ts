@@ -5,7 +5,7 @@
 import { LanguageModel, Response } from "@effect/ai"
 import { describe, expect, it } from "@effect/vitest"
 import { DateTime, Effect, Option } from "effect"
-import * as ResponseCodec from "../src/layers/internal/responseCodec.js"
+import * as ResponseCodec from "../src/internal/responseCodec.js"
 
 const usage = (fields: Partial<Response.Usage>) =>
   new Response.Usage({ inputTokens: undefined, outputTokens: undefined, totalTokens: undefined, ...fields })

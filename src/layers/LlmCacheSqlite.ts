@@ -67,7 +67,7 @@ import {
   reasonOf,
   type StoreStats
 } from "../services/LlmCache.js"
-import { KeyFilter } from "./internal/keyFilter.js"
+import { KeyFilter } from "../internal/keyFilter.js"
 import {
   type Database,
   type DatabaseConstructor,
@@ -79,7 +79,7 @@ import {
   type WriterCommand,
   type WriterPlacement,
   type WriterReply
-} from "./internal/sqliteCacheWriter.js"
+} from "../internal/sqliteCacheWriter.js"
 
 const require = createRequire(import.meta.url)
 

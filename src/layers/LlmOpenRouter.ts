@@ -14,8 +14,8 @@ import * as OpenRouterLanguageModel from "@effect/ai-openrouter/OpenRouterLangua
 import * as HttpClient from "@effect/platform/HttpClient"
 import { Duration, Effect, Layer, Option, Redacted, type Scope, Stream } from "effect"
 import { AppConfig, type AppConfigShape } from "../services/AppConfig.js"
-import * as Direct from "./internal/chatCompletionsDirect.js"
-import { type Deadline, type TimedCall, TimedCalls, type TimedMethod, timeoutFail } from "./internal/timeout.js"
+import * as Direct from "../internal/chatCompletionsDirect.js"
+import { type Deadline, type TimedCall, TimedCalls, type TimedMethod, timeoutFail } from "../internal/timeout.js"
 
 /** OpenAI's own endpoint, used by `LLM_PROVIDER=openai` when `LLM_BASE_URL` is not set. */
 export const OPENAI_BASE_URL = "https://api.openai.com/v1"

@@ -23,7 +23,7 @@ import {
   RateLimiter,
   RateLimiterBackendError
 } from "../services/RateLimiter.js"
-import * as RedisBucketStore from "./internal/redisBucketStore.js"
+import * as RedisBucketStore from "../internal/redisBucketStore.js"
 import * as RateLimiterMemory from "./RateLimiterMemory.js"
 import * as RedisConnection from "./RedisConnection.js"
 

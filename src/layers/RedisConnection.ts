@@ -16,9 +16,9 @@
  */
 import { Data, Duration, Effect, Redacted, type Scope } from "effect"
 import { Redis, type RedisOptions } from "ioredis"
-import * as RedisBreaker from "./internal/redisBreaker.js"
+import * as RedisBreaker from "../internal/redisBreaker.js"
 
-export { RedisDown } from "./internal/redisBreaker.js"
+export { RedisDown } from "../internal/redisBreaker.js"
 
 /** An error Redis answered with (it is up, but refused the command). */
 export class RedisReplyError extends Data.TaggedError("RedisReplyError")<{

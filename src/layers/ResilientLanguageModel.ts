@@ -69,10 +69,10 @@ import {
   WorkflowEvents
 } from "../services/WorkflowEvents.js"
 import { CachePolicy } from "../services/LlmCall.js"
-import { applySettings } from "./internal/modelSettings.js"
+import { applySettings } from "../internal/modelSettings.js"
 import * as LlmProvider from "./LlmProvider.js"
-import * as ResponseCodec from "./internal/responseCodec.js"
-import { type MaybeTimed, timedCall } from "./internal/timeout.js"
+import * as ResponseCodec from "../internal/responseCodec.js"
+import { type MaybeTimed, timedCall } from "../internal/timeout.js"
 
 /**
  * A model reference: `model` (the configured provider) or `provider:model` for another provider,

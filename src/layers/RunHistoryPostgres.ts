@@ -9,7 +9,7 @@ import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Duration, Effect, Layer, type Redacted, type Scope } from "effect"
 import { RunHistory, RunHistoryError, type RunHistoryService } from "../services/RunHistory.js"
-import { makeStore, reasonOf, type StoreOptions } from "./internal/historySql.js"
+import { makeStore, reasonOf, type StoreOptions } from "../internal/historySql.js"
 
 /** Settings of the PostgreSQL history. */
 export interface PostgresHistoryOptions extends StoreOptions {

@@ -26,8 +26,8 @@
 import { Duration, Effect, Fiber, Layer, Queue, Schedule, type Scope } from "effect"
 import { HistoryRecorder, type HistoryRecorderService, RunHistory } from "../services/RunHistory.js"
 import { WorkflowEvents } from "../services/WorkflowEvents.js"
-import * as Backlog from "./internal/historyBacklog.js"
-import * as Writer from "./internal/historyWriter.js"
+import * as Backlog from "../internal/historyBacklog.js"
+import * as Writer from "../internal/historyWriter.js"
 
 /** Tuning of the recorder. */
 export interface RecorderOptions {

@@ -16,7 +16,7 @@ import { Effect, Layer, type Scope } from "effect"
 import * as Directory from "../internal/directory.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { RunHistory, RunHistoryError, type RunHistoryService } from "../services/RunHistory.js"
-import { makeStore, reasonOf, type StoreOptions } from "./internal/historySql.js"
+import { makeStore, reasonOf, type StoreOptions } from "../internal/historySql.js"
 
 /** Settings of the SQLite history. */
 export interface SqliteHistoryOptions extends StoreOptions {

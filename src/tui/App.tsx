@@ -13,7 +13,7 @@
 import { Box, type Key, useApp, useInput, useStdout } from "ink"
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react"
 import type { LogEntry } from "../services/LogTail.js"
-import type { DashboardState, RunView } from "../services/WorkflowState.js"
+import type { DashboardState, RunView } from "../state/WorkflowState.js"
 import { FilterLine } from "./FilterLine.js"
 import { Footer } from "./Footer.js"
 import { Header } from "./Header.js"

@@ -6,8 +6,8 @@
  * (breakers last) are dropped rather than wrapped.
  */
 import { Box } from "ink"
-import type { BreakerView, Totals } from "../services/WorkflowState.js"
-import { cacheHitRate } from "../services/WorkflowState.js"
+import type { BreakerView, Totals } from "../state/WorkflowState.js"
+import { cacheHitRate } from "../state/WorkflowState.js"
 import { clip, formatCompact, formatCost, formatDuration, formatPercent, formatTokens, totalTokens } from "./format.js"
 import { Line } from "./Line.js"
 import { breakerColor, type ColorName } from "./theme.js"

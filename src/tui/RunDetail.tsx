@@ -5,8 +5,8 @@
  * steps than room the newest ones are shown (that is where a running or failed run is).
  */
 import { Box } from "ink"
-import type { RunView, StepView } from "../services/WorkflowState.js"
-import { elapsedMs } from "../services/WorkflowState.js"
+import type { RunView, StepView } from "../state/WorkflowState.js"
+import { elapsedMs } from "../state/WorkflowState.js"
 import { clip, formatCompact, formatCost, formatDuration, formatTokens, oneLine, statusIcon, totalTokens } from "./format.js"
 import { Line } from "./Line.js"
 import { formatHeader, rowCells } from "./table.js"

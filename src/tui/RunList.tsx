@@ -6,8 +6,8 @@
  * (least important first) instead of wrapping the row.
  */
 import { Box } from "ink"
-import type { RunView } from "../services/WorkflowState.js"
-import { elapsedMs } from "../services/WorkflowState.js"
+import type { RunView } from "../state/WorkflowState.js"
+import { elapsedMs } from "../state/WorkflowState.js"
 import { formatCompact, formatCost, formatDuration, formatTokens, statusIcon, totalTokens } from "./format.js"
 import { Line } from "./Line.js"
 import { formatHeader, rowCells } from "./table.js"

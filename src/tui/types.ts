@@ -7,7 +7,7 @@
  * Keeping this seam to plain functions is what lets the components be tested with a fake source.
  */
 import type { LogEntry } from "../services/LogTail.js"
-import type { DashboardState } from "../services/WorkflowState.js"
+import type { DashboardState } from "../state/WorkflowState.js"
 
 /**
  * Where the dashboard reads from: the current reduced state and the log tail, each with a change

@@ -6,7 +6,7 @@
  * (newest first, filter semantics, scrolling) are tested without rendering.
  */
 import { HashMap } from "effect"
-import type { DashboardState, RunView } from "../services/WorkflowState.js"
+import type { DashboardState, RunView } from "../state/WorkflowState.js"
 
 /**
  * Every listed run, newest first: running runs (by start time, newest first) then finished ones

@@ -4,7 +4,7 @@
  */
 import { Effect, type Layer, Option } from "effect"
 import { expect } from "vitest"
-import type { StoreOptions } from "../../src/layers/internal/historySql.js"
+import type { StoreOptions } from "../../src/internal/historySql.js"
 import { RunHistory, type RunHistoryError } from "../../src/services/RunHistory.js"
 import { runEvents, twoSteps } from "./historyEvents.js"
 

@@ -1,6 +1,6 @@
 import { cleanup } from "ink-testing-library"
 import { afterEach, describe, expect, it, vi } from "vitest"
-import { reduce } from "../../src/services/WorkflowState.js"
+import { reduce } from "../../src/state/WorkflowState.js"
 import {
   fakeSource,
   finished,

@@ -7,7 +7,7 @@ import {
   Retrying,
   type WorkflowEvent
 } from "../../src/services/WorkflowEvents.js"
-import { findRun, makeState, reduceAll } from "../../src/services/WorkflowState.js"
+import { findRun, makeState, reduceAll } from "../../src/state/WorkflowState.js"
 import { FilterLine } from "../../src/tui/FilterLine.js"
 import { Footer } from "../../src/tui/Footer.js"
 import { Header } from "../../src/tui/Header.js"

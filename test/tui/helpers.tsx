@@ -14,7 +14,7 @@ import {
   WorkflowFinished,
   WorkflowStarted
 } from "../../src/services/WorkflowEvents.js"
-import { type DashboardState, makeState, reduceAll } from "../../src/services/WorkflowState.js"
+import { type DashboardState, makeState, reduceAll } from "../../src/state/WorkflowState.js"
 import { App, type AppProps } from "../../src/tui/App.js"
 import type { DashboardActions, DashboardInfo, DashboardSource } from "../../src/tui/types.js"
 

@@ -8,8 +8,8 @@ import {
   type LlmCallRecord,
   type RunSummary,
   type StepRecord
-} from "../../services/RunHistory.js"
-import type { CallStatus, ErrorInfo } from "../../services/WorkflowEvents.js"
+} from "../services/RunHistory.js"
+import type { CallStatus, ErrorInfo } from "../services/WorkflowEvents.js"
 
 /** Which store and process wrote a run row. */
 export interface Owner {

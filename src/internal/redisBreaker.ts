@@ -11,7 +11,7 @@
  * per reset) and it logs every transition (a warning per failed probe), where an outage must log once.
  */
 import { Data, Duration, Effect, Metric, Ref, Schedule, type Scope } from "effect"
-import { circuitBreakerState } from "../../services/Metrics.js"
+import { circuitBreakerState } from "../services/Metrics.js"
 
 /** Redis is known to be down (or a command just found it so); the caller takes its fallback. */
 export class RedisDown extends Data.TaggedError("RedisDown")<{

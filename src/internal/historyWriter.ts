@@ -16,8 +16,8 @@
  * is one more failed write, never the end of the writer.
  */
 import { Cause, Clock, Data, Effect, Exit, Option, type Schedule } from "effect"
-import type { RunHistoryError, RunHistoryService } from "../../services/RunHistory.js"
-import type { WorkflowEvent } from "../../services/WorkflowEvents.js"
+import type { RunHistoryError, RunHistoryService } from "../services/RunHistory.js"
+import type { WorkflowEvent } from "../services/WorkflowEvents.js"
 import type { Backlog, Entry } from "./historyBacklog.js"
 
 /** Tuning of the writer. */

@@ -5,8 +5,8 @@
 import * as GoogleLanguageModel from "@effect/ai-google/GoogleLanguageModel"
 import * as OpenRouterLanguageModel from "@effect/ai-openrouter/OpenRouterLanguageModel"
 import { Effect } from "effect"
-import type { ProviderName } from "../../services/AppConfig.js"
-import type { ModelSettings } from "../../services/WorkflowContext.js"
+import type { ProviderName } from "../services/AppConfig.js"
+import type { ModelSettings } from "../services/WorkflowContext.js"
 
 /** Runs `self` with `settings` applied for `provider`; unset settings keep the provider's defaults. */
 export const applySettings = (provider: ProviderName, settings: ModelSettings | undefined) =>

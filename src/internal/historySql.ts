@@ -20,8 +20,8 @@ import {
   type RunDetail,
   RunHistoryError,
   type RunHistoryService
-} from "../../services/RunHistory.js"
-import type { WorkflowEvent } from "../../services/WorkflowEvents.js"
+} from "../services/RunHistory.js"
+import type { WorkflowEvent } from "../services/WorkflowEvents.js"
 import {
   type CallRow,
   fromJson,

@@ -14,7 +14,7 @@ import * as ExperimentalRateLimiter from "@effect/experimental/RateLimiter"
 import { Duration, Effect } from "effect"
 import type { Redis } from "ioredis"
 import * as crypto from "node:crypto"
-import type { RedisConnection, RedisDown, RedisReplyError } from "../RedisConnection.js"
+import type { RedisConnection, RedisDown, RedisReplyError } from "../layers/RedisConnection.js"
 
 /**
  * ARGV: tokens to take, ms per token, capacity, now (ms), "1" to allow a negative level.

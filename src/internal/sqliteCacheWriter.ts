@@ -23,7 +23,7 @@
  * writes done.
  */
 import { Worker } from "node:worker_threads"
-import { reasonOf } from "../../services/LlmCache.js"
+import { reasonOf } from "../services/LlmCache.js"
 
 // The driver ships no type declarations; this is the small part of its API we use.
 export interface Statement {

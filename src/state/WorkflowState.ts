@@ -17,7 +17,7 @@ import {
   truncate,
   type Usage,
   type WorkflowEvent
-} from "./WorkflowEvents.js"
+} from "../services/WorkflowEvents.js"
 
 /** A step as the dashboard shows it. */
 export interface StepView {

@@ -13,8 +13,8 @@
  */
 import { Chunk, Effect, Option, Queue, Stream, SubscriptionRef } from "effect"
 import type { Duration } from "effect"
-import { isRecorded } from "../../services/RunHistory.js"
-import type { WorkflowEvent } from "../../services/WorkflowEvents.js"
+import { isRecorded } from "../services/RunHistory.js"
+import type { WorkflowEvent } from "../services/WorkflowEvents.js"
 
 /** One event waiting to be written, with the run it belongs to. */
 export interface Entry {

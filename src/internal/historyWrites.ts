@@ -10,7 +10,7 @@
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { Effect } from "effect"
-import type { WorkflowEvent } from "../../services/WorkflowEvents.js"
+import type { WorkflowEvent } from "../services/WorkflowEvents.js"
 import { int, type Owner, toJson } from "./historyRows.js"
 
 /** Writes one event's rows; the error is the driver's. */
