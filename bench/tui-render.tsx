@@ -28,7 +28,7 @@ import {
   WorkflowFinished,
   WorkflowStarted
 } from "../src/services/WorkflowEvents.js"
-import { type DashboardState, initialState, reduce } from "../src/services/WorkflowState.js"
+import { type DashboardState, initialState, reduce } from "../src/state/WorkflowState.js"
 import type { DashboardActions, DashboardInfo, DashboardSource } from "../src/tui/types.js"
 
 // React picks its development or production build from NODE_ENV when first imported; the CLI
