@@ -18,7 +18,7 @@ import {
   retryLlm,
   type RetryInfo,
   type RetryPolicy
-} from "../src/services/Resilience.js"
+} from "../src/llm/Retry.js"
 import { testConfig } from "./support/config.js"
 
 const ctx = { provider: "openrouter", model: "openai/gpt-4o-mini" }

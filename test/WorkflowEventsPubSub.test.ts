@@ -1,7 +1,6 @@
 /**
- * The event bus: `publish` and its synchronous twin `unsafePublish` (used by the LLM layer's hot
- * path) deliver the same events and count finished calls in the publisher's run and steps once;
- * where the bus has no room, `unsafePublish` declines and `publish` applies the bus's strategy.
+ * The event bus: `publish` delivers every event to every subscriber in order; a sliding bus keeps
+ * each subscriber's newest events; the bus counts nothing itself (the LLM layer tallies calls).
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Queue } from "effect"
@@ -23,40 +22,27 @@ const finished = new LlmCallFinished({
   at: 50
 })
 
-/** A context with a run and one step, each with its own tally. */
-const contextWithTallies = () => {
-  const run = WorkflowContext.makeTally()
-  const step = WorkflowContext.makeTally()
-  const ctx: WorkflowContext.WorkflowContextValue = { ...WorkflowContext.empty, runId: "r1", run, steps: [step] }
-  return { ctx, run, step }
-}
-
 describe("WorkflowEventsPubSub", () => {
-  it.scoped("unsafePublish delivers like publish and counts a finished call in the run and its steps once", () =>
+  it.scoped("publish delivers every event to every subscriber, in order, and tallies nothing", () =>
     Effect.gen(function*() {
       const events = yield* WorkflowEvents
-      const queue = yield* events.subscribe
-      const { ctx, run, step } = contextWithTallies()
-      expect(events.unsafePublish?.(started(1), ctx)).toBe(true)
-      expect(events.unsafePublish?.(finished, ctx)).toBe(true)
-      expect(Chunk.toReadonlyArray(yield* Queue.takeAll(queue))).toEqual([started(1), finished])
-      for (const tally of [run, step]) {
-        expect(tally).toMatchObject({ calls: 1, attempts: 2, inputTokens: 10, outputTokens: 5, costUsd: 0.25 })
-      }
+      const a = yield* events.subscribe
+      const b = yield* events.subscribe
+      const run = WorkflowContext.makeTally()
+      const ctx: WorkflowContext.WorkflowContextValue = { ...WorkflowContext.empty, runId: "r1", run }
+      yield* Effect.locally(Effect.zipRight(events.publish(started(1)), events.publish(finished)), WorkflowContext.ref, ctx)
+      expect(Chunk.toReadonlyArray(yield* Queue.takeAll(a))).toEqual([started(1), finished])
+      expect(Chunk.toReadonlyArray(yield* Queue.takeAll(b))).toEqual([started(1), finished])
+      expect(run.calls).toBe(0)
     }).pipe(Effect.provide(WorkflowEventsPubSub.layer)))
 
-  it.scoped("a full sliding bus declines unsafePublish; publish then drops the oldest, and counts the call", () =>
+  it.scoped("a full sliding bus drops the subscriber's oldest events and never blocks the publisher", () =>
     Effect.gen(function*() {
       const events = yield* WorkflowEvents
       const queue = yield* events.subscribe
-      const { ctx, run } = contextWithTallies()
-      expect(events.unsafePublish?.(started(1), ctx)).toBe(true)
-      expect(events.unsafePublish?.(started(2), ctx)).toBe(true)
-      // Full: nothing is published and nothing counted, so the caller's `publish` does both.
-      expect(events.unsafePublish?.(finished, ctx)).toBe(false)
-      expect(run.calls).toBe(0)
-      yield* events.publish(finished).pipe(Effect.locally(WorkflowContext.ref, ctx))
+      yield* events.publish(started(1))
+      yield* events.publish(started(2))
+      yield* events.publish(finished)
       expect(Chunk.toReadonlyArray(yield* Queue.takeAll(queue))).toEqual([started(2), finished])
-      expect(run.calls).toBe(1)
     }).pipe(Effect.provide(WorkflowEventsPubSub.layerSliding(2))))
 })

@@ -8,7 +8,6 @@ import * as Response from "@effect/ai/Response"
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Layer, Schema } from "effect"
 import * as ResilientLanguageModel from "../src/layers/ResilientLanguageModel.js"
-import { AppConfig } from "../src/services/AppConfig.js"
 import { fromAiError } from "../src/services/LlmError.js"
 import { LlmCallFinished, LlmCallStarted, unsafeMakeEvent, WorkflowEvent } from "../src/services/WorkflowEvents.js"
 import * as Stack from "./support/resilientStack.js"
@@ -45,12 +44,7 @@ const stackOver = (answer: Effect.Effect<LanguageModel.GenerateTextResponse<{}>>
     generateObject: (() => Effect.die("not used")) as unknown as LanguageModel.Service["generateObject"],
     streamText: (() => Effect.die("not used")) as unknown as LanguageModel.Service["streamText"]
   }
-  const resilient = Layer.scoped(
-    LanguageModel.LanguageModel,
-    Effect.flatMap(AppConfig, (config) =>
-      Effect.flatMap(ResilientLanguageModel.optionsFromConfig(config), (options) =>
-        ResilientLanguageModel.make({ ...options, makeModel: () => Effect.succeed(model) })))
-  ).pipe(Layer.provide(ResilientLanguageModel.httpClientLayer))
+  const resilient = ResilientLanguageModel.around("m").pipe(Layer.provide(Layer.succeed(LanguageModel.LanguageModel, model)))
   return resilient.pipe(
     Layer.provideMerge(Stack.layer("http://127.0.0.1:1/v1", { LLM_TIMEOUT: timeout, MAX_RETRIES: "0", CACHE_ENABLED: "false" }))
   )

@@ -6,7 +6,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Duration, Effect, Either, Fiber, Option, Ref, TestClock } from "effect"
 import { decodeSettings, type RawSetting } from "../src/services/AppConfig.js"
 import { ProviderUnavailable } from "../src/services/LlmError.js"
-import { backoffBound, policyFromConfig, retryLlm } from "../src/services/Resilience.js"
+import { backoffBound, policyFromConfig, retryLlm } from "../src/llm/Retry.js"
 
 const decode = (env: Readonly<Record<string, string>>) => {
   const raw: Record<string, RawSetting> = {}

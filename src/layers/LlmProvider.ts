@@ -2,16 +2,20 @@
  * LlmProvider — picks the `LanguageModel` adapter named by `LLM_PROVIDER`: OpenRouter, an
  * OpenAI-compatible server, Gemini, or the in-process simulation.
  *
- * `makeModel(config, model)` builds the same provider for another model id, which is how fallback
- * models (`LLM_FALLBACK_MODELS`) get their own `LanguageModel`. The HTTP client given to the
+ * `makeModel(config, model)` builds the same provider for another model id, and `factory` resolves
+ * model references (`model`, or `provider:model` for another provider) into the `ModelFactory` the
+ * resilient layer calls its models through: fallbacks and agents' own models included. The HTTP client given to the
  * provider packages is undici through `@effect/platform-node` (faster than fetch here, see the README's performance section);
  * the chat-completions adapter sends its plain calls on its own undici pool (see `LlmOpenRouter`).
  */
 import * as LanguageModel from "@effect/ai/LanguageModel"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Effect, Layer, type Scope } from "effect"
-import { AppConfig, type AppConfigShape } from "../services/AppConfig.js"
+import { Effect, Layer, Schema, type Scope } from "effect"
+import { applySettings } from "../internal/modelSettings.js"
+import { AppConfig, type AppConfigShape, type ProviderName } from "../services/AppConfig.js"
+import { ModelFactory, type ModelFactoryService, type ModelRef } from "../services/ModelFactory.js"
+import { keyOf } from "../services/RateLimiter.js"
 import * as LlmGoogle from "./LlmGoogle.js"
 import * as LlmOpenRouter from "./LlmOpenRouter.js"
 import * as LlmSimulated from "./LlmSimulated.js"
@@ -66,3 +70,57 @@ export const layerHttpClient: Layer.Layer<HttpClient.HttpClient> = NodeHttpClien
 export const layerNode: Layer.Layer<LanguageModel.LanguageModel, never, AppConfig> = layer.pipe(
   Layer.provide(layerHttpClient)
 )
+
+/**
+ * A model reference: `model` (the configured provider) or `provider:model` for another provider,
+ * as `LLM_FALLBACK_MODELS` allows. OpenRouter ids such as `meta-llama/llama-3-8b:free` keep their
+ * colon because their prefix is not a provider name.
+ */
+export const parseModelRef = (
+  ref: string,
+  defaultProvider: ProviderName
+): { readonly provider: ProviderName; readonly model: string } => {
+  const colon = ref.indexOf(":")
+  if (colon > 0) {
+    const prefix = ref.slice(0, colon)
+    if (isProviderName(prefix)) return { provider: prefix, model: ref.slice(colon + 1) }
+  }
+  return { provider: defaultProvider, model: ref }
+}
+
+// Built once: `Schema.is(...)` compiles a validator on every use.
+const isProviderName = Schema.is(Schema.Literal("openrouter", "openai", "google", "simulated"))
+
+/** The configuration of `config` pointed at another provider. */
+const withProvider = (config: AppConfigShape, provider: ProviderName): AppConfigShape =>
+  provider === config.llm.provider ? config : { ...config, llm: { ...config.llm, provider } }
+
+/**
+ * The models of the configured providers. A reference on another provider than `LLM_PROVIDER` is
+ * labelled `provider:model`; the simulated provider's models read `simulated-*`.
+ */
+export const factory = (config: AppConfigShape): Effect.Effect<ModelFactoryService, never, HttpClient.HttpClient> =>
+  Effect.map(Effect.context<HttpClient.HttpClient>(), (context) => {
+    const providerOf = (ref: ModelRef): ProviderName => parseModelRef(ref.ref, config.llm.provider).provider
+    return {
+      resolve: (ref): ModelRef => {
+        const { model, provider } = parseModelRef(ref, config.llm.provider)
+        const shown = modelLabel(withProvider(config, provider), model)
+        return {
+          ref,
+          provider,
+          model,
+          label: provider === config.llm.provider ? shown : `${provider}:${shown}`,
+          key: keyOf(provider, model)
+        }
+      },
+      make: (ref) => makeModel(withProvider(config, providerOf(ref)), ref.model).pipe(Effect.provide(context)),
+      withSettings: (ref, settings) => applySettings(providerOf(ref), settings)
+    }
+  })
+
+/** `factory` of `AppConfig`, on the undici HTTP client. */
+export const factoryLayer: Layer.Layer<ModelFactory, never, AppConfig> = Layer.effect(
+  ModelFactory,
+  Effect.flatMap(AppConfig, factory)
+).pipe(Layer.provide(layerHttpClient))

@@ -15,14 +15,15 @@ import { Context, Duration, Either, Effect, Layer, Logger, type Scope } from "ef
 import { AppConfig, decodeSettings, type RawSetting } from "../services/AppConfig.js"
 import type { CircuitBreaker } from "../services/CircuitBreaker.js"
 import type { LlmCache } from "../services/LlmCache.js"
+import { ModelFactory } from "../services/ModelFactory.js"
 import type { Pricing } from "../services/Pricing.js"
 import * as RateLimiter from "../services/RateLimiter.js"
 import type { HistoryRecorder, RunHistory, RunHistoryError } from "../services/RunHistory.js"
 import type { WorkflowEvents } from "../services/WorkflowEvents.js"
-import type * as Resilience from "../services/Resilience.js"
+import type * as Resilience from "../llm/Retry.js"
 import * as CircuitBreakerMemory from "./CircuitBreakerMemory.js"
 import * as LlmCacheMemory from "./LlmCacheMemory.js"
-import * as LlmSimulated from "./LlmSimulated.js"
+import * as LlmProvider from "./LlmProvider.js"
 import * as PricingTable from "./PricingTable.js"
 import * as RateLimiterMemory from "./RateLimiterMemory.js"
 import * as ResilientLanguageModel from "./ResilientLanguageModel.js"
@@ -100,16 +101,14 @@ export type Services =
 const resilientModel = (instant: boolean, inner: LanguageModel.Service | undefined) =>
   Effect.gen(function*() {
     const cfg = yield* AppConfig
-    const base = yield* ResilientLanguageModel.optionsFromConfig(cfg).pipe(
-      Effect.provide(ResilientLanguageModel.httpClientLayer)
-    )
+    const settings = ResilientLanguageModel.settingsFromConfig(cfg)
+    // References resolve and are labelled as in production; a given model answers all of them.
+    const providers = yield* LlmProvider.factory(cfg).pipe(Effect.provide(LlmProvider.layerHttpClient))
+    const factory = inner === undefined ? providers : { ...providers, make: () => Effect.succeed(inner) }
     return yield* ResilientLanguageModel.make({
-      ...base,
-      retry: instant ? instantPolicy(base.retry) : base.retry,
-      makeModel: inner === undefined
-        ? (ref) => LlmSimulated.make(LlmSimulated.optionsFromConfig(cfg, ref))
-        : () => Effect.succeed(inner)
-    })
+      ...settings,
+      retry: instant ? instantPolicy(settings.retry) : settings.retry
+    }).pipe(Effect.provideService(ModelFactory, factory))
   })
 
 type ModelNeeds = Exclude<Effect.Effect.Context<ReturnType<typeof resilientModel>>, Scope.Scope>

@@ -10,21 +10,10 @@
  * still never blocking a workflow.
  */
 import { Effect, Layer, PubSub, type Scope } from "effect"
-import * as WorkflowContext from "../services/WorkflowContext.js"
 import { type WorkflowEvent, WorkflowEvents, type WorkflowEventsService } from "../services/WorkflowEvents.js"
 
 const fromPubSub = (pubsub: PubSub.PubSub<WorkflowEvent>): WorkflowEventsService => ({
-  publish: (event) =>
-    event._tag === "LlmCallFinished"
-      ? Effect.zipRight(WorkflowContext.record(event), PubSub.publish(pubsub, event))
-      : Effect.asVoid(PubSub.publish(pubsub, event)),
-  // `unsafeOffer` publishes like `publish` whenever the bus has room (always, unbounded); when it
-  // has not (a full sliding bus, or one shut down), `publish` applies the bus's strategy.
-  unsafePublish: (event, ctx) => {
-    if (!pubsub.unsafeOffer(event)) return false
-    if (event._tag === "LlmCallFinished") WorkflowContext.recordIn(ctx, event)
-    return true
-  },
+  publish: (event) => Effect.asVoid(PubSub.publish(pubsub, event)),
   subscribe: PubSub.subscribe(pubsub)
 })
 

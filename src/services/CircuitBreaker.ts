@@ -12,8 +12,7 @@
  * and an interrupted probe hands the probe on to the next caller at once. Every transition updates `circuit_breaker_state{breaker}` and is published on `changes`.
  */
 import { Context, Effect, type Stream } from "effect"
-import { type CircuitOpen, countsAsProviderFailure, type LlmError } from "./LlmError.js"
-import { isRetryableError } from "./Resilience.js"
+import { type CircuitOpen, countsAsProviderFailure, isRetryableError, type LlmError } from "./LlmError.js"
 
 /** Where a circuit is. */
 export type BreakerState = "closed" | "half-open" | "open"

@@ -11,7 +11,6 @@
  * `llm_cache_hits_total` / `llm_cache_misses_total` metrics and in the process-local counters of
  * `stats` — so every backend counts identically and callers must not count again.
  */
-import * as crypto from "node:crypto"
 import { Clock, Context, Effect, Metric, Option, Schema } from "effect"
 import { llmCacheHitsTotal, llmCacheMissesTotal } from "./Metrics.js"
 
@@ -217,125 +216,10 @@ export const fromStore = (store: CacheStore): LlmCacheService => {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Cache keys
+// Cache keys (derived in `LlmCacheKey.ts`)
 // ---------------------------------------------------------------------------------------------
 
-/** A tool offered to the model, as far as it changes the answer. */
-export interface CacheKeyTool {
-  readonly name: string
-  readonly description?: string | undefined
-  /** The tool's parameters as a JSON schema. */
-  readonly parameters: unknown
-}
-
-/** Everything about a request that can change the response. */
-export interface CacheKeyInput {
-  readonly provider: string
-  readonly model: string
-  /** Generation settings: temperature, maxTokens, topP, ... any JSON-like record. */
-  readonly settings?: Readonly<Record<string, unknown>> | undefined
-  /** The encoded prompt messages. */
-  readonly prompt: unknown
-  /**
-   * `canonicalJson(prompt)`, when the caller built it already (a plain-text prompt's is a fixed
-   * template around the text); it is used instead of walking `prompt`.
-   */
-  readonly promptCanonical?: string | undefined
-  readonly tools?: ReadonlyArray<CacheKeyTool> | undefined
-  /** The JSON schema of the requested structured output, if any. */
-  readonly responseSchema?: unknown
-}
-
-/** Bumped when the key derivation changes, so old entries simply stop matching. */
-const KEY_VERSION = 1
-
-/**
- * Canonical JSON: object keys sorted, arrays in order, `undefined` object members dropped (as
- * `JSON.stringify` does), `toJSON` honoured, bigints as strings. Equal data gives equal text
- * whatever order its keys were built in.
- */
-export const canonicalJson = (value: unknown): string => {
-  // The objects being walked, outermost first: a value met again inside itself is a cycle. (An
-  // array beats a Set here: prompts are shallow, and this runs on every LLM call.)
-  const ancestors: Array<object> = []
-  const walk = (v: unknown): string => {
-    if (v === null || v === undefined) return "null"
-    switch (typeof v) {
-      case "string":
-      case "boolean":
-        return JSON.stringify(v)
-      case "number":
-        return Number.isFinite(v) ? JSON.stringify(v) : "null"
-      case "bigint":
-        return JSON.stringify(v.toString())
-      case "function":
-      case "symbol":
-        return "null"
-    }
-    const o = v as object & { toJSON?: () => unknown }
-    if (typeof o.toJSON === "function") return walk(o.toJSON())
-    if (ancestors.includes(o)) throw new TypeError("canonicalJson: circular structure")
-    ancestors.push(o)
-    let out: string
-    if (Array.isArray(o)) {
-      out = "["
-      for (let i = 0; i < o.length; i++) out += (i === 0 ? "" : ",") + walk(o[i])
-      out += "]"
-    } else {
-      const record = o as Record<string, unknown>
-      out = "{"
-      let first = true
-      for (const k of Object.keys(record).sort()) {
-        const member = record[k]
-        if (member === undefined || typeof member === "function" || typeof member === "symbol") continue
-        out += `${first ? "" : ","}${JSON.stringify(k)}:${walk(member)}`
-        first = false
-      }
-      out += "}"
-    }
-    ancestors.pop()
-    return out
-  }
-  return walk(value)
-}
-
-/**
- * The cache key of a request: hex SHA-256 of the canonical JSON of provider, model, settings,
- * prompt, tools (name, description, parameters) and response schema. Identical requests give equal
- * keys; a difference in any field gives a different key; key order inside objects does not matter.
- */
-export const cacheKey = (input: CacheKeyInput): string =>
-  sha256Hex(
-    // The canonical JSON of { v, provider, model, settings, prompt, tools, responseSchema }, written
-    // out in its sorted key order: schemas and toolkits are the same objects call after call, so
-    // their canonical text is kept per object instead of walking them on every call.
-    `{"model":${JSON.stringify(input.model)},"prompt":${input.promptCanonical ?? canonicalJson(input.prompt)},"provider":${
-      JSON.stringify(input.provider)
-    }${input.responseSchema === undefined ? "" : `,"responseSchema":${canonicalOf(input.responseSchema)}`},"settings":${
-      canonicalJson(input.settings ?? {})
-    },"tools":${input.tools === undefined ? "[]" : canonicalOf(input.tools, toolsJson)},"v":${KEY_VERSION}}`
-  )
-
-const canonicalTexts = new WeakMap<object, string>()
-
-/** The canonical JSON of a value that callers pass again and again as the same object. */
-const canonicalOf = <A>(value: A, toJson: (value: A) => unknown = (v) => v): string => {
-  if (typeof value !== "object" || value === null) return canonicalJson(toJson(value))
-  let text = canonicalTexts.get(value)
-  if (text === undefined) {
-    text = canonicalJson(toJson(value))
-    canonicalTexts.set(value, text)
-  }
-  return text
-}
-
-const toolsJson = (tools: ReadonlyArray<CacheKeyTool>) =>
-  tools.map((t) => ({ name: t.name, description: t.description, parameters: t.parameters }))
-
-/** Hex SHA-256; Node's one-shot `crypto.hash` (20.12+) skips the Hash object when present. */
-const sha256Hex: (text: string) => string = typeof (crypto as { hash?: unknown }).hash === "function"
-  ? (text) => (crypto as unknown as { hash: (algorithm: string, data: string, encoding: "hex") => string }).hash("sha256", text, "hex")
-  : (text) => crypto.createHash("sha256").update(text).digest("hex")
+export { cacheKey, type CacheKeyInput, type CacheKeyTool, canonicalJson } from "./LlmCacheKey.js"
 
 /** UTF-8 size of an entry, the unit of `CACHE_SIZE_LIMIT`. */
 export const entryBytes = (key: string, value: string): number =>

@@ -136,6 +136,13 @@ export const toAiError = (error: LlmError, method: string): AiError.UnknownError
 export const isRetryable = (error: LlmError): boolean =>
   error._tag === "RateLimited" || error._tag === "ProviderUnavailable" || error._tag === "Timeout"
 
+const RETRYABLE_TAGS: ReadonlySet<string> = new Set(["RateLimited", "ProviderUnavailable", "Timeout"])
+
+/** `isRetryable` for any error value: false for everything that is not a retryable `LlmError`. */
+export const isRetryableError = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string" &&
+  RETRYABLE_TAGS.has(error._tag) && isRetryable(error as LlmError)
+
 /**
  * Failures that count against a circuit breaker: the provider is down or failing (5xx, 408,
  * timeouts, connection failures). A 429 does not: the provider is healthy and asking us to slow

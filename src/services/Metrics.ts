@@ -109,14 +109,15 @@ export const withTags = <Type, In, Out>(
   Object.entries(tags).reduce((m, [k, v]) => Metric.tagged(m, k, v), metric)
 
 /** An update of a metric under fixed tags (see `fixedTags`). */
-export interface FixedTagged<In> {
-  (input: In): Effect.Effect<void>
-  /**
-   * The same update done synchronously, for a caller that has checked the fiber carries no metric
-   * labels of its own (`FiberRef.currentMetricLabels` empty): it skips the FiberRef read and a step.
-   */
-  readonly unsafeUpdate: (input: In) => void
+export type FixedTagged<In> = (input: In) => Effect.Effect<void>
+
+/** What `updateAll` needs of a `FixedTagged`: its metric, stable labels and tagged form. */
+interface Target {
+  readonly metric: Metric.Metric<any, any, any>
+  readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
+  readonly tagged: Metric.Metric<any, any, any>
 }
+const targets = new WeakMap<FixedTagged<any>, Target>()
 
 /**
  * An update of `metric` under fixed `tags`. `Metric.tagged` merges its tags into a new array on
@@ -128,13 +129,24 @@ export const fixedTags = <In>(
   metric: Metric.Metric<any, In, any>,
   tags: Readonly<Record<string, string>>
 ): FixedTagged<In> => {
-  const labels = Object.entries(tags).map(([k, v]) => MetricLabel.make(k, v))
-  const tagged = withTags(metric, tags)
-  const unsafeUpdate = (input: In): void => metric.unsafeUpdate(input, labels)
-  const update = (input: In): Effect.Effect<void> =>
-    FiberRef.getWith(FiberRef.currentMetricLabels, (fiberLabels) =>
-      fiberLabels.length === 0
-        ? Effect.sync(() => unsafeUpdate(input))
-        : Metric.update(tagged, input))
-  return Object.assign(update, { unsafeUpdate })
+  const target: Target = {
+    metric,
+    labels: Object.entries(tags).map(([k, v]) => MetricLabel.make(k, v)),
+    tagged: withTags(metric, tags)
+  }
+  const update: FixedTagged<In> = (input) => updateAll([[update, input]])
+  targets.set(update, target)
+  return update
 }
+
+/** Several `fixedTags` updates as one effect: one read of the fiber's metric labels, one step. */
+export const updateAll = (updates: ReadonlyArray<readonly [FixedTagged<any>, unknown]>): Effect.Effect<void> =>
+  FiberRef.getWith(FiberRef.currentMetricLabels, (fiberLabels) =>
+    fiberLabels.length === 0
+      ? Effect.sync(() => {
+        for (const [update, input] of updates) {
+          const target = targets.get(update)!
+          target.metric.unsafeUpdate(input, target.labels)
+        }
+      })
+      : Effect.forEach(updates, ([update, input]) => Metric.update(targets.get(update)!.tagged, input), { discard: true }))

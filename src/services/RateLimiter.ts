@@ -12,7 +12,7 @@
  * in `layers/RateLimiter{Memory,Redis}.ts` only choose the stores.
  */
 import * as ExperimentalRateLimiter from "@effect/experimental/RateLimiter"
-import { Clock, Context, Duration, Effect, FiberRef, Schema } from "effect"
+import { Clock, Context, Duration, Effect, Schema } from "effect"
 import type { AppConfigShape } from "./AppConfig.js"
 import { type FixedTagged, fixedTags, rateLimiterWaitSeconds } from "./Metrics.js"
 
@@ -322,7 +322,6 @@ export const fromStores = (
       })
 
     const unsafePausedUntil = pauses.unsafePausedUntil
-    const noWait = Effect.succeed(Duration.zero)
 
     /**
      * The common case, with pauses in memory: nobody in the lane and no pause. The caller takes the
@@ -335,8 +334,7 @@ export const fromStores = (
       key: string,
       cost: Cost,
       start: number,
-      lane: Lane,
-      recordNow: boolean
+      lane: Lane
     ): Effect.Effect<Duration.Duration> =>
       Effect.uninterruptibleMask((restore) => {
         // The fiber may have yielded since the lane was seen free: then queue as usual.
@@ -345,9 +343,7 @@ export const fromStores = (
         return Effect.flatMap(reserve(key, cost), (delay) => {
           if (delay <= 0) {
             leave(lane)
-            if (!recordNow) return Effect.as(waitMetric(key)(0), Duration.zero)
-            waitMetric(key).unsafeUpdate(0)
-            return noWait
+            return Effect.as(waitMetric(key)(0), Duration.zero)
           }
           waiters += 1
           // A 429 may have arrived while this caller slept on its reservation.
@@ -371,8 +367,7 @@ export const fromStores = (
           idle = { busy: false, queue: new Set() }
           lanes.set(key, idle)
         }
-        // Without fiber metric labels the wait is recorded synchronously.
-        return acquireIdle(key, cost, start, idle, fiber.getFiberRef(FiberRef.currentMetricLabels).length === 0)
+        return acquireIdle(key, cost, start, idle)
       })
 
     const feedback = (key: string, retryAfter: Duration.Duration): Effect.Effect<void> =>

@@ -9,9 +9,9 @@
  * they begin, in `Workflow`).
  *
  * The context also carries `Tally` accumulators of the enclosing run and steps. They are shared,
- * mutable counters (JavaScript runs one fiber at a time, so `+=` is safe): every
- * `LlmCallFinished` published through `WorkflowEvents` is `record`ed into all of them, which is how
- * a step knows its tokens, cost and attempts and how an agent checks the run budget before a call.
+ * mutable counters (JavaScript runs one fiber at a time, so `+=` is safe): the LLM layer records
+ * every finished call into all of them (`recordIn`), which is how a step knows its tokens, cost and
+ * attempts and how an agent checks the run budget before a call.
  */
 import { Effect, FiberRef } from "effect"
 import type { LlmCallFinished } from "./WorkflowEvents.js"
@@ -25,7 +25,7 @@ export interface ModelSettings {
 
 /**
  * Running totals of the LLM calls made inside a run or a step. Mutable on purpose: it is shared
- * by every fiber of the scope and updated by `record`.
+ * by every fiber of the scope and updated by `recordIn`.
  */
 export interface Tally {
   inputTokens: number
@@ -156,12 +156,9 @@ export const addCall = (tally: Tally, event: LlmCallFinished): void => {
 }
 
 /**
- * Counts a finished LLM call in the current run and every enclosing step. `WorkflowEvents`
- * implementations call this from `publish`; nothing else should, or calls count twice.
+ * Counts a finished LLM call in the run and every enclosing step of `ctx`. The LLM layer calls it
+ * as a call finishes; nothing else should, or calls count twice.
  */
-export const record = (event: LlmCallFinished): Effect.Effect<void> => Effect.map(current, (ctx) => recordIn(ctx, event))
-
-/** `record` for a caller that holds the fiber's context value already (`unsafePublish`). */
 export const recordIn = (ctx: WorkflowContextValue, event: LlmCallFinished): void => {
   if (ctx.run !== undefined) addCall(ctx.run, event)
   for (const step of ctx.steps) addCall(step, event)

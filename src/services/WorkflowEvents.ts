@@ -17,7 +17,6 @@
  *   `WorkflowContext` and leave them out when the call happens outside a workflow.
  */
 import { Context, Effect, type Queue, type Scope, Schema, Stream } from "effect"
-import type { WorkflowContextValue } from "./WorkflowContext.js"
 
 // ---------------------------------------------------------------------------------------------
 // Shared field schemas
@@ -218,19 +217,8 @@ export type WorkflowEventJson = typeof WorkflowEvent.Encoded
 
 /** Publishes lifecycle events and hands out subscriptions. */
 export interface WorkflowEventsService {
-  /**
-   * Publishes an event to every current subscriber. Never blocks on a slow subscriber and never
-   * fails. Implementations also pass `LlmCallFinished` events to `WorkflowContext.record`, so the
-   * current run and step see the call's usage and cost (budgets and step totals depend on it).
-   */
+  /** Publishes an event to every current subscriber. Never blocks on a slow subscriber and never fails. */
   readonly publish: (event: WorkflowEvent) => Effect.Effect<void>
-  /**
-   * `publish`, done at once when it can be without the fiber runtime (a hot path publishes two
-   * events per LLM call); `false` when it could not, and then the caller runs `publish`. `ctx` is
-   * the publishing fiber's `WorkflowContext` value, for `LlmCallFinished` (see `publish`).
-   * Optional: a bus without it is always published to through `publish`.
-   */
-  readonly unsafePublish?: (event: WorkflowEvent, ctx: WorkflowContextValue) => boolean
   /**
    * A subscription that receives every event published after this effect completes, until the
    * scope closes. Subscribe before starting the work you want to observe.

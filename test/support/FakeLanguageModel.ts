@@ -97,20 +97,21 @@ export const layer = (options: FakeOptions): Layer.Layer<LanguageModel.LanguageM
           const outputTokens = typeof answer === "string" ? 5 : answer.outputTokens ?? 5
           if (events !== undefined) {
             const end = yield* Clock.currentTimeMillis
-            yield* events.publish(
-              new LlmCallFinished({
-                ...ids,
-                model,
-                provider,
-                cached: options.events?.cached ?? false,
-                attempt: options.events?.attempt ?? 1,
-                usage: { inputTokens, outputTokens },
-                costUsd: options.events?.costUsdPerCall ?? 0,
-                durationMs: end - start,
-                status: "success",
-                at: end
-              })
-            )
+            const finished = new LlmCallFinished({
+              ...ids,
+              model,
+              provider,
+              cached: options.events?.cached ?? false,
+              attempt: options.events?.attempt ?? 1,
+              usage: { inputTokens, outputTokens },
+              costUsd: options.events?.costUsdPerCall ?? 0,
+              durationMs: end - start,
+              status: "success",
+              at: end
+            })
+            // As the resilient layer does: the run's and steps' tallies first, then the event.
+            WorkflowContext.recordIn(ctx, finished)
+            yield* events.publish(finished)
           }
           return [
             { type: "text" as const, text },

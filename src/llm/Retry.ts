@@ -1,5 +1,5 @@
 /**
- * Resilience — when and how long to wait before trying an LLM call again.
+ * Retry — when and how long to wait before trying an LLM call again.
  *
  * Only failures the provider is to blame for are retried (429, 408, 5xx, timeouts, dropped
  * connections; `LlmError.isRetryable`); a bad request, a wrong key, a schema failure or an open
@@ -10,9 +10,9 @@
  * `maxRetryAfter`; if it would overrun the call's time budget the call fails with
  * `RetryBudgetExceeded` rather than sleeping in vain.
  */
-import { Clock, Duration, Effect, Option, Random } from "effect"
-import type { AppConfigShape } from "./AppConfig.js"
-import { isRetryable, type LlmError, RetryBudgetExceeded } from "./LlmError.js"
+import { Clock, Duration, Effect, Option, Random, Schedule } from "effect"
+import type { AppConfigShape } from "../services/AppConfig.js"
+import { isRetryableError, RetryBudgetExceeded } from "../services/LlmError.js"
 
 /** How a call is retried. */
 export interface RetryPolicy {
@@ -63,18 +63,13 @@ export const backoffBound = (policy: RetryPolicy, n: number): Duration.Duration 
 export const backoffDelay = (policy: RetryPolicy, n: number): Effect.Effect<Duration.Duration> =>
   Effect.map(Random.next, (r) => Duration.millis(Math.floor(r * Duration.toMillis(backoffBound(policy, n)))))
 
-const RETRYABLE_TAGS: ReadonlySet<string> = new Set(["RateLimited", "ProviderUnavailable", "Timeout"])
+/** `LlmError.isRetryable` for any error value (kept here too: callers of `retryLlm` read it as a retry rule). */
+export { isRetryableError }
 
 const tagOf = (error: unknown): string | undefined =>
   typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string"
     ? error._tag
     : undefined
-
-/** `LlmError.isRetryable` for any error value: false for everything that is not a retryable `LlmError`. */
-export const isRetryableError = (error: unknown): boolean => {
-  const tag = tagOf(error)
-  return tag !== undefined && RETRYABLE_TAGS.has(tag) && isRetryable(error as LlmError)
-}
 
 /** The `Retry-After` a `RateLimited` error carries, if any. */
 export const retryAfterOf = (error: unknown): Option.Option<Duration.Duration> => {
@@ -134,7 +129,8 @@ export interface RetryOptions<E, R> {
  * Runs `effect`, retrying it under `policy`. It stops at once on a failure that is not retryable
  * (including `CircuitOpen`), after `maxRetries` retries, or when the next wait would overrun the
  * budget. A `RateLimited` with `retryAfterMs` waits exactly that long (bounded by `maxRetryAfter`)
- * instead of the backoff. Defects and interruptions are never retried.
+ * instead of the backoff. Defects and interruptions are never retried. The decisions are a
+ * `Schedule` (`retrySchedule`) driven by `Effect.retry`.
  */
 export const retryLlm = <A, E, R, R2 = never>(
   effect: Effect.Effect<A, E, R>,
@@ -151,51 +147,96 @@ const retryFrom = <A, E, R, R2>(
   policy: RetryPolicy,
   options: RetryOptions<E, R2>,
   start: number
-): Effect.Effect<A, E | RetryBudgetExceeded, R | R2> => {
+): Effect.Effect<A, E | RetryBudgetExceeded, R | R2> =>
+  Effect.suspend(() => {
+    // A Retry-After past the budget ends the call with this error; a schedule can only stop.
+    let refused: RetryBudgetExceeded | undefined
+    const schedule = retrySchedule<E, R2>(policy, { ...options, startedAt: start }, (error) => {
+      refused = error
+    })
+    // A first attempt that already ran is replayed as the first failure the schedule sees.
+    const first = options.firstFailure
+    let replayed = first === undefined
+    const attempts = replayed ? effect : Effect.suspend(() => {
+      if (replayed) return effect
+      replayed = true
+      return Effect.fail(first!.error)
+    })
+    return Effect.catchAll(Effect.retry(attempts, schedule), (error) => Effect.fail(refused ?? error))
+  })
+
+/** The wait a retry decision chose. */
+interface Wait<E> {
+  readonly error: E
+  /** The retry this wait precedes, 1-based. */
+  readonly attempt: number
+  readonly delayMs: number
+  readonly retryAfter: Option.Option<Duration.Duration>
+}
+
+/**
+ * The retry decisions of one call as a `Schedule` over its failures: retryable failures only, at
+ * most `maxRetries`, each wait a `Retry-After` or a jittered backoff, none that would end past the
+ * budget; `onRetry` runs just before each wait that is taken. `refuse` is told when a
+ * `Retry-After` would overrun the budget.
+ */
+export const retrySchedule = <E, R2>(
+  policy: RetryPolicy,
+  options: RetryOptions<E, R2> & { readonly startedAt: number },
+  refuse: (error: RetryBudgetExceeded) => void
+): Schedule.Schedule<Wait<E>, E, R2> => {
   const retryable = options.isRetryable ?? isRetryableError
   const maxRetryAfterMs = Duration.toMillis(maxRetryAfterOf(policy))
   const budgetMs = policy.budget === undefined ? undefined : Duration.toMillis(policy.budget)
-
-  const attempt = (n: number): Effect.Effect<A, E | RetryBudgetExceeded, R | R2> =>
-    Effect.catchAll(effect, (error) => afterFailure(n, error))
-
-  /** Attempt `n` failed with `error`: fail with it, or wait and run attempt `n + 1`. */
-  const afterFailure = (n: number, error: E): Effect.Effect<A, E | RetryBudgetExceeded, R | R2> =>
-    Effect.gen(function*() {
-      if (tagOf(error) === "CircuitOpen" || n >= policy.maxRetries || !retryable(error)) {
-        return yield* Effect.fail(error)
-      }
-      const retryAfter = retryAfterOf(error)
-      const delayMs = Option.isSome(retryAfter)
-        ? Math.min(Duration.toMillis(retryAfter.value), maxRetryAfterMs)
-        : Duration.toMillis(yield* backoffDelay(policy, n))
-      if (budgetMs !== undefined) {
-        const remaining = budgetMs - ((yield* Clock.currentTimeMillis) - start)
-        if (delayMs > remaining) {
-          if (Option.isNone(retryAfter)) return yield* Effect.fail(error)
-          const { model, provider } = error as { readonly provider?: unknown; readonly model?: unknown }
-          return yield* new RetryBudgetExceeded({
-            provider: typeof provider === "string" ? provider : "unknown",
-            model: typeof model === "string" ? model : "unknown",
-            retryAfterMs: Duration.toMillis(retryAfter.value),
-            budgetMs: Math.max(0, remaining)
-          })
-        }
-      }
-      const delay = Duration.millis(delayMs)
-      if (options.onRetry !== undefined) {
-        yield* options.onRetry({
-          attempt: n + 1,
-          delay,
-          error,
-          reason: retryReason(error),
-          fromRetryAfter: Option.isSome(retryAfter)
-        })
-      }
-      // A zero wait retries at once: no timer, so nothing for a TestClock to step through.
-      if (delayMs > 0) yield* Effect.sleep(delay)
-      return yield* attempt(n + 1)
+  const waitOf = ([error, n]: [E, number]): Effect.Effect<Wait<E>> => {
+    const retryAfter = retryAfterOf(error)
+    return Option.isSome(retryAfter)
+      ? Effect.succeed({ error, attempt: n + 1, retryAfter, delayMs: Math.min(Duration.toMillis(retryAfter.value), maxRetryAfterMs) })
+      : Effect.map(backoffDelay(policy, n), (delay) => ({ error, attempt: n + 1, retryAfter, delayMs: Duration.toMillis(delay) }))
+  }
+  const fitsBudget = (wait: Wait<E>): Effect.Effect<boolean> =>
+    budgetMs === undefined ? Effect.succeed(true) : Effect.map(Clock.currentTimeMillis, (now) => {
+      const remaining = budgetMs - (now - options.startedAt)
+      if (wait.delayMs <= remaining) return true
+      if (Option.isSome(wait.retryAfter)) refuse(budgetError(wait.error, wait.retryAfter.value, remaining))
+      return false
     })
-
-  return options.firstFailure === undefined ? attempt(0) : afterFailure(0, options.firstFailure.error)
+  const announce = (wait: Wait<E>): Effect.Effect<void, never, R2> =>
+    options.onRetry === undefined ? Effect.void : options.onRetry({
+      attempt: wait.attempt,
+      delay: Duration.millis(wait.delayMs),
+      error: wait.error,
+      reason: retryReason(wait.error),
+      fromRetryAfter: Option.isSome(wait.retryAfter)
+    })
+  return Schedule.identity<E>().pipe(
+    Schedule.whileInput((error) => tagOf(error) !== "CircuitOpen" && retryable(error)),
+    Schedule.intersect(Schedule.recurs(policy.maxRetries)),
+    Schedule.mapEffect(waitOf),
+    Schedule.modifyDelay((wait) => Duration.millis(wait.delayMs)),
+    // The last check runs only for a retry that will happen: it is the one place to announce it.
+    Schedule.checkEffect((_, wait) =>
+      Effect.flatMap(fitsBudget(wait), (fits) => fits ? Effect.as(announce(wait), true) : Effect.succeed(false))
+    )
+  )
 }
+
+const budgetError = (error: unknown, retryAfter: Duration.Duration, remainingMs: number): RetryBudgetExceeded => {
+  const { model, provider } = error as { readonly provider?: unknown; readonly model?: unknown }
+  return new RetryBudgetExceeded({
+    provider: typeof provider === "string" ? provider : "unknown",
+    model: typeof model === "string" ? model : "unknown",
+    retryAfterMs: Duration.toMillis(retryAfter),
+    budgetMs: Math.max(0, remainingMs)
+  })
+}
+
+/**
+ * The call budget of a configuration: every attempt running to its timeout plus every backoff at
+ * its cap. A `Retry-After` that would end past it fails fast with `RetryBudgetExceeded`.
+ */
+export const callBudget = (config: AppConfigShape): Duration.Duration =>
+  Duration.sum(
+    Duration.times(config.llm.timeout, config.retry.maxRetries + 1),
+    Duration.times(config.retry.maxWait, config.retry.maxRetries)
+  )

@@ -1,0 +1,98 @@
+/**
+ * Attempt — one try of a call on one model: the circuit breaker admits it, the rate limiter grants
+ * a permit (a wait is published), the attempt is announced, and the model answers within the
+ * per-attempt timeout. Whatever it fails with becomes an `LlmError`; a 429's `Retry-After` pauses
+ * every caller of the model's limiter key.
+ */
+import type { LanguageModel } from "@effect/ai"
+import { isAiError } from "@effect/ai/AiError"
+import { Duration, Effect } from "effect"
+import { timeoutFail } from "../internal/timeout.js"
+import type { CircuitBreakerService } from "../services/CircuitBreaker.js"
+import {
+  countsAsProviderFailure,
+  fromAiError,
+  isLlmError,
+  type LlmError,
+  ProviderUnavailable,
+  Timeout
+} from "../services/LlmError.js"
+import type { ModelRef } from "../services/ModelFactory.js"
+import type { RateLimiterService } from "../services/RateLimiter.js"
+import type { Call } from "./Call.js"
+import type { CallTelemetry } from "./CallTelemetry.js"
+import type { Models } from "./Models.js"
+
+export type Response = LanguageModel.GenerateTextResponse<{}>
+
+/**
+ * The attempts a call has made so far, over all its models. An attempt counts once the breaker lets
+ * it through: a refusal reaches no provider.
+ */
+export interface Count {
+  attempts: number
+}
+
+/** One attempt of `call` on `model`, counted in `count`. */
+export type Attempt = (call: Call, model: ModelRef, count: Count) => Effect.Effect<Response, LlmError>
+
+export interface AttemptStages {
+  readonly breaker: CircuitBreakerService
+  readonly limiter: RateLimiterService
+  readonly models: Models
+  readonly telemetry: CallTelemetry
+  /** Per attempt (`LLM_TIMEOUT`). */
+  readonly timeout: Duration.Duration
+}
+
+/** Counts only failures the provider is to blame for against a circuit. */
+const breakerOptions = { isFailure: countsAsProviderFailure } as const
+
+export const make = (stages: AttemptStages): Attempt => {
+  const { breaker, limiter, models, telemetry, timeout } = stages
+  const timeoutMs = Duration.toMillis(timeout)
+
+  /** Any failure of a model as an `LlmError`; a rate limit with `Retry-After` also pauses the key. */
+  const failure = (call: Call, model: ModelRef) => (cause: unknown): Effect.Effect<never, LlmError> => {
+    const context = { provider: model.provider, model: model.label }
+    const error: LlmError = isLlmError(cause)
+      ? cause
+      : isAiError(cause)
+      ? fromAiError(cause, context, call.clock.unsafeCurrentTimeMillis())
+      : new ProviderUnavailable({ ...context, detail: String(cause) })
+    return error._tag === "RateLimited" && error.retryAfterMs !== undefined
+      ? Effect.zipRight(limiter.feedback(model.key, Duration.millis(error.retryAfterMs)), Effect.fail(error))
+      : Effect.fail(error)
+  }
+
+  const ask = (call: Call, model: ModelRef, service: LanguageModel.Service): Effect.Effect<Response, unknown> => {
+    const asked = call.ctx.settings === undefined ? call.ask(service) : models.withSettings(model, call.ctx.settings)(call.ask(service))
+    return timeoutFail(asked, timeout, () => new Timeout({ provider: model.provider, model: model.label, timeoutMs }))
+  }
+
+  const unguarded = (call: Call, model: ModelRef, count: Count): Effect.Effect<Response, LlmError> =>
+    Effect.flatMap(limiter.acquire(model.key, { requests: 1, tokens: call.tokens }), (waited) => {
+      const started = telemetry.started(call, model, count.attempts)
+      const announced = Duration.greaterThan(waited, Duration.zero)
+        ? Effect.zipRight(telemetry.limited(call, model, waited), started)
+        : started
+      return announced.pipe(
+        Effect.zipRight(models.get(model)),
+        Effect.flatMap((service) => ask(call, model, service)),
+        Effect.catchAll(failure(call, model))
+      )
+    })
+
+  // Made per run (retries run the same effect again): the breaker decides admission as it is made.
+  return (call, model, count) =>
+    Effect.suspend(() =>
+      breaker.withBreaker(
+        model.key,
+        Effect.suspend(() => {
+          count.attempts += 1
+          return unguarded(call, model, count)
+        }),
+        breakerOptions
+      )
+    )
+}
