@@ -37,7 +37,7 @@ import { runInNewContext } from "node:vm"
 import { fileURLToPath } from "node:url"
 import { LanguageModel } from "@effect/ai"
 import { Effect, Layer, ManagedRuntime } from "effect"
-import * as LlmOpenRouter from "../src/layers/LlmOpenRouter.js"
+import * as LlmOpenAiCompatible from "../src/layers/LlmOpenAiCompatible.js"
 import * as LlmProvider from "../src/layers/LlmProvider.js"
 import { Agent, request } from "undici"
 import * as Logging from "../src/layers/Logging.js"
@@ -190,7 +190,7 @@ const providerRuntime = (openaiUrl: string, direct = true) => {
   const config = testConfig(Stack.stackEnv(openaiUrl, { OPENAI_API_KEY: KEY }))
   const model = direct
     ? LlmProvider.makeModel(config)
-    : LlmOpenRouter.make({ ...LlmOpenRouter.optionsFromConfig(config, "openai"), direct: false })
+    : LlmOpenAiCompatible.make({ ...LlmOpenAiCompatible.optionsFromConfig(config, "openai"), direct: false })
   return ManagedRuntime.make(
     Layer.scoped(LanguageModel.LanguageModel, model).pipe(Layer.provide(LlmProvider.layerHttpClient))
   )

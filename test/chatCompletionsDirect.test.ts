@@ -11,8 +11,8 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Layer, Redacted, Schema, TestClock } from "effect"
-import { type MaybeTimed, timedCall, type TimedCall, TimedCalls } from "../src/internal/timeout.js"
-import * as LlmOpenRouter from "../src/layers/LlmOpenRouter.js"
+import { timeoutFail } from "../src/internal/timeout.js"
+import * as LlmOpenAiCompatible from "../src/layers/LlmOpenAiCompatible.js"
 import { fromAiError, type LlmError } from "../src/services/LlmError.js"
 import * as FakeProvider from "./support/FakeProvider.js"
 
@@ -26,11 +26,11 @@ const noHttpClient = Layer.succeed(
 
 const modelsAt = (fake: FakeProvider.FakeProvider) =>
   Effect.gen(function*() {
-    const options: LlmOpenRouter.Options = { model: "vendor/model-1", apiUrl: fake.openaiUrl, apiKey: Redacted.make(KEY), title: "effect-agents" }
-    const direct = yield* LlmOpenRouter.make(options).pipe(Effect.provide(noHttpClient))
+    const options: LlmOpenAiCompatible.Options = { model: "vendor/model-1", apiUrl: fake.openaiUrl, apiKey: Redacted.make(KEY), title: "effect-agents" }
+    const direct = yield* LlmOpenAiCompatible.make(options).pipe(Effect.provide(noHttpClient))
     // Built in the test's scope: the client must outlive the model's construction.
     const http = yield* Layer.build(NodeHttpClient.layerUndici)
-    const viaPackage = yield* LlmOpenRouter.make({ ...options, direct: false }).pipe(Effect.provide(http))
+    const viaPackage = yield* LlmOpenAiCompatible.make({ ...options, direct: false }).pipe(Effect.provide(http))
     return { direct, viaPackage }
   })
 
@@ -230,9 +230,11 @@ describe("chat completions: direct path vs @effect/ai-openrouter", () => {
     }))
 })
 
-describe("chat completions: a deadline kept by the adapter (TimedCalls)", () => {
+describe("chat completions: timeouts and interruption", () => {
   class TookTooLong extends Schema.TaggedError<TookTooLong>()("TookTooLong", {}) {}
-  const timedOf = (service: LanguageModel.Service) => (service as unknown as { readonly [TimedCalls]: TimedCall })[TimedCalls]
+  /** The resilient layer's per-attempt timeout, as it wraps every call. */
+  const within = <A, E>(self: Effect.Effect<A, E>, duration: Duration.DurationInput) =>
+    timeoutFail(self, Duration.decode(duration), () => new TookTooLong())
 
   /** Waits (live) until the fake has no open connection, up to a second; returns how many remain. */
   const connectionsAfterAWhile = (fake: FakeProvider.FakeProvider) =>
@@ -241,32 +243,37 @@ describe("chat completions: a deadline kept by the adapter (TimedCalls)", () => 
       return fake.openConnections()
     })
 
-  it.scopedLive("a hanging request ends with the deadline's error and its connection is closed", () =>
+  it.scoped("the service is a plain LanguageModel: its three methods and nothing hidden", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeProvider.make({ script: () => FakeProvider.ok("hi") })
+      const { direct } = yield* modelsAt(fake)
+      expect(Reflect.ownKeys(direct).map(String).sort()).toEqual(["generateObject", "generateText", "streamText"])
+    }))
+
+  it.scopedLive("a hanging request ends with the timeout's error and its connection is closed", () =>
     Effect.gen(function*() {
       const fake = yield* FakeProvider.make({ script: () => FakeProvider.hang })
       const { direct } = yield* modelsAt(fake)
-      const error = yield* Effect.flip(timedOf(direct)("generateText", { prompt: "hi" }, { ms: 50, onTimeout: () => new TookTooLong() }))
+      const error = yield* Effect.flip(within(direct.generateText({ prompt: "hi" }), "50 millis"))
       expect(error).toBeInstanceOf(TookTooLong)
       expect(fake.requests).toHaveLength(1)
       // The request was aborted, not left hanging on the pool.
       expect(yield* connectionsAfterAWhile(fake)).toBe(0)
     }))
 
-  it.scopedLive("an answer inside the deadline comes through unchanged", () =>
+  it.scopedLive("an answer inside the timeout comes through unchanged", () =>
     Effect.gen(function*() {
       const fake = yield* FakeProvider.make({ script: () => FakeProvider.ok("in time") })
       const { direct } = yield* modelsAt(fake)
-      const response = yield* timedOf(direct)("generateText", { prompt: "hi" }, { ms: 5_000, onTimeout: () => new TookTooLong() })
-      expect((response as LanguageModel.GenerateTextResponse<{}>).text).toBe("in time")
+      const response = yield* within(direct.generateText({ prompt: "hi" }), "5 seconds")
+      expect(response.text).toBe("in time")
     }))
 
-  it.scopedLive("a call that needs the package is held to the deadline too", () =>
+  it.scopedLive("a call that needs the package is held to the timeout too", () =>
     Effect.gen(function*() {
       const fake = yield* FakeProvider.make({ script: () => FakeProvider.hang })
       const { viaPackage } = yield* modelsAt(fake)
-      const error = yield* Effect.flip(
-        timedOf(viaPackage)("generateText", { prompt: "hi" }, { ms: 50, onTimeout: () => new TookTooLong() })
-      )
+      const error = yield* Effect.flip(within(viaPackage.generateText({ prompt: "hi" }), "50 millis"))
       expect(error).toBeInstanceOf(TookTooLong)
       expect(yield* connectionsAfterAWhile(fake)).toBe(0)
     }))
@@ -275,20 +282,18 @@ describe("chat completions: a deadline kept by the adapter (TimedCalls)", () => 
     Effect.gen(function*() {
       const fake = yield* FakeProvider.make({ script: () => FakeProvider.hang })
       const { direct } = yield* modelsAt(fake)
-      const fiber = yield* Effect.fork(timedOf(direct)("generateText", { prompt: "hi" }, { ms: 60_000, onTimeout: () => new TookTooLong() }))
+      const fiber = yield* Effect.fork(direct.generateText({ prompt: "hi" }))
       for (let i = 0; i < 100 && fake.requests.length === 0; i++) yield* Effect.sleep("10 millis")
       expect(fake.requests).toHaveLength(1)
       yield* Fiber.interrupt(fiber)
       expect(yield* connectionsAfterAWhile(fake)).toBe(0)
     }))
 
-  it.scoped("under TestClock the deadline is kept by the clock, not a real timer", () =>
+  it.scoped("under TestClock the timeout is kept by the clock, not a real timer", () =>
     Effect.gen(function*() {
       const fake = yield* FakeProvider.make({ script: () => FakeProvider.hang })
       const { direct } = yield* modelsAt(fake)
-      const fiber = yield* Effect.fork(Effect.flip(
-        timedCall(direct as unknown as MaybeTimed, "generateText", { prompt: "hi" }, Duration.seconds(30), () => new TookTooLong())
-      ))
+      const fiber = yield* Effect.fork(Effect.flip(within(direct.generateText({ prompt: "hi" }), "30 seconds")))
       yield* TestClock.adjust("30 seconds")
       expect(yield* Fiber.join(fiber)).toBeInstanceOf(TookTooLong)
     }))

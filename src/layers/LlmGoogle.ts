@@ -5,7 +5,7 @@
  * not name. The package adds it to that list only inside its own layer's scope, not in the fibers
  * that make the calls, so the HTTP client's span attributes would carry the key in clear. Each call
  * here runs with the header added to `Headers.currentRedactedNames`, and errors go through the same
- * `redactAiError` as the OpenRouter adapter.
+ * `redactAiError` (`internal/redaction`) as the OpenAI-compatible adapter.
  */
 import type * as AiError from "@effect/ai/AiError"
 import * as LanguageModel from "@effect/ai/LanguageModel"
@@ -15,7 +15,7 @@ import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import { Effect, Layer, Option, type Redacted, type Scope, Stream } from "effect"
 import { AppConfig, type AppConfigShape } from "../services/AppConfig.js"
-import { redactAiError, secretTexts } from "./LlmOpenRouter.js"
+import { redactAiError, secretTexts } from "../internal/redaction.js"
 
 /** Gemini's endpoint (the provider package's default). */
 export const GOOGLE_BASE_URL = "https://generativelanguage.googleapis.com"
