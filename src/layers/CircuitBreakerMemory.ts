@@ -20,6 +20,7 @@ import {
 } from "../services/CircuitBreaker.js"
 import { CircuitOpen } from "../services/LlmError.js"
 import { circuitBreakerState } from "../services/Metrics.js"
+import * as PassThrough from "./PassThrough.js"
 
 /** Settings of the breaker (`ENABLE_CIRCUIT_BREAKER`, `CIRCUIT_BREAKER_*`). */
 export interface BreakerSettings {
@@ -36,17 +37,13 @@ type Circuit =
 /** What a call was let through as: an ordinary call while closed, or the probe while half-open. */
 type Ticket = { readonly kind: "call" | "probe"; readonly generation: number }
 
-/** A breaker that runs every effect as it is; used when `ENABLE_CIRCUIT_BREAKER=false`. */
-export const passThrough: CircuitBreakerService = {
-  withBreaker: (_key, effect) => effect,
-  state: () => Effect.succeed("closed"),
-  changes: Stream.empty
-}
+/** @deprecated The pass-through breaker now lives in `PassThrough`: use `PassThrough.circuitBreaker`. */
+export const passThrough: CircuitBreakerService = PassThrough.circuitBreaker
 
 /** The memory breaker with these settings. */
 export const makeWith = (settings: BreakerSettings): Effect.Effect<CircuitBreakerService> =>
   Effect.gen(function*() {
-    if (!settings.enabled) return passThrough
+    if (!settings.enabled) return PassThrough.circuitBreaker
     const resetMs = Duration.toMillis(settings.resetTimeout)
     const threshold = Math.max(1, settings.failureThreshold)
     const circuits = new Map<string, Circuit>()
