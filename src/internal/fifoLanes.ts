@@ -58,7 +58,18 @@ export const make = (): FifoLanes => {
       }
       const current = lane
       size += 1
-      const inLane = Effect.onExit(restore(f), () => Effect.sync(() => leave(current)))
+      // `matchCauseEffect` rather than `onExit`: the region is uninterruptible already, and `onExit`
+      // would add a second one around every caller.
+      const inLane = Effect.matchCauseEffect(restore(f), {
+        onSuccess: (value) => {
+          leave(current)
+          return Effect.succeed(value)
+        },
+        onFailure: (cause) => {
+          leave(current)
+          return Effect.failCause(cause)
+        }
+      })
       if (!current.busy) {
         current.busy = true
         return inLane
