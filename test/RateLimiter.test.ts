@@ -2,16 +2,10 @@ import { describe, expect, it } from "@effect/vitest"
 import * as ExperimentalRateLimiter from "@effect/experimental/RateLimiter"
 import { Duration, Effect, Exit, Fiber, Layer, Logger, Metric, Option, Ref, TestClock } from "effect"
 import * as RateLimiterFromConfig from "../src/layers/RateLimiterFromConfig.js"
+import { fromStores, type PauseStore } from "../src/layers/RateLimiterLanes.js"
 import * as RateLimiterMemory from "../src/layers/RateLimiterMemory.js"
 import { rateLimiterWaitSeconds } from "../src/services/Metrics.js"
-import {
-  type Cost,
-  fromStores,
-  keyOf,
-  type PauseStore,
-  RateLimiter,
-  RateLimiterBackendError
-} from "../src/services/RateLimiter.js"
+import { type Cost, keyOf, RateLimiter, RateLimiterBackendError } from "../src/services/RateLimiter.js"
 import { testConfigLayer } from "./support/config.js"
 
 const memory = (env: Record<string, string>) =>

@@ -71,6 +71,24 @@ describe.runIf(REDIS_URL)("RateLimiter (redis)", () => {
       expect(waited).toBeLessThan(1400)
     }))
 
+  it.scopedLive("a Redis that answers with an error grants permits at once and logs one warning", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const a = yield* processLimiter(TWO_PER_SECOND)
+      const key = freshKey()
+      // A pause key of the wrong type: every read of the pause is refused by Redis itself.
+      const redis = new Redis(RateLimiterRedis.redisOptionsFromUrl(REDIS_URL!))
+      yield* Effect.promise(() => redis.hset(`${PREFIX}pause:${key}`, "until", "0"))
+      yield* Effect.promise(() => redis.quit())
+      const waits = yield* Effect.forEach([1, 2], () => a.acquire(key, {}))
+      expect(waits.map(Duration.toMillis).every((ms) => ms < 200)).toBe(true)
+      const warnings = logs.lines.filter((l) => l.level === "WARN")
+      expect(warnings.map((w) => [w.text, w.annotations["operation"]])).toEqual([
+        ["rate limiter backend failed; granting permits without it", "read pause"]
+      ])
+    }).pipe(Effect.provide(logs.layer))
+  })
+
   it.scopedLive("keys live under the configured prefix", () =>
     Effect.gen(function*() {
       const a = yield* processLimiter(TWO_PER_SECOND)

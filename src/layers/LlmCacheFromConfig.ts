@@ -1,32 +1,27 @@
 /**
  * LlmCacheFromConfig — picks the LLM cache backend from `AppConfig`.
  *
- * `CACHE_ENABLED=false` gives the disabled cache (every lookup misses, nothing is stored, nothing is
- * counted: no cache was consulted); otherwise `CACHE_BACKEND` chooses memory, sqlite or redis.
+ * `CACHE_ENABLED=false` gives `PassThrough.llmCache` (every lookup misses, nothing is stored, nothing
+ * is counted: no cache was consulted); otherwise `CACHE_BACKEND` chooses memory, sqlite or redis.
  */
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer } from "effect"
 import { AppConfig } from "../services/AppConfig.js"
-import { LlmCache, type LlmCacheService } from "../services/LlmCache.js"
+import type { LlmCache, LlmCacheService } from "../services/LlmCache.js"
 import * as LlmCacheMemory from "./LlmCacheMemory.js"
 import * as LlmCacheRedis from "./LlmCacheRedis.js"
 import * as LlmCacheSqlite from "./LlmCacheSqlite.js"
+import * as PassThrough from "./PassThrough.js"
 
-/** A cache that stores nothing; `stats` reports backend `disabled`. */
-export const disabled: LlmCacheService = {
-  get: () => Effect.succeed(Option.none()),
-  set: () => Effect.void,
-  delete: () => Effect.void,
-  stats: Effect.succeed({ backend: "disabled", entries: 0, bytes: 0, hits: 0, misses: 0 }),
-  clear: Effect.void
-}
+/** @deprecated The pass-through cache now lives in `PassThrough`: use `PassThrough.llmCache`. */
+export const disabled: LlmCacheService = PassThrough.llmCache
 
-/** The disabled cache as a Layer (also handy in tests that must never hit a cache). */
-export const layerDisabled: Layer.Layer<LlmCache> = Layer.succeed(LlmCache, disabled)
+/** @deprecated The pass-through cache now lives in `PassThrough`: use `PassThrough.layerLlmCache`. */
+export const layerDisabled: Layer.Layer<LlmCache> = PassThrough.layerLlmCache
 
 /** The cache `AppConfig` asks for. Never fails: an unusable backend degrades to misses. */
 export const layer: Layer.Layer<LlmCache, never, AppConfig> = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) => {
-    if (!config.cache.enabled) return layerDisabled
+    if (!config.cache.enabled) return PassThrough.layerLlmCache
     switch (config.cache.backend) {
       case "memory":
         return LlmCacheMemory.layer

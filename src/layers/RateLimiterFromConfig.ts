@@ -8,14 +8,15 @@
  */
 import { Effect, Layer } from "effect"
 import { AppConfig } from "../services/AppConfig.js"
-import { disabled, RateLimiter } from "../services/RateLimiter.js"
+import type { RateLimiter } from "../services/RateLimiter.js"
+import * as PassThrough from "./PassThrough.js"
 import * as RateLimiterMemory from "./RateLimiterMemory.js"
 import * as RateLimiterRedis from "./RateLimiterRedis.js"
 
 /** The configured `RateLimiter`. */
 export const layer: Layer.Layer<RateLimiter, never, AppConfig> = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) => {
-    if (!config.rateLimit.enabled) return Layer.succeed(RateLimiter, disabled)
+    if (!config.rateLimit.enabled) return PassThrough.layerRateLimiter
     switch (config.rateLimit.backend) {
       case "memory":
         return RateLimiterMemory.layer

@@ -2,13 +2,15 @@
  * RateLimiterMemory — the rate limiter of one process.
  *
  * Buckets live in `@effect/experimental`'s memory `RateLimiterStore` and pauses in a `Map`, both read
- * through Effect's `Clock`, so `TestClock` drives refills and pauses in tests. Use the Redis adapter
- * when several processes share one provider quota.
+ * through Effect's `Clock`, so `TestClock` drives refills and pauses in tests. The algorithm (FIFO
+ * lanes, pauses, reservations) is `RateLimiterLanes`. Use the Redis adapter when several processes
+ * share one provider quota.
  */
 import * as ExperimentalRateLimiter from "@effect/experimental/RateLimiter"
 import { Effect, Layer } from "effect"
 import { AppConfig } from "../services/AppConfig.js"
-import { fromStores, limitsFromConfig, type PauseStore, RateLimiter, type RateLimiterService } from "../services/RateLimiter.js"
+import { limitsFromConfig, RateLimiter, type RateLimiterService } from "../services/RateLimiter.js"
+import { fromStores, type PauseStore } from "./RateLimiterLanes.js"
 
 /** A `PauseStore` in a `Map`; its operations never fail. */
 export const makePauseStore = (): PauseStore => {
@@ -16,7 +18,6 @@ export const makePauseStore = (): PauseStore => {
   return {
     backend: "memory",
     pausedUntil: (key) => Effect.sync(() => pauses.get(key) ?? 0),
-    unsafePausedUntil: (key) => pauses.get(key) ?? 0,
     pauseUntil: (key, untilMs) =>
       Effect.sync(() => {
         if ((pauses.get(key) ?? 0) < untilMs) pauses.set(key, untilMs)
@@ -24,7 +25,7 @@ export const makePauseStore = (): PauseStore => {
   }
 }
 
-/** The memory limiter with the `RATE_LIMIT_*` settings (a no-op when disabled). */
+/** The memory limiter with the `RATE_LIMIT_*` settings (the pass-through limiter when disabled). */
 export const make: Effect.Effect<RateLimiterService, never, AppConfig> = Effect.gen(function*() {
   const config = yield* AppConfig
   return yield* fromStores(makePauseStore(), limitsFromConfig(config)).pipe(

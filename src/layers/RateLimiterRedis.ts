@@ -15,15 +15,10 @@
 import * as ExperimentalRateLimiter from "@effect/experimental/RateLimiter"
 import { type Duration, Effect, Layer, Option } from "effect"
 import { AppConfig } from "../services/AppConfig.js"
-import {
-  disabled,
-  fromStores,
-  limitsFromConfig,
-  type PauseStore,
-  RateLimiter,
-  RateLimiterBackendError
-} from "../services/RateLimiter.js"
+import { limitsFromConfig, RateLimiter, RateLimiterBackendError } from "../services/RateLimiter.js"
 import * as RedisBucketStore from "../internal/redisBucketStore.js"
+import * as PassThrough from "./PassThrough.js"
+import { fromStores, type PauseStore } from "./RateLimiterLanes.js"
 import * as RateLimiterMemory from "./RateLimiterMemory.js"
 import * as RedisConnection from "./RedisConnection.js"
 
@@ -95,7 +90,7 @@ export const make = (options: RedisLimiterOptions = {}) =>
     const config = yield* AppConfig
     const limits = limitsFromConfig(config)
     // A disabled limiter needs no Redis at all.
-    if (!limits.enabled) return disabled
+    if (!limits.enabled) return PassThrough.rateLimiter
     if (Option.isNone(config.redisUrl)) {
       yield* Effect.logWarning("RATE_LIMIT_BACKEND=redis but REDIS_URL is not set; rate limits are per process").pipe(
         Effect.annotateLogs({ backend: "redis" })
