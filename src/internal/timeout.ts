@@ -1,7 +1,5 @@
 /**
- * A per-attempt timeout that costs one fiber and a plain timer on the live clock — or, for a
- * provider that keeps a deadline itself (`TimedCalls`: the chat-completions direct path arms a
- * timer on its own request), no fiber at all.
+ * A per-attempt timeout that costs one fiber and a plain timer on the live clock.
  *
  * `Effect.timeoutFail` forks the call and a sleeping fiber, each scheduled, and interrupts the
  * loser: measured ~80 µs a call at concurrency 1,000, the largest single cost of the resilient
@@ -74,55 +72,3 @@ export const timeoutFail = <A, E, E2>(
       }))
       : Effect.timeoutFail(self, { duration, onTimeout })
   })
-
-// ---------------------------------------------------------------------------------------------
-// Providers that keep the deadline themselves
-// ---------------------------------------------------------------------------------------------
-
-/** A per-attempt time limit handed to a provider: fail with `onTimeout()` after `ms`. */
-export interface Deadline<E> {
-  readonly ms: number
-  readonly onTimeout: () => E
-}
-
-/** The `LanguageModel` methods a deadline applies to. */
-export type TimedMethod = "generateText" | "generateObject"
-
-/**
- * What a provider service offers under `TimedCalls`: the call of `method` that ends by
- * `deadline` on its own — e.g. an HTTP exchange with a timer that aborts it — so no fiber is forked
- * to race it. It is only used on the live clock.
- */
-export type TimedCall = <E2>(method: TimedMethod, options: unknown, deadline: Deadline<E2>) => Effect.Effect<unknown, unknown>
-
-/** The property of a `LanguageModel` service that holds its `TimedCall`, if it has one. */
-export const TimedCalls: unique symbol = Symbol.for("effect-agents/TimedCalls")
-
-/** A service that may offer timed calls. */
-export interface MaybeTimed {
-  readonly [TimedCalls]?: TimedCall
-  readonly generateText: (options: never) => Effect.Effect<unknown, unknown>
-  readonly generateObject: (options: never) => Effect.Effect<unknown, unknown>
-}
-
-/**
- * `service[method](options)` limited to `duration`: through the service's own `TimedCall` when it
- * has one and the clock is live, else through `timeoutFail`.
- */
-export const timedCall = <E2>(
-  service: MaybeTimed,
-  method: TimedMethod,
-  options: unknown,
-  duration: Duration.Duration,
-  onTimeout: () => E2
-): Effect.Effect<unknown, unknown> => {
-  const timed = service[TimedCalls]
-  const plain = () => service[method](options as never)
-  if (timed === undefined) return timeoutFail(plain(), duration, onTimeout)
-  return Effect.withFiberRuntime((fiber) => {
-    const ms = Duration.toMillis(duration)
-    return timerCanKeep(fiber, ms)
-      ? timed(method, options, { ms, onTimeout })
-      : Effect.timeoutFail(plain(), { duration, onTimeout })
-  })
-}

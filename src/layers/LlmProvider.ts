@@ -6,7 +6,7 @@
  * model references (`model`, or `provider:model` for another provider) into the `ModelFactory` the
  * resilient layer calls its models through: fallbacks and agents' own models included. The HTTP client given to the
  * provider packages is undici through `@effect/platform-node` (faster than fetch here, see the README's performance section);
- * the chat-completions adapter sends its plain calls on its own undici pool (see `LlmOpenRouter`).
+ * the chat-completions adapter sends its plain calls on its own undici pool (see `LlmOpenAiCompatible`).
  */
 import * as LanguageModel from "@effect/ai/LanguageModel"
 import type * as HttpClient from "@effect/platform/HttpClient"
@@ -17,7 +17,7 @@ import { AppConfig, type AppConfigShape, type ProviderName } from "../services/A
 import { ModelFactory, type ModelFactoryService, type ModelRef } from "../services/ModelFactory.js"
 import { keyOf } from "../services/RateLimiter.js"
 import * as LlmGoogle from "./LlmGoogle.js"
-import * as LlmOpenRouter from "./LlmOpenRouter.js"
+import * as LlmOpenAiCompatible from "./LlmOpenAiCompatible.js"
 import * as LlmSimulated from "./LlmSimulated.js"
 
 /**
@@ -40,9 +40,9 @@ export const makeModel = (
 ): Effect.Effect<LanguageModel.Service, never, HttpClient.HttpClient | Scope.Scope> => {
   switch (config.llm.provider) {
     case "openrouter":
-      return LlmOpenRouter.make(LlmOpenRouter.optionsFromConfig(config, "openrouter", model))
+      return LlmOpenAiCompatible.make(LlmOpenAiCompatible.optionsFromConfig(config, "openrouter", model))
     case "openai":
-      return LlmOpenRouter.make(LlmOpenRouter.optionsFromConfig(config, "openai", model))
+      return LlmOpenAiCompatible.make(LlmOpenAiCompatible.optionsFromConfig(config, "openai", model))
     case "google":
       return LlmGoogle.make(LlmGoogle.optionsFromConfig(config, model))
     case "simulated":
