@@ -84,7 +84,8 @@ export const make = (settings: Settings): Effect.Effect<LanguageModel.Service, n
     const models = yield* Models.make
     const breaker = yield* CircuitBreaker
     const telemetry = yield* CallTelemetry.make(yield* WorkflowEvents, breaker)
-    const attempt = Attempt.make({ breaker, limiter: yield* RateLimiter, models, telemetry, timeout: settings.timeout })
+    const limiter = yield* RateLimiter
+    const attempt = Attempt.make({ breaker, limiter, models, telemetry, timeout: settings.timeout })
     const cached = CachedResponses.make(cache)
     const callKey = makeCallKeys()
     const flights = SingleFlight.make<Answer, Failed>()
@@ -158,8 +159,7 @@ export const make = (settings: Settings): Effect.Effect<LanguageModel.Service, n
         const cacheable = settings.cacheEnabled && isCacheable(options) && policy !== "bypass"
         const key = callKey(options, model, ctx.settings, encoded)
         const provider = () => miss({ ...call, tokens: estimateTokens(encoded) }, key, cacheable)
-        if (!(cacheable && policy === "use")) return provider()
-        return Effect.flatMap(cached.read(key), (hit) =>
+        const response = !(cacheable && policy === "use") ? provider() : Effect.flatMap(cached.read(key), (hit) =>
           Option.isNone(hit) ? provider() : Effect.as(
             telemetry.finished(call, {
               model,
@@ -171,54 +171,62 @@ export const make = (settings: Settings): Effect.Effect<LanguageModel.Service, n
             }),
             hit.value
           ))
+        return method === "generateObject" ? Effect.flatMap(response, (r) => asObject(options, r, model)) : response
       })
 
-    /** The structured value of a response (a cache hit stores only the parts). */
-    const asObject = (options: CallOptions, response: Response) =>
-      response instanceof LanguageModel.GenerateObjectResponse || options.schema === undefined
-        ? Effect.succeed(response)
-        : Schema.decodeUnknown(Schema.parseJson(options.schema as Schema.Schema<unknown>))(response.text).pipe(
-          Effect.map((value) => new LanguageModel.GenerateObjectResponse(value, response.content)),
-          Effect.mapError((error) =>
-            new MalformedResponse({ provider: "unknown", model: "unknown", raw: response.text, detail: error.message })
-          )
-        )
-
-    // The service's methods are generic over the caller's options; the implementations below take
-    // them as `CallOptions` and hand them back to the wrapped model unchanged.
-    type Generate = (options: CallOptions) => Effect.Effect<Response, unknown>
-    const service: LanguageModel.Service = {
-      generateText: ((options: CallOptions) =>
-        traced(
-          "LanguageModel.generateText",
-          Effect.mapError(
-            perform("generateText", options, (m) => (m.generateText as unknown as Generate)(options)),
-            (e) => toAiError(e, "generateText")
-          )
-        )) as unknown as LanguageModel.Service["generateText"],
-      generateObject: ((options: CallOptions) =>
-        traced(
-          "LanguageModel.generateObject",
-          perform("generateObject", options, (m) => (m.generateObject as unknown as Generate)(options)).pipe(
-            Effect.flatMap((response) => asObject(options, response)),
-            Effect.mapError((e) => toAiError(e, "generateObject"))
-          )
-        )) as unknown as LanguageModel.Service["generateObject"],
-      // Streams are not cached or retried (a partial stream cannot be replayed); they still take a
-      // permit of the model's limiter.
-      streamText: ((options: CallOptions) =>
-        Stream.unwrap(
-          Effect.gen(function*() {
-            const ctx = yield* WorkflowContext.current
-            const model = models.resolve(ctx.model ?? settings.model)
-            yield* (yield* RateLimiter).acquire(model.key, { requests: 1, tokens: estimateTokens(encodePrompt(options.prompt)) })
-            const inner = yield* models.get(model)
-            return (inner.streamText as unknown as (options: CallOptions) => Stream.Stream<unknown, unknown>)(options)
-          })
-        )) as unknown as LanguageModel.Service["streamText"]
-    }
-    return service
+    // Streams are not cached or retried (a partial stream cannot be replayed); they still take a
+    // permit of the model's limiter.
+    const stream = (options: CallOptions): Effect.Effect<Stream.Stream<unknown, unknown>> =>
+      Effect.gen(function*() {
+        const ctx = yield* WorkflowContext.current
+        const model = models.resolve(ctx.model ?? settings.model)
+        yield* limiter.acquire(model.key, { requests: 1, tokens: estimateTokens(encodePrompt(options.prompt)) })
+        const inner = yield* models.get(model)
+        return (inner.streamText as unknown as (options: CallOptions) => Stream.Stream<unknown, unknown>)(options)
+      })
+    return serviceOf(perform, stream)
   })
+
+/** The structured value of a response (a cache hit stores only the parts). */
+const asObject = (options: CallOptions, response: Response, model: ModelRef): Effect.Effect<Response, LlmError> =>
+  response instanceof LanguageModel.GenerateObjectResponse || options.schema === undefined
+    ? Effect.succeed(response)
+    : Schema.decodeUnknown(Schema.parseJson(options.schema as Schema.Schema<unknown>))(response.text).pipe(
+      Effect.map((value) => new LanguageModel.GenerateObjectResponse(value, response.content)),
+      Effect.mapError((error) =>
+        new MalformedResponse({ provider: model.provider, model: model.label, raw: response.text, detail: error.message })
+      )
+    )
+
+/**
+ * The `LanguageModel` service over `perform` and `stream`. Its methods are generic over the
+ * caller's options; these take them as `CallOptions` and hand them to the wrapped model unchanged.
+ */
+const serviceOf = (
+  perform: (method: Method, options: CallOptions, ask: Call["ask"]) => Effect.Effect<Response, LlmError>,
+  stream: (options: CallOptions) => Effect.Effect<Stream.Stream<unknown, unknown>>
+): LanguageModel.Service => {
+  type Generate = (options: CallOptions) => Effect.Effect<Response, unknown>
+  return {
+    generateText: ((options: CallOptions) =>
+      traced(
+        "LanguageModel.generateText",
+        Effect.mapError(
+          perform("generateText", options, (m) => (m.generateText as unknown as Generate)(options)),
+          (e) => toAiError(e, "generateText")
+        )
+      )) as unknown as LanguageModel.Service["generateText"],
+    generateObject: ((options: CallOptions) =>
+      traced(
+        "LanguageModel.generateObject",
+        Effect.mapError(
+          perform("generateObject", options, (m) => (m.generateObject as unknown as Generate)(options)),
+          (e) => toAiError(e, "generateObject")
+        )
+      )) as unknown as LanguageModel.Service["generateObject"],
+    streamText: ((options: CallOptions) => Stream.unwrap(stream(options))) as unknown as LanguageModel.Service["streamText"]
+  }
+}
 
 const noUsage = { inputTokens: 0, outputTokens: 0 }
 
