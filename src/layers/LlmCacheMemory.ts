@@ -54,7 +54,6 @@ export const makeStore = (options: MemoryCacheOptions): CacheStore => {
   return {
     backend: "memory",
     get: (key) => Effect.map(Clock.currentTimeMillis, (now) => lookup(key, now)),
-    unsafeGet: lookup,
     set: (key, value) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         const old = entries.get(key)

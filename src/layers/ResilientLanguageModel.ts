@@ -714,11 +714,6 @@ export const make = (options: Options) =>
           if (known !== undefined && known.value === value.value) return onHit(known.response)
           return Effect.flatMap(decodeValue(key, value.value), (hit) => Option.isSome(hit) ? onHit(hit.value) : miss())
         }
-        // A backend that answers at once is read here, without the lookup's own fiber steps.
-        if (cache.unsafeGet !== undefined && fiber.getFiberRef(FiberRef.currentMetricLabels).length === 0) {
-          const value = cache.unsafeGet(key, started)
-          if (value !== undefined) return onValue(value)
-        }
         return Effect.flatMap(cache.get(key), onValue)
       })
 
