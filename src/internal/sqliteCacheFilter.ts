@@ -30,6 +30,30 @@ const FILTER_REBUILD_INTERVAL_MS = 10_000
  */
 const FILTER_BUILD_SLICE_MS = 2
 
+/**
+ * A new filter with every key of the writer's snapshot and `added`, filled a slice per event-loop
+ * turn (so a large file does not stall lookups); `done` gets it once complete. Timed slices and
+ * `setImmediate` rather than a fiber: it starts in the writer's reply, outside any fiber.
+ */
+const fill = (keys: KeysReply, added: ReadonlyArray<string>, done: (filter: KeyFilter) => void): void => {
+  const next = new KeyFilter(2 * (keys.packed.length / 64 + keys.other.length + added.length))
+  let offset = 0
+  const addChunk = () => {
+    const until = performance.now() + FILTER_BUILD_SLICE_MS
+    do offset = next.addConcatenated(keys.packed, offset, 1024)
+    while (offset + 64 <= keys.packed.length && performance.now() < until)
+    if (offset + 64 <= keys.packed.length) {
+      setImmediate(addChunk)
+      return
+    }
+    for (const key of keys.other) next.add(key)
+    // `added` is read only now: keys set while the filter was filled are in it too.
+    for (const key of added) next.add(key)
+    done(next)
+  }
+  addChunk()
+}
+
 export interface FilterInUse {
   /** Whether `key` is certainly not in the file (see the header); may ask for a new filter. */
   readonly certainlyAbsent: (key: string, now: number) => boolean
@@ -48,7 +72,8 @@ export const makeFilterInUse = (options: {
 }): FilterInUse => {
   let filter: KeyFilter | undefined
   let filterForeign = 0
-  // Whether this turn's lookups found the filter current already; reset in the next setImmediate phase.
+  // Whether this turn's lookups found the filter current already; reset in the next setImmediate
+  // phase (an event-loop turn is not something Effect's scheduler exposes).
   let checked = false
   const endTurn = () => {
     checked = false
@@ -56,30 +81,6 @@ export const makeFilterInUse = (options: {
   // While a filter is being built: the keys pending when it was requested and those set since.
   let setWhileBuilding: Array<string> | undefined
   let lastBuildAt = Number.NEGATIVE_INFINITY
-
-  /** Fills a new filter from the writer's snapshot, a slice per event-loop turn; then uses it. */
-  const install = (keys: KeysReply & { readonly foreign: number }, added: Array<string>) => {
-    const next = new KeyFilter(2 * (keys.packed.length / 64 + keys.other.length + added.length))
-    let done = 0
-    const addChunk = () => {
-      const until = performance.now() + FILTER_BUILD_SLICE_MS
-      do done = next.addConcatenated(keys.packed, done, 1024)
-      while (done + 64 <= keys.packed.length && performance.now() < until)
-      if (done + 64 <= keys.packed.length) {
-        setImmediate(addChunk)
-        return
-      }
-      for (const key of keys.other) next.add(key)
-      // Including those set until now: `added` pushes to it while it is `setWhileBuilding`.
-      for (const key of added) next.add(key)
-      setWhileBuilding = undefined
-      filter = next
-      filterForeign = keys.foreign
-      // Its snapshot may be older than this turn's check of the filter it replaces.
-      checked = false
-    }
-    addChunk()
-  }
 
   /** Asks the writer for the file's keys, unless it was asked less than the interval ago. */
   const request = (now: number) => {
@@ -97,7 +98,15 @@ export const makeFilterInUse = (options: {
         setWhileBuilding = undefined
         return
       }
-      install({ ...keys, foreign: keys.foreign }, added)
+      const foreign = keys.foreign
+      fill(keys, added, (next) => {
+        // Keys set from now on go into it directly.
+        setWhileBuilding = undefined
+        filter = next
+        filterForeign = foreign
+        // Its snapshot may be older than this turn's check of the filter it replaces.
+        checked = false
+      })
     })
   }
 

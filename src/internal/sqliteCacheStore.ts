@@ -11,9 +11,9 @@ import { type CacheBackendError, type CacheStore, entryBytes, type StoreStats } 
 import type { KeyFilter } from "./keyFilter.js"
 import { type Database, FOREIGN_INSERTS, ownInsertsRow } from "./sqliteCacheFile.js"
 import { makeFilterInUse } from "./sqliteCacheFilter.js"
-import { makeUsageBuffer } from "./sqliteCacheUsage.js"
+import { makeUsageBuffer, type UsageBuffer } from "./sqliteCacheUsage.js"
 import type { WriterChannel } from "./sqliteCacheWriterThread.js"
-import { fault, FLUSH_CHUNK, makeWriteQueue } from "./sqliteCacheWrites.js"
+import { fault, FLUSH_CHUNK, makeWriteQueue, type WriteQueue } from "./sqliteCacheWrites.js"
 
 /**
  * What tests look at besides the store.
@@ -108,15 +108,19 @@ export const makeStore = (db: Database, writer: WriterChannel, writerId: string)
         ? Effect.map(queue.request("touch", () => ({ op: "touch", ...usage.take(FLUSH_CHUNK) })), usage.anyTouches)
         : Effect.succeed(false)
     ),
-    drain: Effect.async<string | undefined>((resume) => {
-      let failure: string | undefined
-      queue.sendUnsent()
-      while (usage.any()) {
-        writer.send({ op: "touch", ...usage.take(FLUSH_CHUNK) }, (reply) => {
-          failure ??= reply.error
-        })
-      }
-      writer.close(() => resume(Effect.succeed(failure ?? queue.takeFailure())))
-    })
+    drain: drain(writer, queue, usage)
   }
 }
+
+/** Sends everything buffered and closes the writer once it answered; the first failure, if any. */
+const drain = (writer: WriterChannel, queue: WriteQueue, usage: UsageBuffer): Effect.Effect<string | undefined> =>
+  Effect.async((resume) => {
+    let failure: string | undefined
+    queue.sendUnsent()
+    while (usage.any()) {
+      writer.send({ op: "touch", ...usage.take(FLUSH_CHUNK) }, (reply) => {
+        failure ??= reply.error
+      })
+    }
+    writer.close(() => resume(Effect.succeed(failure ?? queue.takeFailure())))
+  })

@@ -62,6 +62,34 @@ const spawn = (placement: "worker" | "failing-worker", workerData: WorkerData): 
 const workerExecArgv = (argv: ReadonlyArray<string>): Array<string> =>
   argv.filter((arg, i) => !arg.startsWith("--input-type") && argv[i - 1] !== "--input-type")
 
+const messageOf = (error: unknown): string => error instanceof Error ? error.message : String(error)
+
+/** Wires a started worker: replies, and a failure (an error, an exit not asked for) once. */
+const listen = (worker: Worker, handlers: {
+  readonly onReply: (reply: WriterReply) => void
+  readonly onFailure: (reason: string) => void
+  readonly expectedExit: () => boolean
+}): void => {
+  // Only requests awaiting an answer keep the process alive (see `send`), never an idle worker.
+  worker.unref()
+  worker.on("message", handlers.onReply)
+  worker.on("error", (error) => handlers.onFailure(messageOf(error)))
+  worker.on("exit", (code) => {
+    if (!handlers.expectedExit()) handlers.onFailure(`the writer thread exited (code ${code})`)
+  })
+}
+
+/** The writer on the main connection, once the worker failed. */
+const fallbackWriter = (db: Database, settings: WorkerData): (request: WriterRequest) => WriterReply => {
+  try {
+    return makeWriter(db, settings)
+  } catch (error) {
+    // Not expected (the main connection created the schema); every request then fails instead.
+    const failure = messageOf(error)
+    return (request) => ({ id: request.id, error: failure })
+  }
+}
+
 /**
  * Starts the writer on a worker thread (or, if `placement` says so or no worker can run, on `db`
  * on this thread). `onFallback` is called once when writes move to this thread.
@@ -93,13 +121,7 @@ export const startWriter = (options: {
   const fallBack = (reason: string) => {
     if (local !== undefined) return
     worker = undefined
-    try {
-      local = makeWriter(options.db, options.workerData)
-    } catch (error) {
-      // Not expected (the main connection created the schema); every request then fails instead.
-      const failure = error instanceof Error ? error.message : String(error)
-      local = (request) => ({ id: request.id, error: failure })
-    }
+    local = fallbackWriter(options.db, options.workerData)
     options.onFallback(reason)
     const replay = [...unanswered.values()]
     unanswered.clear()
@@ -110,22 +132,19 @@ export const startWriter = (options: {
     local = makeWriter(options.db, options.workerData)
   } else {
     try {
-      const started = spawn(options.placement, options.workerData)
-      // Only requests awaiting an answer keep the process alive (see `send`), never an idle worker.
-      started.unref()
-      started.on("message", (reply: WriterReply) => {
-        unanswered.delete(reply.id)
-        if (unanswered.size === 0) started.unref()
-        deliver(reply)
+      worker = spawn(options.placement, options.workerData)
+      listen(worker, {
+        onReply: (reply) => {
+          unanswered.delete(reply.id)
+          if (unanswered.size === 0) worker?.unref()
+          deliver(reply)
+        },
+        onFailure: fallBack,
+        // Node delivers a worker's last messages before "exit": anything unanswered then is lost.
+        expectedExit: () => closing && unanswered.size === 0
       })
-      started.on("error", (error) => fallBack(error instanceof Error ? error.message : String(error)))
-      // Node delivers a worker's last messages before "exit": anything unanswered then is lost.
-      started.on("exit", (code) => {
-        if (!closing || unanswered.size > 0) fallBack(`the writer thread exited (code ${code})`)
-      })
-      worker = started
     } catch (error) {
-      fallBack(error instanceof Error ? error.message : String(error))
+      fallBack(messageOf(error))
     }
   }
 

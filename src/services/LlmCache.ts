@@ -10,6 +10,9 @@
  * miss or a no-op. `fromStore` is also the one place that counts hits and misses — in the
  * `llm_cache_hits_total` / `llm_cache_misses_total` metrics and in the process-local counters of
  * `stats` — so every backend counts identically and callers must not count again.
+ *
+ * A port of its own rather than `@effect/experimental`'s `BackingPersistence`: that store has no
+ * stats or size limit, and its errors reach the caller where a cache fault must be a miss.
  */
 import * as crypto from "node:crypto"
 import { Clock, Context, Effect, Metric, Option, Schema } from "effect"
