@@ -392,6 +392,21 @@ describe("LlmCache SQLite backend", () => {
         expect(yield* c.stats).toMatchObject({ hits: 2, misses: 102 })
       }).pipe(Effect.scoped))
 
+    it.effect("the file's insert count is read once per event-loop turn, by the first lookup the filter answers", () =>
+      Effect.gen(function*() {
+        const { internals, store: c } = yield* openInternal(freshPath())
+        yield* untilFilter(internals)
+        yield* nextTurn // a fresh turn (and a fresh run of this fiber: no scheduler yield midway)
+        const checks = internals.foreignChecks()
+        const reads = internals.pointReads()
+        for (let i = 0; i < 20; i++) expect(yield* c.get(hexKey(`absent ${i}`))).toEqual(Option.none())
+        expect(internals.foreignChecks()).toBe(checks + 1)
+        yield* nextTurn
+        expect(yield* c.get(hexKey("absent in the next turn"))).toEqual(Option.none())
+        expect(internals.foreignChecks()).toBe(checks + 2)
+        expect(internals.pointReads()).toBe(reads)
+      }).pipe(Effect.scoped))
+
     it.effect("entries already in the file when the cache opens are in its filter", () =>
       Effect.gen(function*() {
         const path = freshPath()

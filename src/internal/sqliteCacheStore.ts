@@ -22,6 +22,8 @@ import { fault, FLUSH_CHUNK, makeWriteQueue, type WriteQueue } from "./sqliteCac
 export interface SqliteCacheInternals {
   /** Point reads of `llm_cache` that lookups made so far. */
   readonly pointReads: () => number
+  /** Reads of the file's insert counts that lookups made so far (to check the key filter is current). */
+  readonly foreignChecks: () => number
   /** The key filter lookups use now, if any. */
   readonly filter: () => KeyFilter | undefined
 }
@@ -42,13 +44,17 @@ export const makeStore = (db: Database, writer: WriterChannel, writerId: string)
   const selectForeign = db.prepare(FOREIGN_INSERTS).pluck()
   const ownInserts = ownInsertsRow(writerId)
   const usage = makeUsageBuffer()
+  let pointReads = 0
+  let foreignChecks = 0
   const queue = makeWriteQueue(writer, usage)
   const filter = makeFilterInUse({
     writer,
-    foreignInserts: () => selectForeign.get(ownInserts),
+    foreignInserts: () => {
+      foreignChecks += 1
+      return selectForeign.get(ownInserts)
+    },
     pendingKeys: () => queue.pending.keys()
   })
-  let pointReads = 0
 
   // The hit path: a map lookup, the filter, then one prepared point read; it never writes to the
   // file. Throws the driver's error on a fault.
@@ -102,7 +108,7 @@ export const makeStore = (db: Database, writer: WriterChannel, writerId: string)
 
   return {
     store,
-    internals: { pointReads: () => pointReads, filter: filter.current },
+    internals: { pointReads: () => pointReads, foreignChecks: () => foreignChecks, filter: filter.current },
     flushTouches: Effect.suspend(() =>
       usage.any()
         ? Effect.map(queue.request("touch", () => ({ op: "touch", ...usage.take(FLUSH_CHUNK) })), usage.anyTouches)
