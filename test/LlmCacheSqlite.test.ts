@@ -179,6 +179,38 @@ describe("LlmCache SQLite backend", () => {
       expect(rowsOnDisk(path)).toBe(1)
     }).pipe(Effect.scoped))
 
+  it.effect("a file locked by another process: the event loop runs on while the writer waits; past the busy timeout the write is dropped with a warning, later ones land", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const path = freshPath()
+      const c = yield* open(path)
+      yield* c.set("first", "1")
+      yield* writtenBehind(c)
+      const lock = yield* holdWriteLock(path)
+      yield* c.set("k", "v")
+      // The writer waits for the lock (1 s), gives up, then waits again for this request: it
+      // fails too, and the cache answers it as a no-op. Meanwhile the event loop keeps turning:
+      // the waits are on the writer thread.
+      const behind = yield* Effect.fork(writtenBehind(c))
+      let turns = 0
+      while ((yield* Fiber.poll(behind))._tag === "None") {
+        yield* nextTurn
+        turns += 1
+      }
+      expect(turns).toBeGreaterThan(10)
+      yield* lock.release
+      expect(yield* c.get("k")).toEqual(Option.none())
+      // The next set reports the failed batch (a warning, never a failed call) and is written.
+      yield* c.set("after", "2")
+      yield* writtenBehind(c)
+      expect(yield* c.get("after")).toEqual(Option.some("2"))
+      expect(rowsOnDisk(path)).toBe(2)
+      const warned = logs.lines.filter((l) => l.level === "WARN").map((l) => l.annotations)
+      expect(warned).toContainEqual(expect.objectContaining({ backend: "sqlite", operation: "set" }))
+      expect(warned.every((a) => /locked|busy/i.test(String(a["reason"])))).toBe(true)
+    }).pipe(Effect.scoped, Effect.provide(logs.layer))
+  })
+
   it.effect("many sets in one event-loop turn all reach the file", () => {
     const logs = captureLogs()
     return Effect.gen(function*() {
