@@ -6,7 +6,7 @@
  * writer answers requests in order, so a reply to a request reflects every earlier `set`.
  */
 import { Effect } from "effect"
-import { CacheBackendError } from "../services/LlmCache.js"
+import { CacheBackendError, reasonOf } from "../services/LlmCache.js"
 import type { WriteEntry, WriterCommand, WriterReply } from "./sqliteCacheProtocol.js"
 import type { UsageBuffer } from "./sqliteCacheUsage.js"
 import type { WriterChannel } from "./sqliteCacheWriterThread.js"
@@ -14,13 +14,9 @@ import type { WriterChannel } from "./sqliteCacheWriterThread.js"
 /** Touches sent per request, so no transaction holds the file's write lock for long. */
 export const FLUSH_CHUNK = 500
 
+/** A fault of the SQLite cache's `operation`, for `fromStore` to log. */
 export const fault = (operation: string, cause: unknown) =>
-  new CacheBackendError({
-    backend: "sqlite",
-    operation,
-    reason: cause instanceof Error ? cause.message : String(cause),
-    cause
-  })
+  new CacheBackendError({ backend: "sqlite", operation, reason: reasonOf(cause), cause })
 
 export interface WriteQueue {
   /** Entries set and not yet acknowledged by the writer: what lookups must find meanwhile. */

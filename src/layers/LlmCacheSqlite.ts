@@ -28,11 +28,12 @@ import { randomUUID } from "node:crypto"
 import { dirname, join } from "node:path"
 import { Duration, Effect, Layer, Option, Runtime, Schedule, type Scope } from "effect"
 import * as Directory from "../internal/directory.js"
-import { connect, driverPath } from "../internal/sqliteCacheFile.js"
+import { connect, type Database, driverPath } from "../internal/sqliteCacheFile.js"
 import { makeStore as makeFileStore, type OpenedStore, type SqliteCacheInternals } from "../internal/sqliteCacheStore.js"
 import { startWriter, type WriterPlacement } from "../internal/sqliteCacheWriterThread.js"
+import { fault } from "../internal/sqliteCacheWrites.js"
 import { AppConfig } from "../services/AppConfig.js"
-import { CacheBackendError, type CacheStore, fromStore, LlmCache, type LlmCacheService, reasonOf } from "../services/LlmCache.js"
+import { type CacheBackendError, type CacheStore, fromStore, LlmCache, type LlmCacheService, reasonOf } from "../services/LlmCache.js"
 
 export type { SqliteCacheInternals } from "../internal/sqliteCacheStore.js"
 
@@ -52,9 +53,6 @@ export interface SqliteCacheOptions {
 }
 
 const FLUSH_INTERVAL = Duration.seconds(1)
-
-const fault = (operation: string, cause: unknown) =>
-  new CacheBackendError({ backend: "sqlite", operation, reason: reasonOf(cause), cause })
 
 /** The cache that remains when the file cannot be used: every lookup misses, writes do nothing. */
 const unavailableStore: CacheStore = {
@@ -93,7 +91,7 @@ const open = (options: SqliteCacheOptions, onFallback: (reason: string) => void)
 }
 
 /** Writes what is buffered, waits for the writer, closes the main connection; a warning if that fails. */
-const release = ({ db, opened }: { readonly db: { close(): unknown }; readonly opened: OpenedStore }) =>
+const release = ({ db, opened }: { readonly db: Database; readonly opened: OpenedStore }) =>
   opened.drain.pipe(
     Effect.flatMap((failure) =>
       Effect.try({
