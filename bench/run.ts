@@ -20,12 +20,16 @@ import { build } from "esbuild"
 const here = dirname(fileURLToPath(import.meta.url))
 const benchmarks = ["llm-overhead.ts", "tui-render.tsx"].map((file) => join(here, file)).filter((file) => existsSync(file))
 
-/** Bundles a benchmark next to the sources (so its dependencies resolve from node_modules). */
+/**
+ * Bundles a benchmark next to the sources (so its dependencies resolve from node_modules), with the
+ * SQLite cache's worker module beside it, where the cache looks for it (as in the CLI bundle).
+ */
 const bundle = async (file: string): Promise<string> => {
-  const outfile = join(here, ".build", `${basename(file).replace(/\.tsx?$/, "")}.mjs`)
+  const name = basename(file).replace(/\.tsx?$/, "")
   await build({
-    entryPoints: [file],
-    outfile,
+    entryPoints: { [name]: file, sqliteCacheWorker: join(here, "..", "src", "internal", "sqliteCacheWorker.ts") },
+    outdir: join(here, ".build"),
+    outExtension: { ".js": ".mjs" },
     bundle: true,
     packages: "external",
     format: "esm",
@@ -34,7 +38,7 @@ const bundle = async (file: string): Promise<string> => {
     jsx: "automatic",
     logLevel: "warning"
   })
-  return outfile
+  return join(here, ".build", `${name}.mjs`)
 }
 
 const runOne = (file: string): Promise<number> =>

@@ -12,7 +12,9 @@ const { version } = JSON.parse(readFileSync(new URL("../package.json", import.me
 const staging = `dist/bin.${process.pid}`
 
 await build({
-  entryPoints: { main: "src/main.ts" },
+  // The SQLite cache's writer thread loads its module from next to the code that starts it (a
+  // chunk in this directory): an entry point of its own, under its source name.
+  entryPoints: { main: "src/main.ts", sqliteCacheWorker: "src/internal/sqliteCacheWorker.ts" },
   outdir: staging,
   bundle: true,
   splitting: true,

@@ -179,6 +179,38 @@ describe("LlmCache SQLite backend", () => {
       expect(rowsOnDisk(path)).toBe(1)
     }).pipe(Effect.scoped))
 
+  it.effect("a file locked by another process: the event loop runs on while the writer waits; past the busy timeout the write is dropped with a warning, later ones land", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const path = freshPath()
+      const c = yield* open(path)
+      yield* c.set("first", "1")
+      yield* writtenBehind(c)
+      const lock = yield* holdWriteLock(path)
+      yield* c.set("k", "v")
+      // The writer waits for the lock (1 s), gives up, then waits again for this request: it
+      // fails too, and the cache answers it as a no-op. Meanwhile the event loop keeps turning:
+      // the waits are on the writer thread.
+      const behind = yield* Effect.fork(writtenBehind(c))
+      let turns = 0
+      while ((yield* Fiber.poll(behind))._tag === "None") {
+        yield* nextTurn
+        turns += 1
+      }
+      expect(turns).toBeGreaterThan(10)
+      yield* lock.release
+      expect(yield* c.get("k")).toEqual(Option.none())
+      // The next set reports the failed batch (a warning, never a failed call) and is written.
+      yield* c.set("after", "2")
+      yield* writtenBehind(c)
+      expect(yield* c.get("after")).toEqual(Option.some("2"))
+      expect(rowsOnDisk(path)).toBe(2)
+      const warned = logs.lines.filter((l) => l.level === "WARN").map((l) => l.annotations)
+      expect(warned).toContainEqual(expect.objectContaining({ backend: "sqlite", operation: "set" }))
+      expect(warned.every((a) => /locked|busy/i.test(String(a["reason"])))).toBe(true)
+    }).pipe(Effect.scoped, Effect.provide(logs.layer))
+  })
+
   it.effect("many sets in one event-loop turn all reach the file", () => {
     const logs = captureLogs()
     return Effect.gen(function*() {
@@ -199,9 +231,9 @@ describe("LlmCache SQLite backend", () => {
   it.effect("a script that sets values and ends gets them written: release waits for the writer thread", () =>
     Effect.gen(function*() {
       const path = freshPath()
-      // A plain `runPromise` keeps nothing else alive while release waits for the worker; as an
-      // ES module, so the worker's code is evaluated as one too (no `require` there); under tsx,
-      // whose compiled functions must still be self-contained enough to run in the worker.
+      // A plain `runPromise` keeps nothing else alive while release waits for the worker; a script
+      // given with `-e` as an ES module (its `--input-type` must not reach the worker); under tsx,
+      // so the worker's module is started from the sources.
       const script = `
         import { Effect } from "effect"
         import * as LlmCacheSqlite from "./src/layers/LlmCacheSqlite.ts"
@@ -250,7 +282,8 @@ describe("LlmCache SQLite backend", () => {
           // The failed worker is reported once per cache (the reopened one starts a worker too).
           expect(warnings.length).toBeGreaterThanOrEqual(1)
           expect(warnings[0]?.annotations).toMatchObject({ backend: "sqlite", operation: "writer" })
-          expect(String(warnings[0]?.annotations["reason"])).toMatch(/failed to start/)
+          // Its module is missing (as from a bundle that left it out): the reason names it.
+          expect(String(warnings[0]?.annotations["reason"])).toMatch(/Cannot find module .*sqliteCacheWorker/)
         }
       }).pipe(Effect.scoped, Effect.provide(logs.layer))
     })
@@ -389,6 +422,21 @@ describe("LlmCache SQLite backend", () => {
         expect(internals.pointReads()).toBe(reads + 2)
         // Misses the filter answered count like the others (plus `openInternal`'s first lookup).
         expect(yield* c.stats).toMatchObject({ hits: 2, misses: 102 })
+      }).pipe(Effect.scoped))
+
+    it.effect("the file's insert count is read once per event-loop turn, by the first lookup the filter answers", () =>
+      Effect.gen(function*() {
+        const { internals, store: c } = yield* openInternal(freshPath())
+        yield* untilFilter(internals)
+        yield* nextTurn // a fresh turn (and a fresh run of this fiber: no scheduler yield midway)
+        const checks = internals.foreignChecks()
+        const reads = internals.pointReads()
+        for (let i = 0; i < 20; i++) expect(yield* c.get(hexKey(`absent ${i}`))).toEqual(Option.none())
+        expect(internals.foreignChecks()).toBe(checks + 1)
+        yield* nextTurn
+        expect(yield* c.get(hexKey("absent in the next turn"))).toEqual(Option.none())
+        expect(internals.foreignChecks()).toBe(checks + 2)
+        expect(internals.pointReads()).toBe(reads)
       }).pipe(Effect.scoped))
 
     it.effect("entries already in the file when the cache opens are in its filter", () =>

@@ -4,7 +4,8 @@
  * A `Map` whose insertion order is the recency order: a hit re-inserts its entry at the end, so the
  * first entries are the least recently used and eviction walks from the start. Entries expire after
  * `CACHE_TTL`, read from Effect's `Clock` so `TestClock` drives expiry in tests. The total of key +
- * value UTF-8 bytes stays within `CACHE_SIZE_LIMIT`.
+ * value UTF-8 bytes stays within `CACHE_SIZE_LIMIT`. (Not Effect's `Cache`: it bounds the number of
+ * entries, not their bytes, and computes values itself where this one stores what it is given.)
  */
 import { Clock, Duration, Effect, Layer, Option } from "effect"
 import { AppConfig } from "../services/AppConfig.js"
@@ -54,7 +55,6 @@ export const makeStore = (options: MemoryCacheOptions): CacheStore => {
   return {
     backend: "memory",
     get: (key) => Effect.map(Clock.currentTimeMillis, (now) => lookup(key, now)),
-    unsafeGet: lookup,
     set: (key, value) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         const old = entries.get(key)

@@ -9,6 +9,8 @@
  * or since a command found it so) the cache is bypassed at once — lookups miss, nothing is written —
  * with one warning per outage, and it is used again as soon as a background probe gets an answer.
  * Errors Redis answers with (it is up but refuses) are logged by `fromStore` as before.
+ *
+ * Not `@effect/experimental`'s `Persistence/Redis`: it has no outage bypass, counters or stats.
  */
 import { Duration, Effect, Layer, Option, type Redacted, type Scope } from "effect"
 import { AppConfig } from "../services/AppConfig.js"
@@ -45,6 +47,45 @@ const SCAN_COUNT = 500
 /** Escapes glob characters so `MATCH` treats the prefix literally. */
 const globEscape = (s: string): string => s.replace(/[*?[\]\\]/g, (c) => `\\${c}`)
 
+/** Every key under `prefix` (the counters too), a SCAN page at a time. */
+const forEachPage = async (
+  client: RedisConnection.RedisConnection["client"],
+  prefix: string,
+  f: (keys: ReadonlyArray<string>) => Promise<void>
+): Promise<void> => {
+  let cursor = "0"
+  do {
+    const [next, keys] = await client.scan(cursor, "MATCH", `${globEscape(prefix)}*`, "COUNT", SCAN_COUNT)
+    cursor = next
+    if (keys.length > 0) await f(keys)
+  } while (cursor !== "0")
+}
+
+/** Entries and bytes by a scan of the prefix (values' lengths by STRLEN), counters from their hash. */
+const scanStats = async (
+  client: RedisConnection.RedisConnection["client"],
+  prefix: string,
+  statsKey: string
+): Promise<StoreStats> => {
+  let entries = 0
+  let bytes = 0
+  await forEachPage(client, prefix, async (keys) => {
+    const entryKeys = keys.filter((k) => k !== statsKey)
+    const pipeline = client.pipeline()
+    for (const k of entryKeys) pipeline.strlen(k)
+    const results = (await pipeline.exec()) ?? []
+    entryKeys.forEach((k, i) => {
+      const [error, length] = results[i] ?? [null, 0]
+      // A key that expired between SCAN and STRLEN has length 0 and is no entry.
+      if (error !== null || typeof length !== "number" || length === 0) return
+      entries += 1
+      bytes += Buffer.byteLength(k, "utf8") - Buffer.byteLength(prefix, "utf8") + length
+    })
+  })
+  const [hits, misses] = await client.hmget(statsKey, "hits", "misses")
+  return { entries, bytes, hits: Number(hits ?? 0), misses: Number(misses ?? 0) }
+}
+
 /**
  * A Redis `CacheStore`: `get`, `set` and `delete` answer as a miss / no-op while Redis is down;
  * `stats` and `clear` (asked for by a person) fail with `CacheBackendError` then. The connection
@@ -80,16 +121,6 @@ export const makeStore = (options: RedisCacheOptions): Effect.Effect<CacheStore,
     ): Effect.Effect<A, CacheBackendError> =>
       effect.pipe(Effect.catchTag("RedisDown", () => Effect.succeed(otherwise)), Effect.mapError(fault(operation)))
 
-    /** Every key of this cache (excluding the counters), a SCAN page at a time. */
-    const forEachPage = (f: (keys: ReadonlyArray<string>) => Promise<void>) => async () => {
-      let cursor = "0"
-      do {
-        const [next, keys] = await client.scan(cursor, "MATCH", `${globEscape(prefix)}*`, "COUNT", SCAN_COUNT)
-        cursor = next
-        if (keys.length > 0) await f(keys)
-      } while (cursor !== "0")
-    }
-
     const count = (field: "hits" | "misses") => {
       // Counting must not slow the lookup down; a lost increment only skews `cache stats`.
       client.hincrby(statsKey, field, 1).catch(() => {})
@@ -108,29 +139,12 @@ export const makeStore = (options: RedisCacheOptions): Effect.Effect<CacheStore,
         ),
       set: (key, value) => bypassable("set", Effect.asVoid(connection.run(() => client.set(prefix + key, value, "PX", ttlMs))), undefined),
       delete: (key) => bypassable("delete", Effect.asVoid(connection.run(() => client.del(prefix + key))), undefined),
-      stats: run("stats", async (): Promise<StoreStats> => {
-        let entries = 0
-        let bytes = 0
-        await forEachPage(async (keys) => {
-          const entryKeys = keys.filter((k) => k !== statsKey)
-          const pipeline = client.pipeline()
-          for (const k of entryKeys) pipeline.strlen(k)
-          const results = (await pipeline.exec()) ?? []
-          entryKeys.forEach((k, i) => {
-            const [error, length] = results[i] ?? [null, 0]
-            // A key that expired between SCAN and STRLEN has length 0 and is no entry.
-            if (error !== null || typeof length !== "number" || length === 0) return
-            entries += 1
-            bytes += Buffer.byteLength(k, "utf8") - Buffer.byteLength(prefix, "utf8") + length
-          })
-        })()
-        const [hits, misses] = await client.hmget(statsKey, "hits", "misses")
-        return { entries, bytes, hits: Number(hits ?? 0), misses: Number(misses ?? 0) }
-      }),
+      stats: run("stats", () => scanStats(client, prefix, statsKey)),
       // The counters live under the prefix too, so clearing resets them with the entries.
-      clear: run("clear", forEachPage(async (keys) => {
-        await client.unlink(...keys)
-      }))
+      clear: run("clear", () =>
+        forEachPage(client, prefix, async (keys) => {
+          await client.unlink(...keys)
+        }))
     }
     return store
   })

@@ -10,6 +10,9 @@
  * miss or a no-op. `fromStore` is also the one place that counts hits and misses — in the
  * `llm_cache_hits_total` / `llm_cache_misses_total` metrics and in the process-local counters of
  * `stats` — so every backend counts identically and callers must not count again.
+ *
+ * A port of its own rather than `@effect/experimental`'s `BackingPersistence`: that store has no
+ * stats or size limit, and its errors reach the caller where a cache fault must be a miss.
  */
 import { Clock, Context, Effect, Metric, Option, Schema } from "effect"
 import { llmCacheHitsTotal, llmCacheMissesTotal } from "./Metrics.js"
@@ -46,14 +49,6 @@ export interface LlmCacheService {
   readonly stats: Effect.Effect<CacheStats>
   /** Removes every entry of this cache (and resets its hit/miss counters); nothing else. */
   readonly clear: Effect.Effect<void>
-  /**
-   * `get` done synchronously, for backends that answer without waiting (memory, SQLite): the same
-   * answer, counted the same way, minus the fiber steps that are most of a hit's cost. `now` is the
-   * fiber's clock time. Only for a fiber without metric labels of its own (the counters are
-   * updated untagged). `undefined` when the backend faulted: call `get`, which reports it.
-   * Absent for backends that must wait (Redis).
-   */
-  readonly unsafeGet?: (key: string, now: number) => Option.Option<string> | undefined
 }
 
 /** The service tag: `yield* LlmCache` gives the configured cache. */
@@ -117,8 +112,6 @@ export interface CacheStore {
   readonly delete: (key: string) => Effect.Effect<void, CacheBackendError>
   readonly stats: Effect.Effect<StoreStats, CacheBackendError>
   readonly clear: Effect.Effect<void, CacheBackendError>
-  /** `get` without waiting, when the backend can (see `LlmCacheService.unsafeGet`); throws on a fault. */
-  readonly unsafeGet?: (key: string, now: number) => Option.Option<string>
 }
 
 /** How often the same backend/operation fault is logged again while it persists. */
@@ -152,43 +145,20 @@ export const fromStore = (store: CacheStore): LlmCacheService => {
       )
     })
 
-  const hit = Metric.increment(llmCacheHitsTotal)
-  const miss = Metric.increment(llmCacheMissesTotal)
+  const countHit = Effect.zipRight(Effect.sync(() => {
+    hits += 1
+  }), Metric.increment(llmCacheHitsTotal))
+  const countMiss = Effect.zipRight(Effect.sync(() => {
+    misses += 1
+  }), Metric.increment(llmCacheMissesTotal))
   const none = Option.none<string>()
-  const noLabels: ReadonlyArray<never> = []
-  const storeUnsafeGet = store.unsafeGet
 
   return {
-    ...(storeUnsafeGet === undefined ? {} : {
-      unsafeGet: (key: string, now: number) => {
-        let found: Option.Option<string>
-        try {
-          found = storeUnsafeGet(key, now)
-        } catch {
-          return undefined
-        }
-        if (Option.isSome(found)) {
-          hits += 1
-          llmCacheHitsTotal.unsafeUpdate(1, noLabels)
-        } else {
-          misses += 1
-          llmCacheMissesTotal.unsafeUpdate(1, noLabels)
-        }
-        return found
-      }
-    }),
     get: (key) =>
-      store.get(key).pipe(
-        Effect.catchAll((error) => Effect.as(warn(error), none)),
-        Effect.tap((found) => {
-          if (Option.isSome(found)) {
-            hits += 1
-            return hit
-          }
-          misses += 1
-          return miss
-        })
-      ),
+      Effect.matchEffect(store.get(key), {
+        onFailure: (error) => Effect.as(Effect.zipRight(warn(error), countMiss), none),
+        onSuccess: (found) => Effect.as(Option.isSome(found) ? countHit : countMiss, found)
+      }),
     set: (key, value) => Effect.catchAll(store.set(key, value), warn),
     delete: (key) => Effect.catchAll(store.delete(key), warn),
     stats: store.stats.pipe(
