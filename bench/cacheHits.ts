@@ -23,7 +23,10 @@ interface Database {
   close(): void
 }
 
-/** The cached call: the shared prompt shape, like every call the fake server answers. */
+/**
+ * The cached call: the shared prompt shape (system + user), like every call the fake server
+ * answers. A lone string prompt hits ~3× faster today (its cache key skips encoding the `Prompt`).
+ */
 const HIT_PROMPT = chatMessages("What is the capital of France?")
 
 /** The layer's and the raw read's hit latencies (ms), each sorted. */
