@@ -8,8 +8,9 @@
  * (esbuild's `keepNames`, which tsx turns on), and closures made per call are the norm in Effect
  * code: measured here, the resilient stack ran ~25 % slower that way and the baselines not at all.
  *
- * Benchmarks: `llm-overhead.ts` (resilient LLM stack vs raw fetch and undici; cache-hit latency)
- * and `tui-render.tsx` when present.
+ * Benchmarks: `llm-overhead.ts` (resilient LLM stack vs raw fetch, undici and the AI SDK;
+ * cache-hit latency) and `tui-render.tsx` when present. Arguments pick some by name
+ * (`npm run bench -- llm` runs those whose file name contains "llm"); none runs all.
  */
 import { spawn } from "node:child_process"
 import { existsSync } from "node:fs"
@@ -18,7 +19,11 @@ import { fileURLToPath } from "node:url"
 import { build } from "esbuild"
 
 const here = dirname(fileURLToPath(import.meta.url))
-const benchmarks = ["llm-overhead.ts", "tui-render.tsx"].map((file) => join(here, file)).filter((file) => existsSync(file))
+const picked = process.argv.slice(2)
+const benchmarks = ["llm-overhead.ts", "tui-render.tsx"]
+  .filter((file) => picked.length === 0 || picked.some((name) => file.includes(name)))
+  .map((file) => join(here, file))
+  .filter((file) => existsSync(file))
 
 /**
  * Bundles a benchmark next to the sources (so its dependencies resolve from node_modules), with the
