@@ -150,25 +150,61 @@ export const isCacheable = (options: CallOptions): boolean =>
 // Compiled once; `Schema.encodeSync(schema)` per call rebuilt the encoder every time.
 const encodeAiPrompt = Schema.encodeSync(AiPrompt.Prompt)
 
-// A plain-text prompt's encoded form, built directly: constructing and encoding the `Prompt`
-// classes costs ~25 µs. Checked against the real encoder at startup; any mismatch → slow path.
-const textPromptJson = (text: string): unknown => ({ content: [{ role: "user", content: text, options: {} }] })
-/** `canonicalJson(textPromptJson(text))`, written out. */
-const textPromptCanonical = (text: string): string =>
-  `{"content":[{"content":${JSON.stringify(text)},"options":{},"role":"user"}]}`
-const textShortcutHolds = (() => {
-  const probe = "probe \u00e9 \" {} \n \u2028"
+// The encoded form of a plain prompt — a string, or messages whose content is a string — built
+// directly: constructing and encoding the `Prompt` classes costs ~25 µs, more than the rest of a
+// cache hit. Checked against the real encoder at startup; on any mismatch the slow path is used.
+type PlainMessage = { readonly role: "system" | "user" | "assistant"; readonly content: string }
+
+/** The messages of a plain prompt, or `undefined` when the prompt has anything else in it. */
+const plainMessages = (prompt: AiPrompt.RawInput): ReadonlyArray<PlainMessage> | undefined => {
+  if (typeof prompt === "string") return [{ role: "user", content: prompt }]
+  if (!Array.isArray(prompt)) return undefined
+  for (const message of prompt as ReadonlyArray<Record<string, unknown>>) {
+    const role = message["role"]
+    if (typeof message["content"] !== "string" || (role !== "system" && role !== "user" && role !== "assistant")) {
+      return undefined
+    }
+    for (const key in message) if (key !== "role" && key !== "content") return undefined
+  }
+  return prompt as ReadonlyArray<PlainMessage>
+}
+const plainJson = (messages: ReadonlyArray<PlainMessage>): unknown => ({
+  content: messages.map((m) => ({ role: m.role, content: m.content, options: {} }))
+})
+/** `canonicalJson(plainJson(messages))`, written out. */
+const plainCanonical = (messages: ReadonlyArray<PlainMessage>): string =>
+  `{"content":[${
+    messages.map((m) => `{"content":${JSON.stringify(m.content)},"options":{},"role":${JSON.stringify(m.role)}}`).join(",")
+  }]}`
+const plainShortcutHolds = (() => {
+  const text = "probe \u00e9 \" {} \n \u2028"
+  const probes: ReadonlyArray<AiPrompt.RawInput> = [
+    text,
+    [{ role: "system", content: text }, { role: "user", content: text }, { role: "assistant", content: "" }]
+  ]
   try {
-    const canonical = canonicalJson(encodeAiPrompt(AiPrompt.make(probe)))
-    return canonical === canonicalJson(textPromptJson(probe)) && canonical === textPromptCanonical(probe)
+    return probes.every((probe) => {
+      const canonical = canonicalJson(encodeAiPrompt(AiPrompt.make(probe)))
+      const messages = plainMessages(probe)!
+      return canonical === canonicalJson(plainJson(messages)) && canonical === plainCanonical(messages)
+    })
   } catch {
     return false
   }
 })()
 
+/** Whether this `@effect/ai` encodes plain prompts as the shortcut writes them (checked at startup). */
+export const plainPromptShortcut: boolean = plainShortcutHolds
+
+/** The plain messages of a prompt when the shortcut applies. */
+const plainOf = (prompt: AiPrompt.RawInput): ReadonlyArray<PlainMessage> | undefined =>
+  plainShortcutHolds ? plainMessages(prompt) : undefined
+
 /** The encoded prompt (what the key covers) of any prompt input. */
-export const encodePrompt = (prompt: AiPrompt.RawInput): unknown =>
-  typeof prompt === "string" && textShortcutHolds ? textPromptJson(prompt) : encodeAiPrompt(AiPrompt.make(prompt))
+export const encodePrompt = (prompt: AiPrompt.RawInput): unknown => {
+  const plain = plainOf(prompt)
+  return plain !== undefined ? plainJson(plain) : encodeAiPrompt(AiPrompt.make(prompt))
+}
 
 /** The limiter's token estimate of an encoded prompt: its JSON length / 4. */
 export const estimateTokens = (encoded: unknown): number => Math.ceil(JSON.stringify(encoded).length / 4)
@@ -213,6 +249,20 @@ const schemaIdOf = (schema: object): number => {
   return id
 }
 
+/**
+ * The memo text of plain messages (roles and contents, unambiguously joined), or `undefined` when
+ * they are too long to be worth remembering.
+ */
+const promptText = (messages: ReadonlyArray<PlainMessage>): string | undefined => {
+  let text = ""
+  for (const m of messages) {
+    // A JSON string ends at its first unescaped quote, so no content can pass for another message.
+    text += m.role + JSON.stringify(m.content)
+    if (text.length > RECENT_KEY_MAX_CHARS) return undefined
+  }
+  return text
+}
+
 /** Recent keys remembered, and the longest prompt worth remembering. */
 const RECENT_KEYS = 1_024
 const RECENT_KEY_MAX_CHARS = 4 * 1024
@@ -228,26 +278,27 @@ export interface KeyModel {
  * A function giving the cache key of a call to `model` with `settings`, `encoded` being
  * `encodePrompt(options.prompt)`. It remembers the keys of recent plain-text calls (bounded in
  * entries and prompt length, oldest dropped first): asking the same question again skips
- * canonicalising and hashing it (~3 µs of a ~17 µs cache hit).
+ * canonicalising and hashing it (~3 µs of a ~17 µs cache hit). Prompts of plain messages only.
  */
 export const makeCallKeys = () => {
   const recent = new Map<string, string>()
   return (options: CallOptions, model: KeyModel, settings: object | undefined, encoded: unknown): string => {
+    const plain = plainOf(options.prompt)
     const derive = () =>
       cacheKey({
         provider: model.provider,
         model: model.model,
         settings: settings as Record<string, unknown> | undefined,
         prompt: encoded,
-        promptCanonical: typeof options.prompt === "string" && textShortcutHolds ? textPromptCanonical(options.prompt) : undefined,
+        promptCanonical: plain === undefined ? undefined : plainCanonical(plain),
         tools: toolsOf(options),
         responseSchema: options.schema === undefined ? undefined : jsonSchemaOf(options.schema)
       })
-    const prompt = options.prompt
-    if (typeof prompt !== "string" || prompt.length > RECENT_KEY_MAX_CHARS || options.toolkit !== undefined) return derive()
+    const text = plain === undefined || options.toolkit !== undefined ? undefined : promptText(plain)
+    if (text === undefined) return derive()
     const memo = `${model.key}\u0000${settings === undefined ? "" : canonicalJson(settings)}\u0000${
       options.schema === undefined ? "" : schemaIdOf(options.schema)
-    }\u0000${prompt}`
+    }\u0000${text}`
     let key = recent.get(memo)
     if (key === undefined) {
       key = derive()
