@@ -13,7 +13,9 @@ import { Effect, Layer, PubSub, type Scope } from "effect"
 import { type WorkflowEvent, WorkflowEvents, type WorkflowEventsService } from "../services/WorkflowEvents.js"
 
 const fromPubSub = (pubsub: PubSub.PubSub<WorkflowEvent>): WorkflowEventsService => ({
-  publish: (event) => Effect.asVoid(PubSub.publish(pubsub, event)),
+  // `unsafeOffer` publishes as `publish` does whenever the bus has room (an unbounded bus always
+  // has), without its fiber steps (two events per LLM call); a full or shut-down bus takes `publish`.
+  publish: (event) => Effect.suspend(() => pubsub.unsafeOffer(event) ? Effect.void : Effect.asVoid(PubSub.publish(pubsub, event))),
   subscribe: PubSub.subscribe(pubsub)
 })
 

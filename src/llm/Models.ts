@@ -28,6 +28,12 @@ export const make: Effect.Effect<Models, never, ModelFactory | Scope.Scope> = Ef
     }
     return found
   }
+  // Each model is built once (`cachedFunction`: concurrent first calls share the build); a built
+  // model is then read from `ready`, without the cached function's hashing and Deferred per attempt.
   const built = yield* Effect.cachedFunction((ref: string) => Scope.extend(factory.make(resolve(ref)), scope))
-  return { resolve, get: (ref) => built(ref.ref), withSettings: factory.withSettings }
+  const ready = new Map<string, Effect.Effect<LanguageModel.Service>>()
+  const get = (ref: ModelRef): Effect.Effect<LanguageModel.Service> =>
+    ready.get(ref.ref) ??
+      Effect.tap(built(ref.ref), (model) => Effect.sync(() => ready.set(ref.ref, Effect.succeed(model))))
+  return { resolve, get, withSettings: factory.withSettings }
 })
