@@ -20,7 +20,7 @@ import type { Pricing } from "../services/Pricing.js"
 import * as RateLimiter from "../services/RateLimiter.js"
 import type { HistoryRecorder, RunHistory, RunHistoryError } from "../services/RunHistory.js"
 import type { WorkflowEvents } from "../services/WorkflowEvents.js"
-import type * as Resilience from "../llm/Retry.js"
+import type * as Retry from "../llm/Retry.js"
 import * as CircuitBreakerMemory from "./CircuitBreakerMemory.js"
 import * as LlmCacheMemory from "./LlmCacheMemory.js"
 import * as LlmProvider from "./LlmProvider.js"
@@ -68,7 +68,7 @@ export const configLayer = (env: Readonly<Record<string, string>>): Layer.Layer<
   )
 
 /** Retries with no wait at all, whatever the configuration says. */
-const instantPolicy = (policy: Resilience.RetryPolicy): Resilience.RetryPolicy => ({
+const instantPolicy = (policy: Retry.RetryPolicy): Retry.RetryPolicy => ({
   ...policy,
   initialWait: Duration.zero,
   maxWait: Duration.zero,
