@@ -154,11 +154,13 @@ export const make = (settings: Settings): Effect.Effect<LanguageModel.Service, n
         const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
         const policy = Context.get(fiber.currentContext, CachePolicy)
         const model = models.resolve(ctx.model ?? settings.model)
-        const encoded = encodePrompt(options.prompt)
+        // Encoded at most once, and only if needed: a key from the memo and a cache hit need none.
+        let encoded: unknown
+        const encode = () => (encoded ??= encodePrompt(options.prompt))
         const call: Call = { method, options, ask, ctx, clock, started: clock.unsafeCurrentTimeMillis(), model, tokens: 0 }
         const cacheable = settings.cacheEnabled && isCacheable(options) && policy !== "bypass"
-        const key = callKey(options, model, ctx.settings, encoded)
-        const provider = () => miss({ ...call, tokens: estimateTokens(encoded) }, key, cacheable)
+        const key = callKey(options, model, ctx.settings, encode)
+        const provider = () => miss({ ...call, tokens: estimateTokens(encode()) }, key, cacheable)
         const response = !(cacheable && policy === "use") ? provider() : Effect.flatMap(cached.read(key), (hit) =>
           Option.isNone(hit) ? provider() : Effect.as(
             telemetry.finished(call, {
@@ -207,23 +209,17 @@ const serviceOf = (
   stream: (options: CallOptions) => Effect.Effect<Stream.Stream<unknown, unknown>>
 ): LanguageModel.Service => {
   type Generate = (options: CallOptions) => Effect.Effect<Response, unknown>
+  const generate = (method: Method) => (options: CallOptions) =>
+    traced(
+      `LanguageModel.${method}`,
+      Effect.mapError(
+        perform(method, options, (m) => (m[method] as unknown as Generate)(options)),
+        (e) => toAiError(e, method)
+      )
+    )
   return {
-    generateText: ((options: CallOptions) =>
-      traced(
-        "LanguageModel.generateText",
-        Effect.mapError(
-          perform("generateText", options, (m) => (m.generateText as unknown as Generate)(options)),
-          (e) => toAiError(e, "generateText")
-        )
-      )) as unknown as LanguageModel.Service["generateText"],
-    generateObject: ((options: CallOptions) =>
-      traced(
-        "LanguageModel.generateObject",
-        Effect.mapError(
-          perform("generateObject", options, (m) => (m.generateObject as unknown as Generate)(options)),
-          (e) => toAiError(e, "generateObject")
-        )
-      )) as unknown as LanguageModel.Service["generateObject"],
+    generateText: generate("generateText") as unknown as LanguageModel.Service["generateText"],
+    generateObject: generate("generateObject") as unknown as LanguageModel.Service["generateObject"],
     streamText: ((options: CallOptions) => Stream.unwrap(stream(options))) as unknown as LanguageModel.Service["streamText"]
   }
 }

@@ -275,21 +275,21 @@ export interface KeyModel {
 }
 
 /**
- * A function giving the cache key of a call to `model` with `settings`, `encoded` being
- * `encodePrompt(options.prompt)`. It remembers the keys of recent plain-text calls (bounded in
+ * A function giving the cache key of a call to `model` with `settings`; `encoded()` gives
+ * `encodePrompt(options.prompt)`, asked for only when the key must be derived. It remembers the keys of recent plain-text calls (bounded in
  * entries and prompt length, oldest dropped first): asking the same question again skips
  * canonicalising and hashing it (~3 µs of a ~17 µs cache hit). Prompts of plain messages only.
  */
 export const makeCallKeys = () => {
   const recent = new Map<string, string>()
-  return (options: CallOptions, model: KeyModel, settings: object | undefined, encoded: unknown): string => {
+  return (options: CallOptions, model: KeyModel, settings: object | undefined, encoded: () => unknown): string => {
     const plain = plainOf(options.prompt)
     const derive = () =>
       cacheKey({
         provider: model.provider,
         model: model.model,
         settings: settings as Record<string, unknown> | undefined,
-        prompt: encoded,
+        prompt: plain === undefined ? encoded() : undefined,
         promptCanonical: plain === undefined ? undefined : plainCanonical(plain),
         tools: toolsOf(options),
         responseSchema: options.schema === undefined ? undefined : jsonSchemaOf(options.schema)
