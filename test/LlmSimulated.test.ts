@@ -8,6 +8,7 @@ import { Chunk, Duration, Effect, Either, Fiber, Option, Schema, Stream, TestClo
 import * as LlmProvider from "../src/layers/LlmProvider.js"
 import * as LlmSimulated from "../src/layers/LlmSimulated.js"
 import { fromAiError } from "../src/services/LlmError.js"
+import * as ModelFactory from "../src/services/ModelFactory.js"
 import { testConfig, testConfigLayer } from "./support/config.js"
 
 const calm: LlmSimulated.Options = { model: "simulated-1", seed: 1, latencyMs: 0, errorRate: 0, rateLimitRate: 0 }
@@ -142,6 +143,21 @@ describe("simulated faults", () => {
       yield* TestClock.adjust(Duration.seconds(1))
       const outcome = yield* Fiber.join(fiber)
       expect(Either.isLeft(outcome) && outcome.left._tag).toBe("TimeoutException")
+    }))
+
+  it.effect("with a deadline, a hang ends at the deadline as a Timeout; an answer in time is untouched", () =>
+    Effect.gen(function*() {
+      const deadline = ModelFactory.deadline(ModelFactory.refOf("simulated", "simulated-1"), Duration.seconds(5))
+      const hanging = yield* LlmSimulated.make({ ...calm, errorRate: 1, timeoutShare: 1, deadline })
+      const fiber = yield* Effect.fork(Effect.flip(hanging.generateText({ prompt: "hi" })))
+      yield* TestClock.adjust(Duration.seconds(4))
+      expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
+      yield* TestClock.adjust(Duration.seconds(1))
+      expect(fromAiError(yield* Fiber.join(fiber), context, 0)).toMatchObject({ _tag: "Timeout", timeoutMs: 5_000 })
+      const slowButInTime = yield* LlmSimulated.make({ ...calm, latencyMs: 2_000, deadline })
+      const answer = yield* Effect.fork(slowButInTime.generateText({ prompt: "hi" }))
+      yield* TestClock.adjust(Duration.seconds(3))
+      expect((yield* Fiber.join(answer)).text.length).toBeGreaterThan(0)
     }))
 
   it.effect("fault rates are roughly honoured over 1,000 calls", () =>

@@ -17,14 +17,24 @@ import * as WorkflowEventsPubSub from "../src/layers/WorkflowEventsPubSub.js"
 import { fromAiError } from "../src/services/LlmError.js"
 import { type WorkflowEvent, WorkflowEvents } from "../src/services/WorkflowEvents.js"
 
-/** A model of one's own: it answers "echo: <prompt>" unless told to fail, and counts its calls. */
-const myModel = (failures: { remaining: number }, calls: { count: number }) =>
+/** What the model does before it answers: fail `remaining` calls, or first never answer `hangs`. */
+interface Trouble {
+  remaining: number
+  hangs?: number
+}
+
+/** A model of one's own: it answers "echo: <prompt>" unless told otherwise, and counts its calls. */
+const myModel = (failures: Trouble, calls: { count: number }) =>
   Layer.effect(
     LanguageModel.LanguageModel,
     LanguageModel.make({
       generateText: (options) =>
         Effect.suspend(() => {
           calls.count += 1
+          if ((failures.hangs ?? 0) > 0) {
+            failures.hangs = (failures.hangs ?? 0) - 1
+            return Effect.never
+          }
           if (failures.remaining > 0) {
             failures.remaining -= 1
             return Effect.fail(new AiError.UnknownError({ module: "MyLlama", method: "generateText", description: "overloaded" }))
@@ -54,7 +64,7 @@ const baseEnv = {
 }
 
 /** The stack around `myModel`, on in-memory infrastructure, with `env` over the defaults above. */
-const stack = (env: Record<string, string>, failures = { remaining: 0 }) => {
+const stack = (env: Record<string, string>, failures: Trouble = { remaining: 0 }) => {
   const calls = { count: 0 }
   const infra = Layer.mergeAll(
     LlmCacheMemory.layer,
@@ -118,6 +128,21 @@ describe("your own model, wrapped by ResilientLanguageModel.around", () => {
         ["my-llama", 2, "provider_unavailable"]
       ])
       expect(seen.find((e) => e._tag === "LlmCallFinished")).toMatchObject({ attempt: 3, status: "success" })
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.scoped("a call that never answers ends at LLM_TIMEOUT, kept on the TestClock, and is retried", () => {
+    const { calls, layer } = stack({ LLM_TIMEOUT: "5" }, { remaining: 0, hangs: 1 })
+    return Effect.gen(function*() {
+      const events = yield* (yield* WorkflowEvents).subscribe
+      const fiber = yield* Effect.fork(ask("slow"))
+      yield* TestClock.adjust("4 seconds")
+      expect(calls.count).toBe(1)
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* Fiber.join(fiber)).toBe("echo: slow")
+      expect(calls.count).toBe(2)
+      const retried = (yield* drain(events)).filter((e) => e._tag === "Retrying")
+      expect(retried.map((e) => [e.model, e.reason])).toEqual([["my-llama", "timeout"]])
     }).pipe(Effect.provide(layer))
   })
 

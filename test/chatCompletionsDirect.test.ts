@@ -11,9 +11,9 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Layer, Redacted, Schema, TestClock } from "effect"
-import { timeoutFail } from "../src/internal/timeout.js"
 import * as LlmOpenAiCompatible from "../src/layers/LlmOpenAiCompatible.js"
 import { fromAiError, type LlmError } from "../src/services/LlmError.js"
+import * as ModelFactory from "../src/services/ModelFactory.js"
 import * as FakeProvider from "./support/FakeProvider.js"
 
 const KEY = "sk-or-v1-PARITY-KEY-5e1d"
@@ -24,9 +24,15 @@ const noHttpClient = Layer.succeed(
   HttpClient.make((request) => Effect.die(new Error(`HttpClient used for ${request.url}`)))
 )
 
-const modelsAt = (fake: FakeProvider.FakeProvider) =>
+const modelsAt = (fake: FakeProvider.FakeProvider, deadline?: ModelFactory.Deadline) =>
   Effect.gen(function*() {
-    const options: LlmOpenAiCompatible.Options = { model: "vendor/model-1", apiUrl: fake.openaiUrl, apiKey: Redacted.make(KEY), title: "effect-agents" }
+    const options: LlmOpenAiCompatible.Options = {
+      model: "vendor/model-1",
+      apiUrl: fake.openaiUrl,
+      apiKey: Redacted.make(KEY),
+      title: "effect-agents",
+      deadline
+    }
     const direct = yield* LlmOpenAiCompatible.make(options).pipe(Effect.provide(noHttpClient))
     // Built in the test's scope: the client must outlive the model's construction.
     const http = yield* Layer.build(NodeHttpClient.layerUndici)
@@ -230,11 +236,14 @@ describe("chat completions: direct path vs @effect/ai-openrouter", () => {
     }))
 })
 
-describe("chat completions: timeouts and interruption", () => {
-  class TookTooLong extends Schema.TaggedError<TookTooLong>()("TookTooLong", {}) {}
-  /** The resilient layer's per-attempt timeout, as it wraps every call. */
-  const within = <A, E>(self: Effect.Effect<A, E>, duration: Duration.DurationInput) =>
-    timeoutFail(self, Duration.decode(duration), () => new TookTooLong())
+describe("chat completions: deadlines and interruption", () => {
+  /** The deadline the resilient layer gives the model (`LLM_TIMEOUT`). */
+  const deadline = (duration: Duration.DurationInput) =>
+    ModelFactory.deadline(ModelFactory.refOf("openai", "vendor/model-1"), Duration.decode(duration))
+
+  /** The `Timeout` a call failed with, as the resilient layer reads it back. */
+  const timeoutOf = (error: AiError.AiError) =>
+    fromAiError(error, { provider: "openai", model: "vendor/model-1" }, Date.now())
 
   /** Waits (live) until the fake has no open connection, up to a second; returns how many remain. */
   const connectionsAfterAWhile = (fake: FakeProvider.FakeProvider) =>
@@ -246,42 +255,42 @@ describe("chat completions: timeouts and interruption", () => {
   it.scoped("the service is a plain LanguageModel: its three methods and nothing hidden", () =>
     Effect.gen(function*() {
       const fake = yield* FakeProvider.make({ script: () => FakeProvider.ok("hi") })
-      const { direct } = yield* modelsAt(fake)
+      const { direct } = yield* modelsAt(fake, deadline("5 seconds"))
       expect(Reflect.ownKeys(direct).map(String).sort()).toEqual(["generateObject", "generateText", "streamText"])
     }))
 
-  it.scopedLive("a hanging request ends with the timeout's error and its connection is closed", () =>
+  it.scopedLive("a hanging request ends at the deadline with a Timeout, and its connection is closed", () =>
     Effect.gen(function*() {
       const fake = yield* FakeProvider.make({ script: () => FakeProvider.hang })
-      const { direct } = yield* modelsAt(fake)
-      const error = yield* Effect.flip(within(direct.generateText({ prompt: "hi" }), "50 millis"))
-      expect(error).toBeInstanceOf(TookTooLong)
+      const { direct } = yield* modelsAt(fake, deadline("50 millis"))
+      const error = yield* Effect.flip(direct.generateText({ prompt: "hi" }))
+      expect(timeoutOf(error)).toMatchObject({ _tag: "Timeout", timeoutMs: 50, provider: "openai" })
       expect(fake.requests).toHaveLength(1)
       // The request was aborted, not left hanging on the pool.
       expect(yield* connectionsAfterAWhile(fake)).toBe(0)
     }))
 
-  it.scopedLive("an answer inside the timeout comes through unchanged", () =>
+  it.scopedLive("an answer inside the deadline comes through unchanged", () =>
     Effect.gen(function*() {
       const fake = yield* FakeProvider.make({ script: () => FakeProvider.ok("in time") })
-      const { direct } = yield* modelsAt(fake)
-      const response = yield* within(direct.generateText({ prompt: "hi" }), "5 seconds")
+      const { direct } = yield* modelsAt(fake, deadline("5 seconds"))
+      const response = yield* direct.generateText({ prompt: "hi" })
       expect(response.text).toBe("in time")
     }))
 
-  it.scopedLive("a call that needs the package is held to the timeout too", () =>
+  it.scopedLive("a call that needs the package is held to the deadline too", () =>
     Effect.gen(function*() {
       const fake = yield* FakeProvider.make({ script: () => FakeProvider.hang })
-      const { viaPackage } = yield* modelsAt(fake)
-      const error = yield* Effect.flip(within(viaPackage.generateText({ prompt: "hi" }), "50 millis"))
-      expect(error).toBeInstanceOf(TookTooLong)
+      const { viaPackage } = yield* modelsAt(fake, deadline("50 millis"))
+      const error = yield* Effect.flip(viaPackage.generateText({ prompt: "hi" }))
+      expect(timeoutOf(error)).toMatchObject({ _tag: "Timeout", timeoutMs: 50 })
       expect(yield* connectionsAfterAWhile(fake)).toBe(0)
     }))
 
   it.scopedLive("interrupting the call aborts the request", () =>
     Effect.gen(function*() {
       const fake = yield* FakeProvider.make({ script: () => FakeProvider.hang })
-      const { direct } = yield* modelsAt(fake)
+      const { direct } = yield* modelsAt(fake, deadline("30 seconds"))
       const fiber = yield* Effect.fork(direct.generateText({ prompt: "hi" }))
       for (let i = 0; i < 100 && fake.requests.length === 0; i++) yield* Effect.sleep("10 millis")
       expect(fake.requests).toHaveLength(1)
@@ -289,12 +298,12 @@ describe("chat completions: timeouts and interruption", () => {
       expect(yield* connectionsAfterAWhile(fake)).toBe(0)
     }))
 
-  it.scoped("under TestClock the timeout is kept by the clock, not a real timer", () =>
+  it.scoped("the package path's deadline is kept by the fiber's clock (TestClock)", () =>
     Effect.gen(function*() {
       const fake = yield* FakeProvider.make({ script: () => FakeProvider.hang })
-      const { direct } = yield* modelsAt(fake)
-      const fiber = yield* Effect.fork(Effect.flip(within(direct.generateText({ prompt: "hi" }), "30 seconds")))
+      const { viaPackage } = yield* modelsAt(fake, deadline("30 seconds"))
+      const fiber = yield* Effect.fork(Effect.flip(viaPackage.generateText({ prompt: "hi" })))
       yield* TestClock.adjust("30 seconds")
-      expect(yield* Fiber.join(fiber)).toBeInstanceOf(TookTooLong)
+      expect(timeoutOf(yield* Fiber.join(fiber))).toMatchObject({ _tag: "Timeout", timeoutMs: 30_000 })
     }))
 })

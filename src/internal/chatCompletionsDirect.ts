@@ -16,27 +16,29 @@ import { type CallOptions, prepare } from "./chatCompletionsRequest.js"
 import { respond } from "./chatCompletionsResponse.js"
 
 export type { CallOptions } from "./chatCompletionsRequest.js"
-export type { Endpoint } from "./chatCompletionsExchange.js"
+export type { Endpoint, TimeLimit } from "./chatCompletionsExchange.js"
 
 /** The calls one model can send directly. */
 export interface DirectPath {
   /**
    * The call, or `undefined` when it needs the package. `config` is the package's per-request
-   * config (model settings from `OpenRouterLanguageModel.withConfigOverride`), sent as it is.
+   * config (model settings from `OpenRouterLanguageModel.withConfigOverride`), sent as it is;
+   * `limit`, when given, ends the call (request aborted) with its error.
    */
   readonly generate: (
     config: Readonly<Record<string, unknown>> | undefined,
-    options: CallOptions
+    options: CallOptions,
+    limit: Exchange.TimeLimit | undefined
   ) => Effect.Effect<LanguageModel.GenerateTextResponse<{}>, AiError.AiError> | undefined
 }
 
 /** The direct path of `model` at `endpoint`; its connection pool closes with the scope. */
 export const make = (model: string, endpoint: Exchange.Endpoint): Effect.Effect<DirectPath, never, Scope.Scope> =>
   Effect.map(Exchange.make(endpoint), (exchange) => ({
-    generate: (config, options) => {
+    generate: (config, options, limit) => {
       const prepared = prepare(model, config, options)
       return prepared === undefined
         ? undefined
-        : Effect.flatMap(exchange.send(prepared.body), (parts) => respond(prepared, parts))
+        : Effect.flatMap(exchange.send(prepared.body, limit), (parts) => respond(prepared, parts))
     }
   }))

@@ -21,10 +21,19 @@ export interface Endpoint {
   readonly headers: Readonly<Record<string, string>>
 }
 
+/** How long an exchange may take, and what it fails with after that. */
+export interface TimeLimit {
+  readonly millis: number
+  readonly onTimeout: () => AiError.AiError
+}
+
 /** Sends chat-completion requests to one endpoint. */
 export interface Exchange {
-  /** One request and its parts; interrupting the fiber aborts the request. */
-  readonly send: (body: ChatRequest) => Effect.Effect<Array<Response.AnyPart>, AiError.AiError>
+  /**
+   * One request and its parts; interrupting the fiber aborts the request, and so does `limit`
+   * running out (on the system timer, as undici keeps its own timeouts).
+   */
+  readonly send: (body: ChatRequest, limit: TimeLimit | undefined) => Effect.Effect<Array<Response.AnyPart>, AiError.AiError>
 }
 
 // The package's client names, so errors read the same on both paths.
@@ -95,6 +104,9 @@ interface Target {
 /** What an aborted exchange reports to undici (never seen by callers: they are settled first). */
 const abortReason = (): Error => new Error("the call was interrupted")
 
+/** The longest delay a JS timer keeps; a longer limit is no limit. */
+const MAX_TIMER_MILLIS = 2 ** 31 - 1
+
 /**
  * One exchange on undici's `dispatch` handler API rather than `request`: the body arrives as
  * buffers, with no `Readable`, `AbortSignal` or body mixin per call (measured ~1.6× less client CPU
@@ -104,17 +116,30 @@ const send = (
   pool: Agent,
   target: Either.Either<Target, unknown>,
   endpoint: Endpoint,
-  body: ChatRequest
+  body: ChatRequest,
+  limit: TimeLimit | undefined
 ): Effect.Effect<Array<Response.AnyPart>, AiError.AiError> =>
   Effect.async<Array<Response.AnyPart>, AiError.AiError>((resume) => {
     let settled = false
     // undici hands the controller over when the request starts; an abort before that is kept.
     let controller: Dispatcher.DispatchController | undefined
     let abortRequested = false
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const abort = () => {
+      abortRequested = true
+      if (controller !== undefined && !controller.aborted) controller.abort(abortReason())
+    }
     const settle = (effect: Effect.Effect<Array<Response.AnyPart>, AiError.AiError>) => {
       if (settled) return
       settled = true
+      if (timer !== undefined) clearTimeout(timer)
       resume(effect)
+    }
+    if (limit !== undefined && limit.millis <= MAX_TIMER_MILLIS) {
+      timer = setTimeout(() => {
+        settle(Effect.fail(limit.onTimeout()))
+        abort()
+      }, limit.millis)
     }
     let status = 0
     // Kept as undici gives them; copied into a plain record only for an error (a 2xx needs none).
@@ -147,8 +172,8 @@ const send = (
     }
     return Effect.sync(() => {
       settled = true
-      abortRequested = true
-      if (controller !== undefined && !controller.aborted) controller.abort(abortReason())
+      if (timer !== undefined) clearTimeout(timer)
+      abort()
     })
   })
 
@@ -167,6 +192,6 @@ export const make = (endpoint: Endpoint): Effect.Effect<Exchange, never, Scope.S
         const url = new URL(endpoint.url)
         return { origin: url.origin, path: `${url.pathname}${url.search}` }
       })
-      return { send: (body) => send(pool, target, endpoint, body) }
+      return { send: (body, limit) => send(pool, target, endpoint, body, limit) }
     }
   )

@@ -13,8 +13,9 @@ import * as LanguageModel from "@effect/ai/LanguageModel"
 import * as OpenRouterClient from "@effect/ai-openrouter/OpenRouterClient"
 import * as OpenRouterLanguageModel from "@effect/ai-openrouter/OpenRouterLanguageModel"
 import * as HttpClient from "@effect/platform/HttpClient"
-import { Effect, Layer, Option, Redacted, type Scope, Stream } from "effect"
+import { Duration, Effect, Layer, Option, Redacted, type Scope, Stream } from "effect"
 import { AppConfig, type AppConfigShape } from "../services/AppConfig.js"
+import { type Deadline, withDeadline } from "../services/ModelFactory.js"
 import * as Direct from "../internal/chatCompletionsDirect.js"
 import { redactAiError, secretTexts } from "../internal/redaction.js"
 
@@ -35,6 +36,11 @@ export interface Options {
   readonly title?: string | undefined
   /** `false` sends every call through `@effect/ai-openrouter` (the parity test compares both). */
   readonly direct?: boolean | undefined
+  /**
+   * Each call answers within it or fails with its error, its request aborted: on the direct path
+   * by one timer on the request, on the package's by `ModelFactory.withDeadline`.
+   */
+  readonly deadline?: Deadline | undefined
 }
 
 /** The package's model over `HttpClient`, every error redacted. */
@@ -74,17 +80,24 @@ const directEndpoint = (options: Options): Direct.Endpoint => ({
  * provider options, and streams go through `@effect/ai-openrouter`, where non-2xx answers are
  * turned into errors by the HTTP client itself (`filterStatusOk`). On both paths every status —
  * 429 as much as 503 — yields an `HttpResponseError` with its headers (Retry-After) and body, and
- * every error is redacted. Interrupting a call aborts its request.
+ * every error is redacted. Interrupting a call aborts its request; so does `deadline`.
  */
 export const make = (options: Options): Effect.Effect<LanguageModel.Service, never, HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function*() {
     const secrets = secretTexts(options.apiKey)
     const redact = (error: AiError.AiError) => redactAiError(error, secrets)
-    const viaPackage = yield* makePackageModel(options, redact)
+    const { deadline } = options
+    const packageModel = yield* makePackageModel(options, redact)
+    const viaPackage = deadline === undefined ? packageModel : withDeadline(packageModel, deadline)
     const direct = options.direct === false ? undefined : yield* Direct.make(options.model, directEndpoint(options))
+    const limitOf = (method: string): Direct.TimeLimit | undefined =>
+      deadline === undefined
+        ? undefined
+        : { millis: Duration.toMillis(deadline.duration), onTimeout: () => deadline.exceeded(method) }
+    const limits = { generateText: limitOf("generateText"), generateObject: limitOf("generateObject") }
     const generate = (method: "generateText" | "generateObject", callOptions: Direct.CallOptions) =>
       Effect.flatMap(OpenRouterLanguageModel.Config.getOrUndefined, (config) => {
-        const call = direct?.generate(config, callOptions)
+        const call = direct?.generate(config, callOptions, limits[method])
         if (call !== undefined) return Effect.mapError(call, redact)
         return (method === "generateObject"
           ? viaPackage.generateObject(callOptions as never)

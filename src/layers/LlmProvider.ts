@@ -14,7 +14,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Effect, Layer, Schema, type Scope } from "effect"
 import { applySettings } from "../internal/modelSettings.js"
 import { AppConfig, type AppConfigShape, type ProviderName } from "../services/AppConfig.js"
-import { ModelFactory, type ModelFactoryService, type ModelRef } from "../services/ModelFactory.js"
+import { type Deadline, ModelFactory, type ModelFactoryService, type ModelRef, withDeadline } from "../services/ModelFactory.js"
 import { keyOf } from "../services/RateLimiter.js"
 import * as LlmGoogle from "./LlmGoogle.js"
 import * as LlmOpenAiCompatible from "./LlmOpenAiCompatible.js"
@@ -31,22 +31,29 @@ export const modelLabel = (config: AppConfigShape, model: string = config.llm.mo
   config.llm.provider === "simulated" ? LlmSimulated.modelId(model) : model
 
 /**
- * A `LanguageModel` of the configured provider for `model` (default `config.llm.model`). The
- * simulated provider ignores the HTTP client; Gemini's client needs the scope.
+ * A `LanguageModel` of the configured provider for `model` (default `config.llm.model`), each call
+ * held to `deadline` when one is given. The simulated provider ignores the HTTP client; Gemini's
+ * client needs the scope.
  */
 export const makeModel = (
   config: AppConfigShape,
-  model: string = config.llm.model
+  model: string = config.llm.model,
+  deadline?: Deadline
 ): Effect.Effect<LanguageModel.Service, never, HttpClient.HttpClient | Scope.Scope> => {
   switch (config.llm.provider) {
     case "openrouter":
-      return LlmOpenAiCompatible.make(LlmOpenAiCompatible.optionsFromConfig(config, "openrouter", model))
     case "openai":
-      return LlmOpenAiCompatible.make(LlmOpenAiCompatible.optionsFromConfig(config, "openai", model))
+      return LlmOpenAiCompatible.make({
+        ...LlmOpenAiCompatible.optionsFromConfig(config, config.llm.provider, model),
+        deadline
+      })
     case "google":
-      return LlmGoogle.make(LlmGoogle.optionsFromConfig(config, model))
+      return Effect.map(
+        LlmGoogle.make(LlmGoogle.optionsFromConfig(config, model)),
+        (made) => (deadline === undefined ? made : withDeadline(made, deadline))
+      )
     case "simulated":
-      return LlmSimulated.make(LlmSimulated.optionsFromConfig(config, model))
+      return LlmSimulated.make({ ...LlmSimulated.optionsFromConfig(config, model), deadline })
   }
 }
 
@@ -114,7 +121,8 @@ export const factory = (config: AppConfigShape): Effect.Effect<ModelFactoryServi
           key: keyOf(provider, model)
         }
       },
-      make: (ref) => makeModel(withProvider(config, providerOf(ref)), ref.model).pipe(Effect.provide(context)),
+      make: (ref, deadline) =>
+        makeModel(withProvider(config, providerOf(ref)), ref.model, deadline).pipe(Effect.provide(context)),
       withSettings: (ref, settings) => applySettings(providerOf(ref), settings)
     }
   })

@@ -14,6 +14,7 @@ import * as LanguageModel from "@effect/ai/LanguageModel"
 import type * as Response from "@effect/ai/Response"
 import { Clock, Duration, Effect, Either, Layer, Option, Stream } from "effect"
 import { AppConfig, type AppConfigShape } from "../services/AppConfig.js"
+import type { Deadline } from "../services/ModelFactory.js"
 import { fnv1a, seededRandom } from "../internal/seededRandom.js"
 import { makeDraw, type Outcome } from "../internal/simulatedFaults.js"
 import { estimateTokens, plainText, promptText, structuredText } from "../internal/simulatedOutput.js"
@@ -39,6 +40,8 @@ export interface Options {
   readonly timeoutShare?: number
   /** How long a hang lasts before it ends in a 504; default 10 minutes. */
   readonly hangMs?: number
+  /** A call that would take longer fails with its error once it has passed (`ModelFactory`). */
+  readonly deadline?: Deadline | undefined
 }
 
 // Kept here for users of this module; the functions live with the rest of the simulated output.
@@ -109,6 +112,7 @@ export const make = (options: Options): Effect.Effect<LanguageModel.Service> =>
     const seed = options.seed | 0
     const nextOutcome = makeDraw(options)
     const hangMs = options.hangMs ?? 600_000
+    const deadline = options.deadline
     let calls = 0
 
     const answer = (providerOptions: LanguageModel.ProviderOptions) =>
@@ -116,6 +120,12 @@ export const make = (options: Options): Effect.Effect<LanguageModel.Service> =>
         // Drawn before any wait, so concurrent calls take their outcomes in arrival order.
         const outcome = nextOutcome()
         const call = ++calls
+        // The simulation knows how long the call will take: past the deadline, it ends there.
+        const takesMs = outcome._tag === "Hang" ? hangMs : outcome.latencyMs
+        if (deadline !== undefined && takesMs > Duration.toMillis(deadline.duration)) {
+          yield* wait(Duration.toMillis(deadline.duration))
+          return yield* Effect.fail(deadline.exceeded("generateText"))
+        }
         yield* failIfFault(model, outcome, hangMs)
         const input = promptText(providerOptions.prompt)
         const promptHash = fnv1a(input, fnv1a(`seed:${seed}`))

@@ -3,7 +3,7 @@
  *
  * A call goes through small stages (`src/llm/`): the cache (`LlmCacheKey`, `CachedResponses`),
  * single-flight (identical requests in flight share one provider call), one bare attempt (breaker →
- * limiter → timeout → model, `Attempt`), and only if that fails, retries as a `Schedule` (`Retry`)
+ * limiter → model within its deadline, `Attempt`), and only if that fails, retries as a `Schedule` (`Retry`)
  * within fallbacks across models as an `ExecutionPlan` (`Fallback`). `CallTelemetry` publishes the
  * events, metrics, logs and budget tallies. Only successes enter the cache.
  *
@@ -81,11 +81,11 @@ export const make = (settings: Settings): Effect.Effect<LanguageModel.Service, n
   Effect.gen(function*() {
     const cache = yield* LlmCache
     const pricing = yield* Pricing
-    const models = yield* Models.make
+    const models = yield* Models.make(settings.timeout)
     const breaker = yield* CircuitBreaker
     const telemetry = yield* CallTelemetry.make(yield* WorkflowEvents, breaker)
     const limiter = yield* RateLimiter
-    const attempt = Attempt.make({ breaker, limiter, models, telemetry, timeout: settings.timeout })
+    const attempt = Attempt.make({ breaker, limiter, models, telemetry })
     const cached = CachedResponses.make(cache)
     const callKey = makeCallKeys()
     const flights = SingleFlight.make<Answer, Failed>()

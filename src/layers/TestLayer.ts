@@ -15,7 +15,7 @@ import { Context, Duration, Either, Effect, Layer, Logger, type Scope } from "ef
 import { AppConfig, decodeSettings, type RawSetting } from "../services/AppConfig.js"
 import type { CircuitBreaker } from "../services/CircuitBreaker.js"
 import type { LlmCache } from "../services/LlmCache.js"
-import { ModelFactory } from "../services/ModelFactory.js"
+import { ModelFactory, type ModelFactoryService, withDeadline } from "../services/ModelFactory.js"
 import type { Pricing } from "../services/Pricing.js"
 import * as RateLimiter from "../services/RateLimiter.js"
 import type { HistoryRecorder, RunHistory, RunHistoryError } from "../services/RunHistory.js"
@@ -104,7 +104,9 @@ const resilientModel = (instant: boolean, inner: LanguageModel.Service | undefin
     const settings = ResilientLanguageModel.settingsFromConfig(cfg)
     // References resolve and are labelled as in production; a given model answers all of them.
     const providers = yield* LlmProvider.factory(cfg).pipe(Effect.provide(LlmProvider.layerHttpClient))
-    const factory = inner === undefined ? providers : { ...providers, make: () => Effect.succeed(inner) }
+    const factory: ModelFactoryService = inner === undefined
+      ? providers
+      : { ...providers, make: (_, deadline) => Effect.succeed(withDeadline(inner, deadline)) }
     return yield* ResilientLanguageModel.make({
       ...settings,
       retry: instant ? instantPolicy(settings.retry) : settings.retry

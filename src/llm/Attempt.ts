@@ -1,21 +1,19 @@
 /**
  * Attempt — one try of a call on one model: the circuit breaker admits it, the rate limiter grants
- * a permit (a wait is published), the attempt is announced, and the model answers within the
- * per-attempt timeout. Whatever it fails with becomes an `LlmError`; a 429's `Retry-After` pauses
- * every caller of the model's limiter key.
+ * a permit (a wait is published), the attempt is announced, and the model answers (within the
+ * per-attempt deadline its `ModelFactory` keeps). Whatever it fails with becomes an `LlmError`; a
+ * 429's `Retry-After` pauses every caller of the model's limiter key.
  */
 import type { LanguageModel } from "@effect/ai"
 import { isAiError } from "@effect/ai/AiError"
 import { Duration, Effect } from "effect"
-import { timeoutFail } from "../internal/timeout.js"
 import type { CircuitBreakerService } from "../services/CircuitBreaker.js"
 import {
   countsAsProviderFailure,
   fromAiError,
   isLlmError,
   type LlmError,
-  ProviderUnavailable,
-  Timeout
+  ProviderUnavailable
 } from "../services/LlmError.js"
 import type { ModelRef } from "../services/ModelFactory.js"
 import type { RateLimiterService } from "../services/RateLimiter.js"
@@ -41,16 +39,13 @@ export interface AttemptStages {
   readonly limiter: RateLimiterService
   readonly models: Models
   readonly telemetry: CallTelemetry
-  /** Per attempt (`LLM_TIMEOUT`). */
-  readonly timeout: Duration.Duration
 }
 
 /** Counts only failures the provider is to blame for against a circuit. */
 const breakerOptions = { isFailure: countsAsProviderFailure } as const
 
 export const make = (stages: AttemptStages): Attempt => {
-  const { breaker, limiter, models, telemetry, timeout } = stages
-  const timeoutMs = Duration.toMillis(timeout)
+  const { breaker, limiter, models, telemetry } = stages
 
   /** Any failure of a model as an `LlmError`; a rate limit with `Retry-After` also pauses the key. */
   const failure = (call: Call, model: ModelRef) => (cause: unknown): Effect.Effect<never, LlmError> => {
@@ -65,10 +60,8 @@ export const make = (stages: AttemptStages): Attempt => {
       : Effect.fail(error)
   }
 
-  const ask = (call: Call, model: ModelRef, service: LanguageModel.Service): Effect.Effect<Response, unknown> => {
-    const asked = call.ctx.settings === undefined ? call.ask(service) : models.withSettings(model, call.ctx.settings)(call.ask(service))
-    return timeoutFail(asked, timeout, () => new Timeout({ provider: model.provider, model: model.label, timeoutMs }))
-  }
+  const ask = (call: Call, model: ModelRef, service: LanguageModel.Service): Effect.Effect<Response, unknown> =>
+    call.ctx.settings === undefined ? call.ask(service) : models.withSettings(model, call.ctx.settings)(call.ask(service))
 
   const unguarded = (call: Call, model: ModelRef, count: Count): Effect.Effect<Response, LlmError> =>
     Effect.flatMap(limiter.acquire(model.key, { requests: 1, tokens: call.tokens }), (waited) => {
