@@ -29,10 +29,11 @@ const EPSILON_USD = 1e-12
 const usd = (value: number): string => `$${value.toFixed(6)}`
 
 /**
- * A run's budget stopped an LLM call, or was passed. With `estimateUsd`: the call (at most that
- * much) did not fit beside `spentUsd` and the `reservedUsd` of the calls in flight, and was not
- * made. Without it, `spentUsd` above `maxCostUsd`: the run spent more than its budget because a
- * call cost more than it reserved (`agent` made it), so the run does not count as succeeded.
+ * A run's budget stopped an LLM call, or was passed. With `estimateUsd`: `agent`'s call (at most
+ * that much; 0 when its price is unknown) did not fit beside `spentUsd` and the `reservedUsd` of
+ * the calls in flight, and was not made. Without it, `spentUsd` above `maxCostUsd`: the run spent
+ * more than its budget because `agent`'s call cost more than it reserved, so the run does not
+ * count as succeeded.
  */
 export class BudgetExceeded extends Schema.TaggedError<BudgetExceeded>()("BudgetExceeded", {
   agent: Schema.String,
@@ -50,8 +51,10 @@ export class BudgetExceeded extends Schema.TaggedError<BudgetExceeded>()("Budget
       const held = this.reservedUsd !== undefined && this.reservedUsd > 0
         ? ` + ${usd(this.reservedUsd)} held by calls in flight`
         : ""
-      return `${budget}: ${usd(this.spentUsd)} spent${held} leaves no room for agent ${this.agent}'s next call ` +
-        `(up to ${usd(this.estimateUsd)}); it was not made. A lower maxOutputTokens reserves less`
+      const call = this.estimateUsd > 0 ? ` (up to ${usd(this.estimateUsd)})` : ""
+      const hint = this.estimateUsd > 0 ? ". A lower maxOutputTokens reserves less" : ""
+      return `${budget}: ${usd(this.spentUsd)} spent${held} leaves no room for agent ${this.agent}'s next call${call}; ` +
+        `it was not made${hint}`
     }
     if (this.spentUsd > this.maxCostUsd) {
       return `${budget} overspent: ${usd(this.spentUsd)}; agent ${this.agent}'s call cost more than it reserved`
@@ -60,7 +63,8 @@ export class BudgetExceeded extends Schema.TaggedError<BudgetExceeded>()("Budget
   }
 }
 
-interface State {
+/** What a run's calls hold against its budget. */
+export interface State {
   /** USD held by the calls in flight. */
   readonly reservedUsd: number
   /** The agent whose call first took the spend past the budget. */
@@ -102,7 +106,8 @@ export const reserve = (budget: RunBudget, agent: string, estimateUsd: number): 
         ...(budget.runId === undefined ? {} : { runId: budget.runId }),
         spentUsd,
         maxCostUsd: budget.maxCostUsd,
-        ...(estimateUsd > 0 ? { reservedUsd: state.reservedUsd, estimateUsd } : {})
+        reservedUsd: state.reservedUsd,
+        estimateUsd
       })
       return [Effect.fail(refused), state]
     }
@@ -118,11 +123,15 @@ export const check = (budget: RunBudget, agent: string): Effect.Effect<void, Bud
  * counts less than is committed; a cost above the budget remembers who passed it.
  */
 export const settle = (hold: Hold): Effect.Effect<void> =>
-  Ref.update(hold.budget.state, (state) => ({
-    reservedUsd: state.reservedUsd - hold.estimateUsd,
-    overrunBy: state.overrunBy ??
-      (hold.budget.spent.costUsd > hold.budget.maxCostUsd + EPSILON_USD ? hold.agent : undefined)
-  }))
+  Ref.update(hold.budget.state, (state) => {
+    const left = state.reservedUsd - hold.estimateUsd
+    return {
+      // What float subtraction leaves of released reservations is not a reservation.
+      reservedUsd: left > EPSILON_USD ? left : 0,
+      overrunBy: state.overrunBy ??
+        (hold.budget.spent.costUsd > hold.budget.maxCostUsd + EPSILON_USD ? hold.agent : undefined)
+    }
+  })
 
 /** Fails with `BudgetExceeded` when the run spent more than its budget. */
 export const overrun = (budget: RunBudget): Effect.Effect<void, BudgetExceeded> =>
