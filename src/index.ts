@@ -8,6 +8,7 @@
 
 // Ports
 export * as AppConfig from "./services/AppConfig.js"
+export * as Budget from "./services/Budget.js"
 export * as CircuitBreaker from "./services/CircuitBreaker.js"
 export * as LlmCache from "./services/LlmCache.js"
 export * as LlmCacheKey from "./services/LlmCacheKey.js"

@@ -6,10 +6,12 @@
  * agent changing. Structured outputs are decoded with the output Schema; when the model's answer
  * does not decode, the agent re-asks once with the parse error appended (repair) and then fails
  * with `OutputParseError`. Before every call it checks the run budget carried in `WorkflowContext`,
- * so a spent budget stops the run before money is spent, not after.
+ * so a spent budget stops the run before money is spent, not after; the resilient layer then
+ * reserves the call's worst-case cost and refuses it with `BudgetExceeded` when that does not fit.
  */
 import { AiError, LanguageModel, type Prompt } from "@effect/ai"
 import { Cause, Clock, Effect, Exit, Metric, ParseResult, Schema } from "effect"
+import * as Budget from "../services/Budget.js"
 import { fromAiError, type LlmError } from "../services/LlmError.js"
 import * as Metrics from "../services/Metrics.js"
 import * as WorkflowContext from "../services/WorkflowContext.js"
@@ -94,11 +96,13 @@ const isLlmError = (error: unknown): error is LlmError =>
   LLM_ERROR_TAGS.has(error._tag) && !AiError.isAiError(error)
 
 /**
- * Maps whatever the language model failed with to an `LlmError`: the resilient layer already
- * fails with `LlmError`; a bare provider layer fails with `AiError`, mapped here with `fromAiError`.
+ * Maps whatever the language model failed with to an `LlmError`, or the `BudgetExceeded` of a call
+ * the resilient layer refused (carried in an `AiError`, see `toAiError`); a bare provider layer
+ * fails with `AiError`, mapped here with `fromAiError`.
  */
-const toLlmError = (error: unknown, model: string, nowMs: number): LlmError => {
+const toCallError = (error: unknown, model: string, nowMs: number): LlmError | BudgetExceeded => {
   if (isLlmError(error)) return error
+  if (AiError.isAiError(error) && error._tag === "UnknownError" && error.cause instanceof BudgetExceeded) return error.cause
   if (AiError.isAiError(error)) return fromAiError(error, { provider: "unknown", model }, nowMs)
   throw error // unreachable for LanguageModel; surfaces as a defect rather than a wrong tag
 }
@@ -111,15 +115,9 @@ const repairMessage = (issues: string): string =>
   issues +
   "\nAnswer again with only a JSON value that matches the required schema."
 
-/** Fails with `BudgetExceeded` when the current run has spent its budget. */
+/** Fails with `BudgetExceeded` when the current run's budget is used up (spent or held). */
 const checkBudget = (agent: string): Effect.Effect<void, BudgetExceeded> =>
-  Effect.flatMap(WorkflowContext.current, (ctx) => {
-    if (ctx.maxCostUsd === undefined || ctx.run === undefined) return Effect.void
-    const spentUsd = ctx.run.costUsd
-    return spentUsd >= ctx.maxCostUsd
-      ? Effect.fail(new BudgetExceeded({ agent, runId: ctx.runId, spentUsd, maxCostUsd: ctx.maxCostUsd }))
-      : Effect.void
-  })
+  Effect.flatMap(WorkflowContext.current, (ctx) => (ctx.budget === undefined ? Effect.void : Budget.check(ctx.budget, agent)))
 
 const statusOf = <A, E>(exit: Exit.Exit<A, E>): "success" | "error" | "cancelled" =>
   Exit.isSuccess(exit) ? "success" : Cause.isInterruptedOnly(exit.cause) ? "cancelled" : "error"
@@ -142,7 +140,7 @@ export function make<I, II, O, OI extends Record<string, unknown>>(
     Effect.zipRight(
       checkBudget(name),
       Effect.catchAll(effect, (error) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(toLlmError(error, modelLabel, now))))
+        Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(toCallError(error, modelLabel, now))))
     )
 
   const generate = (

@@ -3,11 +3,15 @@
  *
  * An agent fails with an `LlmError` when the call itself failed (after the resilient layer's
  * retries), with `OutputParseError` when the model twice answered something the output Schema
- * rejects, and with `BudgetExceeded` when the run's budget was spent before the next call. All are
+ * rejects, and with `BudgetExceeded` when the run's budget has no room for the next call. All are
  * `Schema.TaggedError`s, so they serialise into the run history and the API unchanged.
  */
 import { Schema } from "effect"
+import { BudgetExceeded } from "../services/Budget.js"
 import { LlmError } from "../services/LlmError.js"
+
+/** The run's budget had no room for the call (see `Budget`); defined beside the reservations. */
+export { BudgetExceeded }
 
 /** The model's answer did not decode with the agent's output Schema, even after one repair. */
 export class OutputParseError extends Schema.TaggedError<OutputParseError>()("OutputParseError", {
@@ -19,18 +23,6 @@ export class OutputParseError extends Schema.TaggedError<OutputParseError>()("Ou
 }) {
   override get message(): string {
     return `agent ${this.agent} answered output that does not match its schema: ${this.issues}`
-  }
-}
-
-/** The run had spent `spentUsd` of its `maxCostUsd` budget, so the next LLM call was not made. */
-export class BudgetExceeded extends Schema.TaggedError<BudgetExceeded>()("BudgetExceeded", {
-  agent: Schema.String,
-  runId: Schema.optional(Schema.String),
-  spentUsd: Schema.Number,
-  maxCostUsd: Schema.Number
-}) {
-  override get message(): string {
-    return `budget of $${this.maxCostUsd} spent ($${this.spentUsd.toFixed(6)}); agent ${this.agent} made no further call`
   }
 }
 

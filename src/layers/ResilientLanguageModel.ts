@@ -4,12 +4,14 @@
  * A call goes through small stages (`src/llm/`): the cache (`LlmCacheKey`, `CachedResponses`),
  * single-flight (identical requests in flight share one provider call), one bare attempt (breaker →
  * limiter → model within its deadline, `Attempt`), and only if that fails, retries as a `Schedule` (`Retry`)
- * within fallbacks across models as an `ExecutionPlan` (`Fallback`). `CallTelemetry` publishes the
- * events, metrics, logs and budget tallies. Only successes enter the cache.
+ * within fallbacks across models as an `ExecutionPlan` (`Fallback`). In a budgeted run, a call the
+ * cache did not answer first reserves its worst-case cost (`Reservation`). `CallTelemetry`
+ * publishes the events, metrics, logs and budget tallies. Only successes enter the cache.
  *
  * The models come from a `ModelFactory`: the provider adapters (`layer`, from `AppConfig`) or your
- * own model (`around`). Failures are `LlmError`s; because `LanguageModel`'s interface fails with
- * `AiError`, they travel wrapped (`toAiError`) and `fromAiError` unwraps them for agents.
+ * own model (`around`). Failures are `LlmError`s (or the run's `BudgetExceeded`); because
+ * `LanguageModel`'s interface fails with `AiError`, they travel wrapped (`toAiError`) and agents
+ * unwrap them.
  */
 import { LanguageModel } from "@effect/ai"
 import type { NonEmptyReadonlyArray } from "effect/Array"
@@ -20,9 +22,11 @@ import * as CachedResponses from "../llm/CachedResponses.js"
 import * as CallTelemetry from "../llm/CallTelemetry.js"
 import { withFallbacks } from "../llm/Fallback.js"
 import * as Models from "../llm/Models.js"
+import * as Reservation from "../llm/Reservation.js"
 import * as Retry from "../llm/Retry.js"
 import * as SingleFlight from "../llm/SingleFlight.js"
 import { AppConfig, type AppConfigShape } from "../services/AppConfig.js"
+import type { BudgetExceeded } from "../services/Budget.js"
 import { CircuitBreaker } from "../services/CircuitBreaker.js"
 import { LlmCache } from "../services/LlmCache.js"
 import { type CallOptions, encodePrompt, estimateTokens, isCacheable, makeCallKeys } from "../services/LlmCacheKey.js"
@@ -90,12 +94,16 @@ export const make = (settings: Settings): Effect.Effect<LanguageModel.Service, n
     const callKey = makeCallKeys()
     const flights = SingleFlight.make<Answer, Failed>()
 
+    /** The models a call may be answered by: its own, then the fallbacks. */
+    const chainOf = (call: Call): NonEmptyReadonlyArray<ModelRef> => [
+      call.model,
+      ...settings.fallbackModels.filter((ref) => ref !== call.model.ref).map(models.resolve)
+    ]
+    const reserve = Reservation.make(pricing, chainOf)
+
     /** The rest of a call whose first attempt failed: its retries on each model of its chain. */
     const recover = (call: Call, count: Attempt.Count, first: LlmError): Effect.Effect<Answer, LlmError> => {
-      const chain: NonEmptyReadonlyArray<ModelRef> = [
-        call.model,
-        ...settings.fallbackModels.filter((ref) => ref !== call.model.ref).map(models.resolve)
-      ]
+      const chain = chainOf(call)
       const onModel = (model: ModelRef) =>
         Effect.map(
           Retry.retryLlm(attempt(call, model, count), settings.retry, {
@@ -148,7 +156,7 @@ export const make = (settings: Settings): Effect.Effect<LanguageModel.Service, n
       method: Method,
       options: CallOptions,
       ask: Call["ask"]
-    ): Effect.Effect<Response, LlmError> =>
+    ): Effect.Effect<Response, LlmError | BudgetExceeded> =>
       Effect.withFiberRuntime((fiber) => {
         const ctx = fiber.getFiberRef(WorkflowContext.ref)
         const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
@@ -160,7 +168,10 @@ export const make = (settings: Settings): Effect.Effect<LanguageModel.Service, n
         const call: Call = { method, options, ask, ctx, clock, started: clock.unsafeCurrentTimeMillis(), model, tokens: 0 }
         const cacheable = settings.cacheEnabled && isCacheable(options) && policy !== "bypass"
         const key = callKey(options, model, ctx.settings, encode)
-        const provider = () => miss({ ...call, tokens: estimateTokens(encode()) }, key, cacheable)
+        const provider = () => {
+          const sized: Call = { ...call, tokens: estimateTokens(encode()) }
+          return reserve(sized, miss(sized, key, cacheable))
+        }
         const response = !(cacheable && policy === "use") ? provider() : Effect.flatMap(cached.read(key), (hit) =>
           Option.isNone(hit) ? provider() : Effect.as(
             telemetry.finished(call, {
@@ -205,7 +216,7 @@ const asObject = (options: CallOptions, response: Response, model: ModelRef): Ef
  * caller's options; these take them as `CallOptions` and hand them to the wrapped model unchanged.
  */
 const serviceOf = (
-  perform: (method: Method, options: CallOptions, ask: Call["ask"]) => Effect.Effect<Response, LlmError>,
+  perform: (method: Method, options: CallOptions, ask: Call["ask"]) => Effect.Effect<Response, LlmError | BudgetExceeded>,
   stream: (options: CallOptions) => Effect.Effect<Stream.Stream<unknown, unknown>>
 ): LanguageModel.Service => {
   type Generate = (options: CallOptions) => Effect.Effect<Response, unknown>

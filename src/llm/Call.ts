@@ -22,6 +22,6 @@ export interface Call {
   readonly started: number
   /** The model asked for (the agent's, else the layer's primary). */
   readonly model: ModelRef
-  /** The prompt's estimated tokens, for the rate limiter. */
+  /** The prompt's estimated tokens, for the rate limiter and the budget's reservation. */
   readonly tokens: number
 }

@@ -8,6 +8,7 @@
 import type { AiError } from "@effect/ai"
 import * as AiErrors from "@effect/ai/AiError"
 import { Duration, Option, ParseResult, Schema } from "effect"
+import type { BudgetExceeded } from "./Budget.js"
 
 const Context = {
   provider: Schema.String,
@@ -126,10 +127,11 @@ export const LlmError = Schema.Union(
 export const isLlmError: (u: unknown) => u is LlmError = Schema.is(LlmError)
 
 /**
- * Wraps an `LlmError` as the `AiError` that `@effect/ai`'s `LanguageModel` interface must fail with;
- * `fromAiError` unwraps it again, so agents see the original typed error.
+ * Wraps an `LlmError` (or a refusal of the run's budget) as the `AiError` that `@effect/ai`'s
+ * `LanguageModel` interface must fail with; `fromAiError` unwraps an `LlmError` again and agents
+ * unwrap both, so they see the original typed error.
  */
-export const toAiError = (error: LlmError, method: string): AiError.UnknownError =>
+export const toAiError = (error: LlmError | BudgetExceeded, method: string): AiError.UnknownError =>
   new AiErrors.UnknownError({ module: "ResilientLanguageModel", method, description: error.message, cause: error })
 
 /** Failures worth another attempt: 429, 408, 5xx, timeouts and connection failures. */

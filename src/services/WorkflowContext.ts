@@ -11,9 +11,10 @@
  * The context also carries `Tally` accumulators of the enclosing run and steps. They are shared,
  * mutable counters (JavaScript runs one fiber at a time, so `+=` is safe): the LLM layer records
  * every finished call into all of them (`recordIn`), which is how a step knows its tokens, cost and
- * attempts and how an agent checks the run budget before a call.
+ * attempts. A budgeted run also carries its `RunBudget`, which reads the run's tally as its spend.
  */
 import { Effect, FiberRef } from "effect"
+import * as Budget from "./Budget.js"
 import type { LlmCallFinished } from "./WorkflowEvents.js"
 
 /** Model settings an agent asks for; the LLM layer applies those its provider supports. */
@@ -61,8 +62,10 @@ export interface WorkflowContextValue {
   /** The model the current agent asked for (overrides `LLM_MODEL` when the LLM layer supports it). */
   readonly model: string | undefined
   readonly settings: ModelSettings | undefined
-  /** The run's budget in USD; agents fail with `BudgetExceeded` before a call once it is spent. */
+  /** The run's budget in USD; a call that does not fit in it fails with `BudgetExceeded`. */
   readonly maxCostUsd: number | undefined
+  /** What the run spent and its calls in flight hold against `maxCostUsd`, when it has one. */
+  readonly budget: Budget.RunBudget | undefined
   /** Totals of the current run. */
   readonly run: Tally | undefined
   /** Totals of the enclosing steps, outermost first (steps may nest). */
@@ -78,6 +81,7 @@ export const empty: WorkflowContextValue = {
   model: undefined,
   settings: undefined,
   maxCostUsd: undefined,
+  budget: undefined,
   run: undefined,
   steps: []
 }
@@ -111,13 +115,21 @@ export interface RunScope {
 /** Runs `self` as the body of a workflow run: a new run id, budget and tally, no step or agent. */
 export const withRun = (run: RunScope) =>
 <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  locally(() => ({
-    ...empty,
-    runId: run.runId,
-    workflow: run.workflow,
-    maxCostUsd: run.maxCostUsd,
-    run: run.tally ?? makeTally()
-  }))(self)
+  Effect.suspend(() => {
+    const tally = run.tally ?? makeTally()
+    const budget: Effect.Effect<Budget.RunBudget | undefined> = run.maxCostUsd === undefined
+      ? Effect.succeed(undefined)
+      : Budget.make(run.maxCostUsd, run.runId, tally)
+    return Effect.flatMap(budget, (budget) =>
+      Effect.locally(self, ref, {
+        ...empty,
+        runId: run.runId,
+        workflow: run.workflow,
+        maxCostUsd: run.maxCostUsd,
+        budget,
+        run: tally
+      }))
+  })
 
 /** Runs `self` as step `stepId`; its LLM calls are also counted in `tally`. */
 export const withStep = (stepId: string, tally: Tally = makeTally()) =>
