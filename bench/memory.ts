@@ -9,24 +9,28 @@
  * after a collection with every run waiting on its answer, and RSS and heap after the runs end and
  * again after a second wave of N: finished runs must not stay in memory. The same N through the
  * real CLI (`batch --no-tui --json`) gives the peak a user sees. Started by `npm run bench -- memory`;
- * `BENCH_MEMORY_RUNS=1000,10000` picks the sizes.
+ * `BENCH_MEMORY_RUNS=1000,10000` picks the sizes; `BENCH_MEMORY_SNAPSHOT=<dir>` also writes a heap
+ * snapshot of the first wave in flight there (open it in Chrome DevTools › Memory).
  */
 import { spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { writeHeapSnapshot } from "node:v8"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Effect, Layer } from "effect"
 import { summarize } from "../src/agents/workflows/summarize.js"
 import * as MainLayer from "../src/layers/MainLayer.js"
 
 const LATENCY_MS = 3000
+const snapshotDir = process.env["BENCH_MEMORY_SNAPSHOT"]
 const mb = (bytes: number) => bytes / 1024 / 1024
 
 /** The environment of every measured process: a fresh data directory, no faults, no limiter. */
 const benchEnv = (dir: string): NodeJS.ProcessEnv => ({
   PATH: process.env["PATH"],
+  ...(snapshotDir === undefined ? {} : { BENCH_MEMORY_SNAPSHOT: snapshotDir }),
   HOME: dir,
   NODE_ENV: "production",
   DATA_DIR: join(dir, "data"),
@@ -81,6 +85,7 @@ const measure = (n: number) =>
         const probe = setTimeout(() => {
           collect()
           inFlightHeap = Math.max(inFlightHeap, process.memoryUsage().heapUsed)
+          if (w === 1 && snapshotDir !== undefined) writeHeapSnapshot(join(snapshotDir, `in-flight-${n}.heapsnapshot`))
         }, LATENCY_MS * 0.75)
         const reports = yield* Effect.forEach(
           Array.from({ length: n }, (_, i) => i),

@@ -1,6 +1,6 @@
 import { AiError } from "@effect/ai"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Metric, MetricState, Schema } from "effect"
+import { Effect, Layer, Metric, MetricState, Schema, Tracer } from "effect"
 import * as Agent from "../src/agents/Agent.js"
 import { layer as eventsLayer } from "../src/layers/WorkflowEventsPubSub.js"
 import {
@@ -133,11 +133,22 @@ describe("Agent", () => {
       expect(yield* calls).toHaveLength(0)
     }).pipe(withFake({ respond: Fake.sequence("unused") })))
 
-  it.effect("runs inside a span named Agent.<name> and tells the LLM layer which agent calls", () =>
+  it.effect("runs inside a span named Agent.<name> under an exporting tracer, and tells the LLM layer which agent calls", () =>
+    Effect.gen(function*() {
+      const base = yield* Effect.tracer
+      // Any tracer but Effect's built-in one exports spans (OpenTelemetry's, here a copy of it).
+      const exporting = Tracer.make({ span: (...args) => base.span(...args), context: base.context })
+      yield* Effect.withTracer(echo.run({ text: "x" }), exporting)
+      const [call] = yield* calls
+      expect(call?.spanParentName).toBe("Agent.echo")
+      expect(call?.agent).toBe("echo")
+    }).pipe(withFake({ respond: Fake.sequence("x") })))
+
+  it.effect("makes no span under Effect's built-in tracer, which exports nowhere", () =>
     Effect.gen(function*() {
       yield* echo.run({ text: "x" })
       const [call] = yield* calls
-      expect(call?.spanParentName).toBe("Agent.echo")
+      expect(call?.spanParentName).toBeUndefined()
       expect(call?.agent).toBe("echo")
     }).pipe(withFake({ respond: Fake.sequence("x") })))
 

@@ -9,8 +9,11 @@
  * so a spent budget stops the run before money is spent, not after; the resilient layer then
  * reserves the call's worst-case cost and refuses it with `BudgetExceeded` when that does not fit.
  */
-import { AiError, LanguageModel, type Prompt } from "@effect/ai"
+import * as AiError from "@effect/ai/AiError"
+import * as LanguageModel from "@effect/ai/LanguageModel"
+import type * as Prompt from "@effect/ai/Prompt"
 import { Cause, Clock, Effect, Exit, Metric, ParseResult, Schema } from "effect"
+import { traced } from "../internal/tracing.js"
 import * as Budget from "../services/Budget.js"
 import { fromAiError, type LlmError } from "../services/LlmError.js"
 import * as Metrics from "../services/Metrics.js"
@@ -185,7 +188,7 @@ export function make<I, II, O, OI extends Record<string, unknown>>(
     }).pipe(
       (self) => measured(name, self),
       WorkflowContext.withAgent(name, { model: options.model, settings: options.settings }),
-      Effect.withSpan(`Agent.${name}`, { attributes: { "agent.name": name, "agent.model": modelLabel } })
+      (self) => traced(self, `Agent.${name}`, { attributes: { "agent.name": name, "agent.model": modelLabel } })
     )
 
   return { name, instructions, model: options.model, run }

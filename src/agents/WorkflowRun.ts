@@ -10,11 +10,12 @@
  * when its body succeeded: it never reports plain `succeeded` with the budget passed.
  *
  * Every log line written during a run carries `runId` and `workflow`, and inside a step its
- * `stepId` (agents add `agent`, the LLM layer `attempt`): `Effect.annotateLogs` around the run and
- * the step, so code deep inside logs plainly and is still attributed.
+ * `stepId` (and `agent` inside an agent): the logger reads them from `WorkflowContext`
+ * (`annotateLogger`), so code deep inside logs plainly and is still attributed.
  */
 import { randomUUID } from "node:crypto"
 import { Cause, Clock, Effect, Exit, FiberRef, Metric, Option } from "effect"
+import { traced } from "../internal/tracing.js"
 import { AppConfig } from "../services/AppConfig.js"
 import * as Budget from "../services/Budget.js"
 import * as Metrics from "../services/Metrics.js"
@@ -133,7 +134,7 @@ export const make = <I, A, E, R>(name: string, body: (input: I) => Effect.Effect
             Effect.zipLeft(withinBudget),
             Effect.locally(runStateRef, state),
             WorkflowContext.withRun({ runId, workflow: name, maxCostUsd, tally }),
-            Effect.withSpan(`Workflow.${name}`, { attributes: { "workflow.name": name, "workflow.run_id": runId } })
+            (self) => traced(self, `Workflow.${name}`, { attributes: { "workflow.name": name, "workflow.run_id": runId } })
           ),
         (startedAt, exit) =>
           Effect.gen(function*() {
@@ -157,7 +158,7 @@ export const make = <I, A, E, R>(name: string, body: (input: I) => Effect.Effect
             onFinished(finished)
             yield* events.publish(finished)
           })
-      ).pipe(Effect.annotateLogs({ runId, workflow: name }))
+      )
     })
 
   const newState = (options: RunOptions): RunState => ({ runId: options.runId ?? randomUUID(), nextStep: 1, steps: [] })
@@ -252,6 +253,6 @@ export const step = <A, E, R>(
               })
             )
           })
-      ).pipe(Effect.annotateLogs("stepId", stepId))
+      )
     })
   })

@@ -6,7 +6,7 @@
  * to `MAX_LISTED` of them. A file that is not text (NUL bytes, invalid UTF-8) or is over the limits
  * (`MAX_BYTES`, `MAX_RUNS`) is refused with one line.
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Effect, Either, Option } from "effect"
 import * as Registry from "../agents/registry.js"
 import type { AnyWorkflow } from "../agents/Workflow.js"

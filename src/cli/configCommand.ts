@@ -2,7 +2,7 @@
  * `effect-agents config`: the effective configuration, where each value came from, secrets shown
  * as `<redacted>`. An invalid configuration fails with `InvalidConfig` (exit 2, every bad key).
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Console, Effect } from "effect"
 import { load } from "../layers/AppConfigEnv.js"
 import type { InvalidConfig } from "../services/AppConfig.js"

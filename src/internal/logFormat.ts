@@ -6,10 +6,9 @@
  * the Layer. Secrets: every value goes through `renderValue`, which prints `Redacted` values (also
  * nested ones, through their `toJSON`) as `<redacted>`.
  */
-import { Cause, FiberRefs, Inspectable, List, type Logger, LogLevel, Redacted } from "effect"
+import { Cause, HashMap, Inspectable, List, type Logger, LogLevel, Redacted } from "effect"
 import { type LogLevelName, REDACTED_TEXT } from "../services/AppConfig.js"
 import type { LogEntry, LogLevelLabel } from "../services/LogTail.js"
-import * as WorkflowContext from "../services/WorkflowContext.js"
 
 /** Effect's log level as a user-facing label (`WARN` → `WARNING`; `ALL`/`OFF` never reach a logger). */
 export const levelLabel = (level: LogLevel.LogLevel): LogLevelLabel => {
@@ -62,33 +61,16 @@ export const renderValue = (u: unknown): string => {
 }
 
 /**
- * The run, workflow, step and agent of the logging fiber (`WorkflowContext`), the fields every
- * line written inside a run carries. Read here rather than set with `Effect.annotateLogs` around
- * each run, step and agent: each of those is a region held open for the whole run (~3 KB a level
- * per in-flight run, README › Performance).
- */
-const contextFields = (context: FiberRefs.FiberRefs, into: Map<string, string>): void => {
-  const ctx = FiberRefs.getOrDefault(context, WorkflowContext.ref)
-  if (ctx.runId !== undefined) into.set("runId", ctx.runId)
-  if (ctx.workflow !== undefined) into.set("workflow", ctx.workflow)
-  if (ctx.stepId !== undefined) into.set("stepId", ctx.stepId)
-  if (ctx.agent !== undefined) into.set("agent", ctx.agent)
-}
-
-/**
  * Builds the entry the sinks share from what Effect hands a logger. Must run inside the logger's
- * `log` call: that is where Effect sets the context used to redact values. A line's own
- * annotations win over the fields of its workflow context.
+ * `log` call: that is where Effect sets the context used to redact values.
  */
 export const toLogEntry = (options: Logger.Logger.Options<unknown>): LogEntry => {
   const now = options.date.getTime()
   const parts = Array.isArray(options.message) ? options.message : [options.message]
-  const fields = new Map<string, string>()
-  contextFields(options.context, fields)
-  for (const [key, value] of options.annotations) fields.set(key, renderValue(value))
   const annotations: Record<string, string> = {}
   // A HashMap has no insertion order; sorting keeps lines stable and easy to compare.
-  for (const [key, value] of Array.from(fields).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) annotations[key] = value
+  const keys = Array.from(HashMap.keys(options.annotations)).sort()
+  for (const key of keys) annotations[key] = renderValue(HashMap.unsafeGet(options.annotations, key))
   const spans: Record<string, number> = {}
   // Effect keeps spans innermost first; list them outermost first, as they were opened.
   for (const span of List.reverse(options.spans)) spans[span.label] = now - span.startTime

@@ -11,7 +11,9 @@
  * parts of a plain answer (metadata, reasoning, text, finish) are encoded by hand to the same JSON
  * the schema gives (a test compares them); any other part takes the schema.
  */
-import { LanguageModel, Response, Toolkit } from "@effect/ai"
+import * as LanguageModel from "@effect/ai/LanguageModel"
+import * as Response from "@effect/ai/Response"
+import * as Toolkit from "@effect/ai/Toolkit"
 import { DateTime, Effect, Either, Option, Schema } from "effect"
 
 const Parts = Schema.Array(Response.Part(Toolkit.empty))

@@ -8,7 +8,7 @@
  * write to (`LOG_DIR`, `DATA_DIR`) must be usable too: one that cannot be created or written is an
  * `InvalidConfig` naming the variable, found here at startup rather than at the first write.
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as PlatformConfigProvider from "@effect/platform/PlatformConfigProvider"
 import { Config, ConfigProvider, Effect, Either, Layer, Option } from "effect"
 import * as Directory from "../internal/directory.js"

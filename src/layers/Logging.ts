@@ -18,6 +18,7 @@ import * as Directory from "../internal/directory.js"
 import { formatJson, formatPretty, logFileName, minimumLevel, toLogEntry } from "../internal/logFormat.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { defaultCapacity, type LogEntry, LogTail, type LogTailService } from "../services/LogTail.js"
+import { annotateLogger } from "../services/WorkflowContext.js"
 
 export { formatJson, formatPretty, logFileName, renderValue, toLogEntry } from "../internal/logFormat.js"
 
@@ -254,13 +255,14 @@ export const make = (options: Options): Effect.Effect<Logging, never, AppConfig 
       (sink) => Effect.sync(sink.close)
     )
 
-    const logger = Logger.make<unknown, void>((logOptions) => {
+    // Lines written inside a run carry its run, workflow, step and agent.
+    const logger = annotateLogger(Logger.make<unknown, void>((logOptions) => {
       const entry = toLogEntry(logOptions)
       writer.push(entry)
       const json = formatJson(entry)
       file.write(entry.timestamp, json)
       if (options.console) writeStderr(config.log.format === "json" ? json : render(entry))
-    })
+    }))
 
     return { logger, tail: writer.tail, minimumLevel: minimumLevel(config.log.level) }
   })

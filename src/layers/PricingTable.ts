@@ -8,7 +8,7 @@
  * override them with a JSON file of the same shape, `{ "<model>": { "inputPerMillion": n,
  * "outputPerMillion": n } }`, whose entries replace the bundled ones model by model.
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Effect, Layer, Option, ParseResult, Schema } from "effect"
 import { AppConfig } from "../services/AppConfig.js"
 import {

@@ -13,9 +13,9 @@
  * `LanguageModel`'s interface fails with `AiError`, they travel wrapped (`toAiError`) and agents
  * unwrap them.
  */
-import { LanguageModel } from "@effect/ai"
+import * as LanguageModel from "@effect/ai/LanguageModel"
 import type { NonEmptyReadonlyArray } from "effect/Array"
-import { Cause, Clock, Context, Duration, Effect, FiberRef, Layer, Option, Schema, type Scope, Stream, Tracer } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Layer, Option, Schema, type Scope, Stream } from "effect"
 import * as Attempt from "../llm/Attempt.js"
 import type { Call, Method } from "../llm/Call.js"
 import * as CachedResponses from "../llm/CachedResponses.js"
@@ -25,6 +25,7 @@ import * as Models from "../llm/Models.js"
 import * as Reservation from "../llm/Reservation.js"
 import * as Retry from "../llm/Retry.js"
 import * as SingleFlight from "../llm/SingleFlight.js"
+import { traced } from "../internal/tracing.js"
 import { AppConfig, type AppConfigShape } from "../services/AppConfig.js"
 import type { BudgetExceeded } from "../services/Budget.js"
 import { CircuitBreaker } from "../services/CircuitBreaker.js"
@@ -222,11 +223,12 @@ const serviceOf = (
   type Generate = (options: CallOptions) => Effect.Effect<Response, unknown>
   const generate = (method: Method) => (options: CallOptions) =>
     traced(
-      `LanguageModel.${method}`,
       Effect.mapError(
         perform(method, options, (m) => (m[method] as unknown as Generate)(options)),
         (e) => toAiError(e, method)
-      )
+      ),
+      `LanguageModel.${method}`,
+      spanOptions
     )
   return {
     generateText: generate("generateText") as unknown as LanguageModel.Service["generateText"],
@@ -239,20 +241,6 @@ const noUsage = { inputTokens: 0, outputTokens: 0 }
 
 // A captured stack trace per call is a visible share of a cache hit; the span's name says enough.
 const spanOptions = { captureStackTrace: false } as const
-
-/** Effect's built-in tracer, which keeps spans in memory only and exports them nowhere. */
-const nativeTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
-
-/**
- * `self` in a span named `name` when a tracer that exports spans is installed. Under Effect's
- * built-in tracer nobody sees the span, yet it was the largest single cost of a cache hit (~12 µs).
- */
-const traced = <A, E, R>(name: string, self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.withFiberRuntime((fiber) =>
-    Context.get(fiber.currentDefaultServices, Tracer.Tracer) === nativeTracer || !fiber.getFiberRef(FiberRef.currentTracerEnabled)
-      ? self
-      : Effect.withSpan(self, name, spanOptions)
-  )
 
 /** The stack with explicit settings, around the models of the `ModelFactory` in context. */
 export const layerWith = (settings: Settings): Layer.Layer<LanguageModel.LanguageModel, never, Requirements> =>

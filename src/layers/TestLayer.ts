@@ -10,7 +10,7 @@
  * `Retry-After` wait, so a retry test runs in milliseconds on the `TestClock` without moving it.
  * `retry: "real"` keeps the configured waits (`RETRY_*` in `env`) for tests about the waits.
  */
-import { LanguageModel } from "@effect/ai"
+import * as LanguageModel from "@effect/ai/LanguageModel"
 import { Context, Duration, Either, Effect, Layer, Logger, type Scope } from "effect"
 import { AppConfig, decodeSettings, type RawSetting } from "../services/AppConfig.js"
 import type { CircuitBreaker } from "../services/CircuitBreaker.js"

@@ -8,7 +8,7 @@
  * deadline. The provider adapters supply one (`LlmProvider.factory`); `layerModel` wraps a model of
  * your own.
  */
-import { LanguageModel } from "@effect/ai"
+import * as LanguageModel from "@effect/ai/LanguageModel"
 import type * as AiError from "@effect/ai/AiError"
 import { Context, Duration, Effect, identity, Layer, type Scope } from "effect"
 import { Timeout, toAiError } from "./LlmError.js"

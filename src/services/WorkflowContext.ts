@@ -4,16 +4,16 @@
  * Lower layers (the resilient LLM layer, the limiter, the logger) read `current` to tag events
  * and metrics with the run, step and agent without every call site passing them. The value lives
  * in a `FiberRef`, so forked fibers (parallel fan-out, timeouts, races) inherit it and a scope set
- * with `withRun` / `withStep` / `withAgent` ends with the effect it wraps. `withAgent` also
- * annotates the log lines written inside it with `agent` (the run and step annotate theirs where
- * they begin, in `Workflow`).
+ * with `withRun` / `withStep` / `withAgent` ends with the effect it wraps. Log lines written
+ * inside carry the run, workflow, step and agent through `annotateLogger`, which the logging layer
+ * applies.
  *
  * The context also carries `Tally` accumulators of the enclosing run and steps. They are shared,
  * mutable counters (JavaScript runs one fiber at a time, so `+=` is safe): the LLM layer records
  * every finished call into all of them (`recordIn`), which is how a step knows its tokens, cost and
  * attempts. A budgeted run also carries its `RunBudget`, which reads the run's tally as its spend.
  */
-import { Effect, FiberRef } from "effect"
+import { Effect, FiberRef, FiberRefs, HashMap, Logger } from "effect"
 import * as Budget from "./Budget.js"
 import type { LlmCallFinished } from "./WorkflowEvents.js"
 
@@ -145,16 +145,12 @@ export const withAgent = (
   Effect.flatMap(current, (ctx) => {
     for (const step of ctx.steps) if (step.agent === undefined) step.agent = agent
     if (ctx.run !== undefined && ctx.run.agent === undefined) ctx.run.agent = agent
-    return Effect.annotateLogs(
-      Effect.locally(self, ref, {
-        ...ctx,
-        agent,
-        model: options.model ?? ctx.model,
-        settings: options.settings ?? ctx.settings
-      }),
-      "agent",
-      agent
-    )
+    return Effect.locally(self, ref, {
+      ...ctx,
+      agent,
+      model: options.model ?? ctx.model,
+      settings: options.settings ?? ctx.settings
+    })
   })
 
 /** Adds a finished call to a tally. */
@@ -178,3 +174,25 @@ export const recordIn = (ctx: WorkflowContextValue, event: LlmCallFinished): voi
 
 /** USD spent so far by the current run (0 outside a run). */
 export const spentUsd: Effect.Effect<number> = Effect.map(current, (ctx) => ctx.run?.costUsd ?? 0)
+
+/**
+ * `logger` with each line annotated with the logging fiber's `runId`, `workflow`, `stepId` and
+ * `agent` (those that are set; a line's own annotations win). The logging layer applies it; wrap
+ * your own logger with it to get the same fields. Read from the context as a line is written rather
+ * than set with `Effect.annotateLogs` around each run, step and agent: each such region stays open
+ * for the whole run, ~3 KB a level per run in flight (README › Performance).
+ */
+export const annotateLogger = <Message, Output>(logger: Logger.Logger<Message, Output>): Logger.Logger<Message, Output> =>
+  Logger.mapInputOptions(logger, (options) => {
+    const ctx = FiberRefs.getOrDefault(options.context, ref)
+    if (ctx.runId === undefined) return options
+    let annotations = options.annotations
+    const add = (key: string, value: string | undefined) => {
+      if (value !== undefined && !HashMap.has(annotations, key)) annotations = HashMap.set(annotations, key, value)
+    }
+    add("runId", ctx.runId)
+    add("workflow", ctx.workflow)
+    add("stepId", ctx.stepId)
+    add("agent", ctx.agent)
+    return { ...options, annotations }
+  })

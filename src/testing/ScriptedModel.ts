@@ -10,7 +10,7 @@
  * The script's position is the `Script` service the layer also provides (`ScriptedModel.calls`);
  * `TestLayer.layer({ languageModel: ScriptedModel.layer(steps) })` passes it through to the test.
  */
-import { LanguageModel } from "@effect/ai"
+import * as LanguageModel from "@effect/ai/LanguageModel"
 import { Context, Duration, Effect, Layer, Ref } from "effect"
 import {
   BadRequest,
