@@ -90,7 +90,7 @@ const measure = (n: number) =>
         const reports = yield* Effect.forEach(
           Array.from({ length: n }, (_, i) => i),
           (i) => summarize.runReport(inputOf(w, i)),
-          { concurrency: "unbounded" }
+          { concurrency: n }
         )
         clearTimeout(probe)
         failed += reports.filter((r) => r.status !== "succeeded").length

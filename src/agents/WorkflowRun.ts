@@ -122,21 +122,23 @@ export const make = <I, A, E, R>(name: string, body: (input: I) => Effect.Effect
       const runId = state.runId
       const maxCostUsd = options.maxCostUsd ?? (yield* configuredBudget)
       const tally = WorkflowContext.makeTally()
+      const context = yield* WorkflowContext.ofRun({ runId, workflow: name, maxCostUsd, tally })
+      // The run's context and step state are set as it starts and restored as it ends, in the same
+      // region that publishes both: one region held open per run in flight rather than three.
       return yield* Effect.acquireUseRelease(
         Effect.gen(function*() {
           const at = yield* Clock.currentTimeMillis
           yield* Metric.increment(Metrics.activeWorkflows)
           yield* events.publish(new WorkflowStarted({ runId, workflow: name, input, at }))
-          return at
+          const outer = yield* FiberRef.getAndSet(WorkflowContext.ref, context)
+          const outerState = yield* FiberRef.getAndSet(runStateRef, state)
+          return { at, outer, outerState }
         }),
         () =>
-          body(input).pipe(
-            Effect.zipLeft(withinBudget),
-            Effect.locally(runStateRef, state),
-            WorkflowContext.withRun({ runId, workflow: name, maxCostUsd, tally }),
-            (self) => traced(self, `Workflow.${name}`, { attributes: { "workflow.name": name, "workflow.run_id": runId } })
-          ),
-        (startedAt, exit) =>
+          traced(Effect.zipLeft(body(input), withinBudget), `Workflow.${name}`, {
+            attributes: { "workflow.name": name, "workflow.run_id": runId }
+          }),
+        ({ at: startedAt, outer, outerState }, exit) =>
           Effect.gen(function*() {
             const at = yield* Clock.currentTimeMillis
             const status = statusOf(exit)
@@ -157,6 +159,8 @@ export const make = <I, A, E, R>(name: string, body: (input: I) => Effect.Effect
             })
             onFinished(finished)
             yield* events.publish(finished)
+            yield* FiberRef.set(runStateRef, outerState)
+            yield* FiberRef.set(WorkflowContext.ref, outer)
           })
       )
     })
@@ -214,10 +218,12 @@ export const step = <A, E, R>(
           yield* events.publish(
             new StepStarted({ runId, stepId, label, ...(options.agent === undefined ? {} : { agent: options.agent }), at })
           )
-          return at
+          // Set and restored by the step's own region, as the run's are.
+          const outer = yield* FiberRef.getAndUpdate(WorkflowContext.ref, (ctx) => WorkflowContext.ofStep(ctx, stepId, tally))
+          return { at, outer }
         }),
-        () => WorkflowContext.withStep(stepId, tally)(effect),
-        (startedAt, exit) =>
+        () => effect,
+        ({ at: startedAt, outer }, exit) =>
           Effect.gen(function*() {
             const at = yield* Clock.currentTimeMillis
             const agent = options.agent ?? tally.agent
@@ -252,6 +258,7 @@ export const step = <A, E, R>(
                 at
               })
             )
+            yield* FiberRef.set(WorkflowContext.ref, outer)
           })
       )
     })

@@ -112,29 +112,39 @@ export interface RunScope {
   readonly tally?: Tally
 }
 
-/** Runs `self` as the body of a workflow run: a new run id, budget and tally, no step or agent. */
-export const withRun = (run: RunScope) =>
-<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+/** The context of a run's body: a new run id, budget and tally, no step or agent. */
+export const ofRun = (run: RunScope): Effect.Effect<WorkflowContextValue> =>
   Effect.suspend(() => {
     const tally = run.tally ?? makeTally()
     const budget: Effect.Effect<Budget.RunBudget | undefined> = run.maxCostUsd === undefined
       ? Effect.succeed(undefined)
       : Budget.make(run.maxCostUsd, run.runId, tally)
-    return Effect.flatMap(budget, (budget) =>
-      Effect.locally(self, ref, {
-        ...empty,
-        runId: run.runId,
-        workflow: run.workflow,
-        maxCostUsd: run.maxCostUsd,
-        budget,
-        run: tally
-      }))
+    return Effect.map(budget, (budget) => ({
+      ...empty,
+      runId: run.runId,
+      workflow: run.workflow,
+      maxCostUsd: run.maxCostUsd,
+      budget,
+      run: tally
+    }))
   })
+
+/** `ctx` inside step `stepId`, whose LLM calls are also counted in `tally`. */
+export const ofStep = (ctx: WorkflowContextValue, stepId: string, tally: Tally): WorkflowContextValue => ({
+  ...ctx,
+  stepId,
+  steps: [...ctx.steps, tally]
+})
+
+/** Runs `self` as the body of a workflow run: a new run id, budget and tally, no step or agent. */
+export const withRun = (run: RunScope) =>
+<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(ofRun(run), (ctx) => Effect.locally(self, ref, ctx))
 
 /** Runs `self` as step `stepId`; its LLM calls are also counted in `tally`. */
 export const withStep = (stepId: string, tally: Tally = makeTally()) =>
 <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  locally((ctx) => ({ ...ctx, stepId, steps: [...ctx.steps, tally] }))(self)
+  locally((ctx) => ofStep(ctx, stepId, tally))(self)
 
 /** Runs `self` on behalf of agent `agent`, optionally asking for a model and settings. */
 export const withAgent = (
