@@ -12,7 +12,7 @@
 import * as AiError from "@effect/ai/AiError"
 import * as LanguageModel from "@effect/ai/LanguageModel"
 import type * as Prompt from "@effect/ai/Prompt"
-import { Cause, Clock, Effect, Exit, Metric, ParseResult, Schema } from "effect"
+import { Cause, Clock, Effect, Exit, FiberRef, Metric, ParseResult, Schema } from "effect"
 import { traced } from "../internal/tracing.js"
 import * as Budget from "../services/Budget.js"
 import { fromAiError, type LlmError } from "../services/LlmError.js"
@@ -177,7 +177,8 @@ export function make<I, II, O, OI extends Record<string, unknown>>(
     })
   }
 
-  const run = (input: I): Effect.Effect<O | string, AgentError, LanguageModel.LanguageModel> =>
+  const scope = { model: options.model, settings: options.settings }
+  const body = (input: I): Effect.Effect<O | string, AgentError, LanguageModel.LanguageModel> =>
     Effect.gen(function*() {
       const encoded = yield* Effect.orDie(encodeInput(input))
       const text = options.prompt !== undefined ? options.prompt(input, encoded) : renderInput(encoded)
@@ -185,26 +186,32 @@ export function make<I, II, O, OI extends Record<string, unknown>>(
         { role: "system", content: instructions },
         { role: "user", content: text }
       ])
-    }).pipe(
-      (self) => measured(name, self),
-      WorkflowContext.withAgent(name, { model: options.model, settings: options.settings }),
-      (self) => traced(self, `Agent.${name}`, { attributes: { "agent.name": name, "agent.model": modelLabel } })
+    })
+
+  // The agent's context and its metrics share one region, held open while the agent runs.
+  const run = (input: I): Effect.Effect<O | string, AgentError, LanguageModel.LanguageModel> =>
+    traced(
+      Effect.acquireUseRelease(
+        Effect.zip(Clock.currentTimeMillis, WorkflowContext.enterAgent(name, scope)),
+        () => body(input),
+        ([start, outer], exit) => Effect.zipRight(measure(name, start, exit), FiberRef.set(WorkflowContext.ref, outer))
+      ),
+      `Agent.${name}`,
+      { attributes: { "agent.name": name, "agent.model": modelLabel } }
     )
 
   return { name, instructions, model: options.model, run }
 }
 
-/** Records `agent_executions_total` and `agent_execution_duration_seconds` with the outcome. */
-const measured = <A, E, R>(agent: string, self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(Clock.currentTimeMillis, (start) =>
-    Effect.onExit(self, (exit) =>
-      Effect.flatMap(Clock.currentTimeMillis, (end) => {
-        const tags = { agent, status: statusOf(exit) }
-        return Effect.zipRight(
-          Metric.increment(Metrics.withTags(Metrics.agentExecutionsTotal, tags)),
-          Metric.update(Metrics.withTags(Metrics.agentExecutionDurationSeconds, tags), (end - start) / 1000)
-        )
-      })))
+/** Records `agent_executions_total` and `agent_execution_duration_seconds` of a run started at `start`. */
+const measure = <A, E>(agent: string, start: number, exit: Exit.Exit<A, E>): Effect.Effect<void> =>
+  Effect.flatMap(Clock.currentTimeMillis, (end) => {
+    const tags = { agent, status: statusOf(exit) }
+    return Effect.zipRight(
+      Metric.increment(Metrics.withTags(Metrics.agentExecutionsTotal, tags)),
+      Metric.update(Metrics.withTags(Metrics.agentExecutionDurationSeconds, tags), (end - start) / 1000)
+    )
+  })
 
 /** Providers want an identifier-like object name. */
 const objectNameOf = (agent: string): string => agent.replace(/[^A-Za-z0-9_-]+/g, "_") || "output"

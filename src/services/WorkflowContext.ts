@@ -146,22 +146,27 @@ export const withStep = (stepId: string, tally: Tally = makeTally()) =>
 <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   locally((ctx) => ofStep(ctx, stepId, tally))(self)
 
-/** Runs `self` on behalf of agent `agent`, optionally asking for a model and settings. */
-export const withAgent = (
-  agent: string,
-  options: { readonly model?: string | undefined; readonly settings?: ModelSettings | undefined } = {}
-) =>
-<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(current, (ctx) => {
+/** What an agent asks of the calls made on its behalf. */
+export interface AgentScope {
+  readonly model?: string | undefined
+  readonly settings?: ModelSettings | undefined
+}
+
+/**
+ * Enters agent `agent`'s context (the enclosing run and steps learn which agent ran first in them)
+ * and gives the context it replaced, to restore with `FiberRef.set(ref, outer)` when the agent ends.
+ */
+export const enterAgent = (agent: string, options: AgentScope = {}): Effect.Effect<WorkflowContextValue> =>
+  FiberRef.getAndUpdate(ref, (ctx) => {
     for (const step of ctx.steps) if (step.agent === undefined) step.agent = agent
     if (ctx.run !== undefined && ctx.run.agent === undefined) ctx.run.agent = agent
-    return Effect.locally(self, ref, {
-      ...ctx,
-      agent,
-      model: options.model ?? ctx.model,
-      settings: options.settings ?? ctx.settings
-    })
+    return { ...ctx, agent, model: options.model ?? ctx.model, settings: options.settings ?? ctx.settings }
   })
+
+/** Runs `self` on behalf of agent `agent`, optionally asking for a model and settings. */
+export const withAgent = (agent: string, options: AgentScope = {}) =>
+<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.acquireUseRelease(enterAgent(agent, options), () => self, (outer) => FiberRef.set(ref, outer))
 
 /** Adds a finished call to a tally. */
 export const addCall = (tally: Tally, event: LlmCallFinished): void => {
