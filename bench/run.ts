@@ -9,7 +9,8 @@
  * code: measured here, the resilient stack ran ~25 % slower that way and the baselines not at all.
  *
  * Benchmarks: `llm-overhead.ts` (resilient LLM stack vs raw fetch, undici and the AI SDK;
- * cache-hit latency) and `tui-render.tsx` when present. Arguments pick some by name
+ * cache-hit latency), `imports.ts` (what importing the library costs, in fresh processes) and
+ * `tui-render.tsx` when present. Arguments pick some by name
  * (`npm run bench -- llm` runs those whose file name contains "llm"); none runs all.
  */
 import { spawn } from "node:child_process"
@@ -20,7 +21,7 @@ import { build } from "esbuild"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const picked = process.argv.slice(2)
-const benchmarks = ["llm-overhead.ts", "tui-render.tsx"]
+const benchmarks = ["llm-overhead.ts", "imports.ts", "tui-render.tsx"]
   .filter((file) => picked.length === 0 || picked.some((name) => file.includes(name)))
   .map((file) => join(here, file))
   .filter((file) => existsSync(file))
