@@ -12,11 +12,21 @@
  * wall time is shown beside it. Runs: `BENCH_IMPORT_RUNS` (default 21).
  */
 import { spawn } from "node:child_process"
+import { existsSync, readFileSync } from "node:fs"
 import { loadavg } from "node:os"
+import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { median } from "./measure.js"
 
-const repo = fileURLToPath(new URL("..", import.meta.url))
+/** The repository: the nearest directory above this file (bundled or not) holding our package.json. */
+const findRepo = (dir: string): string => {
+  const manifest = join(dir, "package.json")
+  if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name === "effect-agents") return dir
+  const parent = dirname(dir)
+  if (parent === dir) throw new Error("imports benchmark: not inside the effect-agents repository")
+  return findRepo(parent)
+}
+const repo = findRepo(dirname(fileURLToPath(import.meta.url)))
 const runs = Number(process.env["BENCH_IMPORT_RUNS"] ?? 21)
 
 interface Variant {

@@ -21,7 +21,7 @@ const modulePaths = Object.entries(pkg.exports).flatMap(([path, target]) => type
 const sourceOf = (distFile: string): string => distFile.replace(/^\.\/dist\//, "src/").replace(/\.(d\.ts|js)$/, ".ts")
 
 /** The packages a fresh process loads to import the package's `path`, from the sources. */
-const loadedBy = (path: string): ReadonlyArray<string> => {
+const loadedBy = (path: string): Promise<ReadonlyArray<string>> => {
   const target = pkg.exports[path]
   if (target === undefined || typeof target === "string") throw new Error(`no module at ${path}`)
   return loadedPackages(root, [`./${sourceOf(target.import)}`], ["--import", "tsx"])
@@ -50,14 +50,14 @@ describe("import paths", () => {
     expect(paths).toEqual(expect.arrayContaining(reexports))
   })
 
-  it("importing the root loads no backend, no provider client and no UI", { timeout: 60_000 }, () => {
-    const packages = loadedBy(".")
+  it("importing the root loads no backend, no provider client and no UI", { timeout: 60_000 }, async () => {
+    const packages = await loadedBy(".")
     expect(packages).toContain("effect")
     expect(backendsIn(packages)).toEqual([])
   })
 
-  it("importing MainLayer loads the backends it wires (what the check above would see)", { timeout: 60_000 }, () => {
-    const packages = loadedBy("./MainLayer")
+  it("importing MainLayer loads the backends it wires (what the check above would see)", { timeout: 60_000 }, async () => {
+    const packages = await loadedBy("./MainLayer")
     expect(backendsIn(packages)).toEqual(expect.arrayContaining(["ioredis", "pg", "better-sqlite3", "@effect/ai-openrouter", "@opentelemetry/api"]))
   })
 })

@@ -3,11 +3,12 @@
  * every ES module URL, and the CommonJS cache adds what those load with `require` (ioredis, pg and
  * better-sqlite3 are CommonJS). Used to check that an import path stays free of backends.
  */
-import { execFileSync } from "node:child_process"
+import { execFile } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
+import { promisify } from "node:util"
 
 // Hooks run off the main thread: they post what they resolve, the main thread collects it.
 const register = (hooksUrl: string) => `
@@ -45,22 +46,22 @@ export const packageOf = (file: string): string | undefined => {
  * The packages (by name, sorted) a fresh `node` loads to import `specifiers` from `cwd`, with
  * `execArgv` before the hooks (e.g. `--import tsx` to load TypeScript sources).
  */
-export const loadedPackages = (
+export const loadedPackages = async (
   cwd: string,
   specifiers: ReadonlyArray<string>,
   execArgv: ReadonlyArray<string> = []
-): ReadonlyArray<string> => {
+): Promise<ReadonlyArray<string>> => {
   const dir = mkdtempSync(join(tmpdir(), "loaded-packages-"))
   try {
     writeFileSync(join(dir, "hooks.mjs"), hooksWithPort)
     writeFileSync(join(dir, "register.mjs"), register(pathToFileURL(join(dir, "hooks.mjs")).href))
     const program = specifiers.map((s) => `await import(${JSON.stringify(s)})`).join("; ")
-    const out = execFileSync(
+    const { stdout } = await promisify(execFile)(
       process.execPath,
       [...execArgv, "--import", pathToFileURL(join(dir, "register.mjs")).href, "--input-type=module", "-e", program],
-      { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }
+      { cwd, encoding: "utf8" }
     )
-    const files = JSON.parse(out) as ReadonlyArray<string>
+    const files = JSON.parse(stdout) as ReadonlyArray<string>
     return [...new Set(files.flatMap((f) => packageOf(f) ?? []))].sort()
   } finally {
     rmSync(dir, { recursive: true, force: true })
