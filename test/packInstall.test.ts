@@ -7,7 +7,8 @@
  * import loads no backend.
  */
 import { spawn } from "node:child_process"
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import { builtinModules } from "node:module"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -108,6 +109,31 @@ const tsconfig = {
   include: ["*.ts"]
 }
 
+/** Every installed copy of package `name` under `dir`'s node_modules, nested ones included. */
+const copiesOf = (dir: string, name: string): ReadonlyArray<string> => {
+  const modules = join(dir, "node_modules")
+  if (!existsSync(modules)) return []
+  const packages = readdirSync(modules).flatMap((entry) =>
+    entry.startsWith("@") ? readdirSync(join(modules, entry)).map((sub) => `${entry}/${sub}`) : entry.startsWith(".") ? [] : [entry]
+  )
+  return [
+    ...(packages.includes(name) ? [join(modules, name)] : []),
+    ...packages.flatMap((p) => copiesOf(join(modules, p), name))
+  ]
+}
+
+/** Files under `dir` whose name ends with `suffix`. */
+const filesUnder = (dir: string, suffix: string): ReadonlyArray<string> =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? filesUnder(join(dir, e.name), suffix) : e.name.endsWith(suffix) ? [join(dir, e.name)] : []
+  )
+
+/** The packages a module's text imports (`from "x"`, `import("x")`), Node's own modules left out. */
+const importedPackages = (text: string): ReadonlyArray<string> =>
+  [...text.matchAll(/(?:\bfrom|\bimport)\s*\(?\s*["']([^"'.\/][^"']*)["']/g)]
+    .map(([, specifier]) => specifier!.split("/").slice(0, specifier!.startsWith("@") ? 2 : 1).join("/"))
+    .filter((name) => !name.startsWith("node:") && !builtinModules.includes(name))
+
 let work: string
 let app: string
 let installOutput: string
@@ -157,18 +183,29 @@ describe("npm pack, then npm install into a new project", () => {
     expect(installOutput).not.toMatch(/install-scripts/)
   })
 
-  it("installs one copy of effect, the user's", () => {
-    const nested = join(app, "node_modules", "effect-agents", "node_modules")
-    const copies = (() => {
-      try {
-        return readdirSync(nested).filter((d) => d === "effect" || d === "@effect")
-      } catch {
-        return []
-      }
-    })()
-    expect(copies).toEqual([])
+  it("installs one copy of effect and of @effect/ai, the user's", () => {
+    expect(copiesOf(app, "effect")).toEqual([join(app, "node_modules", "effect")])
+    expect(copiesOf(app, "@effect/ai")).toEqual([join(app, "node_modules", "@effect/ai")])
     const effect = JSON.parse(readFileSync(join(app, "node_modules", "effect", "package.json"), "utf8")) as { version: string }
     expect(effect.version).toMatch(/^3\./)
+  })
+
+  it("every package the installed code and types import is a dependency or a peer dependency", () => {
+    const installed = join(app, "node_modules", "effect-agents")
+    const manifest = JSON.parse(readFileSync(join(installed, "package.json"), "utf8")) as {
+      name: string
+      dependencies: Record<string, string>
+      peerDependencies: Record<string, string>
+    }
+    const declared = new Set([manifest.name, ...Object.keys(manifest.dependencies), ...Object.keys(manifest.peerDependencies)])
+    // The CLI bundle (dist/bin) is left out: its imports were resolved when it was bundled.
+    const files = [...filesUnder(join(installed, "dist"), ".js"), ...filesUnder(join(installed, "dist"), ".d.ts")]
+      .filter((file) => !file.startsWith(join(installed, "dist", "bin")))
+    const undeclared = files.flatMap((file) =>
+      importedPackages(readFileSync(file, "utf8")).filter((p) => !declared.has(p)).map((p) => `${file.slice(installed.length + 1)}: ${p}`)
+    )
+    expect(files.length).toBeGreaterThan(50)
+    expect([...new Set(undeclared)]).toEqual([])
   })
 
   it("a program written against the installed package type-checks and runs", { timeout: 5 * 60_000 }, async () => {
