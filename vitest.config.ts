@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
@@ -7,9 +8,21 @@ import { defineConfig } from "vitest/config"
 const ci = process.env["CI"]
 const inCi = ci !== undefined && ci !== "" && ci !== "0" && ci !== "false"
 
+// Examples and tests import the package by name, as users do (`effect-agents`,
+// `effect-agents/TestLayer`, ...); they run against the sources: each path of package.json's
+// `exports` maps to the source module its dist file is built from.
+const { exports } = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8")) as {
+  readonly exports: Record<string, string | { readonly import: string }>
+}
+const packageAliases = Object.entries(exports).flatMap(([path, target]) =>
+  typeof target === "string" ? [] : [{
+    find: new RegExp(`^effect-agents${path.slice(1).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`),
+    replacement: fileURLToPath(new URL(target.import.replace(/^\.\/dist\//, "./src/").replace(/\.js$/, ".ts"), import.meta.url))
+  }]
+)
+
 export default defineConfig({
-  // Examples import the package by name, as users do; tests run them against the sources.
-  resolve: { alias: { "effect-agents": fileURLToPath(new URL("./src/index.ts", import.meta.url)) } },
+  resolve: { alias: packageAliases },
   test: {
     include: ["test/**/*.test.ts", "test/**/*.test.tsx"],
     // Native addons (better-sqlite3) and spawned CLIs behave best in child processes.

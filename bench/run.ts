@@ -9,9 +9,9 @@
  * code: measured here, the resilient stack ran ~25 % slower that way and the baselines not at all.
  *
  * Benchmarks: `llm-overhead.ts` (resilient LLM stack vs raw fetch, undici and the AI SDK;
- * cache-hit latency), `tui-render.tsx` (the dashboard's CPU) and `memory.ts` (memory per in-flight
- * run). Arguments pick some by name (`npm run bench -- llm` runs those whose file name contains
- * "llm"); none runs all.
+ * cache-hit latency), `imports.ts` (what importing the library costs, in fresh processes),
+ * `tui-render.tsx` (the dashboard's CPU) and `memory.ts` (memory per in-flight run). Arguments pick
+ * some by name (`npm run bench -- llm` runs those whose file name contains "llm"); none runs all.
  */
 import { spawn } from "node:child_process"
 import { existsSync } from "node:fs"
@@ -21,7 +21,7 @@ import { build } from "esbuild"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const picked = process.argv.slice(2)
-const benchmarks = ["llm-overhead.ts", "tui-render.tsx", "memory.ts"]
+const benchmarks = ["llm-overhead.ts", "imports.ts", "tui-render.tsx", "memory.ts"]
   .filter((file) => picked.length === 0 || picked.some((name) => file.includes(name)))
   .map((file) => join(here, file))
   .filter((file) => existsSync(file))

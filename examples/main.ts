@@ -6,7 +6,7 @@
  */
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer } from "effect"
-import { MainLayer } from "effect-agents"
+import * as MainLayer from "effect-agents/MainLayer"
 import { headline } from "./headline.js"
 
 // Config from the environment and .env; cache, limiter, breaker and history as configured.

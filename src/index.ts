@@ -4,6 +4,12 @@
  * Ports (`services/`) are the tags, interfaces and typed errors code depends on; Layers
  * (`layers/`) are the backends to provide; `agents/` defines agents and workflows over the ports.
  * Swap any Layer in a test: everything else depends only on the ports.
+ *
+ * This root loads no backend (no Redis, PostgreSQL, SQLite, OpenTelemetry or provider client):
+ * the Layers that do, and the wiring that pulls them in (`MainLayer`, `TestLayer`, the `*FromConfig`
+ * Layers, `ResilientLanguageModel`), are imported from their own paths, e.g.
+ * `import * as MainLayer from "effect-agents/MainLayer"`. Every module here has its own path too
+ * (`effect-agents/Agent`, `effect-agents/Workflow`, ...): package.json's `exports` lists them.
  */
 
 // Ports
@@ -27,33 +33,18 @@ export * as WorkflowContext from "./services/WorkflowContext.js"
 export * as WorkflowEvents from "./services/WorkflowEvents.js"
 export * as WorkflowState from "./state/WorkflowState.js"
 
-// Layers
+// Layers that load no backend: in-memory stores, logging, pricing, the event bus, the simulated
+// provider and the scripted model for tests
 export * as AppConfigEnv from "./layers/AppConfigEnv.js"
 export * as CircuitBreakerMemory from "./layers/CircuitBreakerMemory.js"
-export * as LlmCacheFromConfig from "./layers/LlmCacheFromConfig.js"
 export * as LlmCacheMemory from "./layers/LlmCacheMemory.js"
-export * as LlmCacheRedis from "./layers/LlmCacheRedis.js"
-export * as LlmCacheSqlite from "./layers/LlmCacheSqlite.js"
-export * as LlmGoogle from "./layers/LlmGoogle.js"
-export * as LlmOpenAiCompatible from "./layers/LlmOpenAiCompatible.js"
-export * as LlmOpenRouter from "./layers/LlmOpenRouter.js"
-export * as LlmProvider from "./layers/LlmProvider.js"
 export * as LlmSimulated from "./layers/LlmSimulated.js"
 export * as Logging from "./layers/Logging.js"
-export * as MainLayer from "./layers/MainLayer.js"
 export * as PassThrough from "./layers/PassThrough.js"
 export * as PricingTable from "./layers/PricingTable.js"
-export * as RateLimiterFromConfig from "./layers/RateLimiterFromConfig.js"
 export * as RateLimiterLanes from "./layers/RateLimiterLanes.js"
 export * as RateLimiterMemory from "./layers/RateLimiterMemory.js"
-export * as RateLimiterRedis from "./layers/RateLimiterRedis.js"
-export * as ResilientLanguageModel from "./layers/ResilientLanguageModel.js"
-export * as RunHistoryFromConfig from "./layers/RunHistoryFromConfig.js"
-export * as RunHistoryPostgres from "./layers/RunHistoryPostgres.js"
 export * as RunHistoryRecorder from "./layers/RunHistoryRecorder.js"
-export * as RunHistorySqlite from "./layers/RunHistorySqlite.js"
-export * as Telemetry from "./layers/Telemetry.js"
-export * as TestLayer from "./layers/TestLayer.js"
 export * as ScriptedModel from "./testing/ScriptedModel.js"
 export * as WorkflowEventsPubSub from "./layers/WorkflowEventsPubSub.js"
 

@@ -6,7 +6,8 @@ import { LanguageModel } from "@effect/ai"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit } from "effect"
 import { headline } from "../examples/headline.js"
-import { ScriptedModel, TestLayer } from "../src/index.js"
+import { ScriptedModel } from "../src/index.js"
+import * as TestLayer from "../src/layers/TestLayer.js"
 import { isRetryable, type LlmError } from "../src/services/LlmError.js"
 
 const errorOf = (step: ScriptedModel.Step): LlmError => {

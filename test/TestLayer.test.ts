@@ -5,7 +5,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Clock, Effect, Fiber, Option, Queue, TestClock } from "effect"
 import { headline } from "../examples/headline.js"
-import { ScriptedModel, TestLayer } from "../src/index.js"
+import { ScriptedModel } from "../src/index.js"
+import * as TestLayer from "../src/layers/TestLayer.js"
 import { RunHistory } from "../src/services/RunHistory.js"
 import { subscribe, type WorkflowEvent } from "../src/services/WorkflowEvents.js"
 

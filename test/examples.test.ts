@@ -6,7 +6,7 @@ import { LanguageModel } from "@effect/ai"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { headline } from "../examples/headline.js"
-import { TestLayer } from "effect-agents"
+import * as TestLayer from "effect-agents/TestLayer"
 import { RunHistory } from "../src/services/RunHistory.js"
 
 /** A provider that always answers with this JSON text. */

@@ -5,7 +5,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { readFileSync } from "node:fs"
-import { ScriptedModel, TestLayer } from "effect-agents"
+import { ScriptedModel } from "effect-agents"
+import * as TestLayer from "effect-agents/TestLayer"
 import { headline } from "../examples/headline.js"
 
 describe("Testing your workflows (README)", () => {

@@ -2,9 +2,9 @@
  * Applies an agent's model settings (temperature, max output tokens, top-p) to a provider call,
  * through each provider package's own config override, so the request on the wire carries them.
  */
-import * as GoogleLanguageModel from "@effect/ai-google/GoogleLanguageModel"
-import * as OpenRouterLanguageModel from "@effect/ai-openrouter/OpenRouterLanguageModel"
 import { Effect } from "effect"
+import { GoogleLanguageModel } from "./googlePackage.js"
+import { OpenRouterLanguageModel } from "./openRouterPackage.js"
 import type { ProviderName } from "../services/AppConfig.js"
 import type { ModelSettings } from "../services/WorkflowContext.js"
 

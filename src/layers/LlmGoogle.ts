@@ -9,12 +9,11 @@
  */
 import type * as AiError from "@effect/ai/AiError"
 import * as LanguageModel from "@effect/ai/LanguageModel"
-import * as GoogleClient from "@effect/ai-google/GoogleClient"
-import * as GoogleLanguageModel from "@effect/ai-google/GoogleLanguageModel"
 import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import { Effect, Layer, Option, type Redacted, type Scope, Stream } from "effect"
 import { AppConfig, type AppConfigShape } from "../services/AppConfig.js"
+import { GoogleClient, GoogleLanguageModel } from "../internal/googlePackage.js"
 import { redactAiError, secretTexts } from "../internal/redaction.js"
 
 /** Gemini's endpoint (the provider package's default). */

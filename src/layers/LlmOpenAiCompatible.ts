@@ -10,13 +10,12 @@
  */
 import type * as AiError from "@effect/ai/AiError"
 import * as LanguageModel from "@effect/ai/LanguageModel"
-import * as OpenRouterClient from "@effect/ai-openrouter/OpenRouterClient"
-import * as OpenRouterLanguageModel from "@effect/ai-openrouter/OpenRouterLanguageModel"
 import * as HttpClient from "@effect/platform/HttpClient"
 import { Duration, Effect, Layer, Option, Redacted, type Scope, Stream } from "effect"
 import { AppConfig, type AppConfigShape } from "../services/AppConfig.js"
 import { type Deadline, withDeadline } from "../services/ModelFactory.js"
 import * as Direct from "../internal/chatCompletionsDirect.js"
+import { OpenRouterClient, OpenRouterLanguageModel } from "../internal/openRouterPackage.js"
 import { redactAiError, secretTexts } from "../internal/redaction.js"
 
 /** OpenAI's own endpoint, used by `LLM_PROVIDER=openai` when `LLM_BASE_URL` is not set. */
