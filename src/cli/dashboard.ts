@@ -5,7 +5,8 @@
  * log entries come from the `LogTail`. User actions start, cancel and clear runs by running Effects
  * on this session's runtime; each run is a fiber in a `FiberMap` keyed by its run id, so `x`
  * interrupts exactly that run and quitting interrupts them all — recorded as `cancelled` in the
- * history before the stack shuts down.
+ * history before the stack shuts down. The `dashboard` command also shows, read-only, the runs other
+ * processes record in the same run history (`followOtherRuns.ts`).
  */
 import { randomUUID } from "node:crypto"
 import { Clock, Duration, Effect, Fiber, FiberMap, Option, Queue, Runtime, Stream } from "effect"
@@ -17,8 +18,10 @@ import { AppConfig } from "../services/AppConfig.js"
 import { type LogEntry, LogTail } from "../services/LogTail.js"
 import { RateLimiter } from "../services/RateLimiter.js"
 import { WorkflowEvents } from "../services/WorkflowEvents.js"
+import * as OtherRuns from "../state/OtherRuns.js"
 import * as WorkflowState from "../state/WorkflowState.js"
 import { demoWorkflows } from "./demoInputs.js"
+import { followOtherRuns } from "./followOtherRuns.js"
 import { makeDemoPlan } from "./demoPlan.js"
 import type { Terminal } from "./terminal.js"
 
@@ -34,6 +37,8 @@ export interface DashboardOptions {
   readonly exitWhenDone?: boolean
   /** Told of each of the `runs` that finished (by its position), as soon as it has. */
   readonly onReport?: (index: number, report: RunReport<unknown>) => void
+  /** Show the runs other processes record in the same run history too (read-only, live). */
+  readonly otherProcesses?: boolean
 }
 
 /**
@@ -134,6 +139,11 @@ export const dashboardSession = (terminal: Terminal, options: DashboardOptions) 
       Effect.forkScoped
     )
 
+    // Other processes' runs reach this one only through the history they share.
+    if (options.otherProcesses === true) {
+      yield* followOtherRuns((changes) => setState(OtherRuns.merge(state, changes))).pipe(Effect.forkScoped)
+    }
+
     // The limiter's queue is sampled: it is a level, not an event.
     const limiter = yield* RateLimiter
     yield* limiter.waiting.pipe(
@@ -165,7 +175,14 @@ export const dashboardSession = (terminal: Terminal, options: DashboardOptions) 
     let ending = "done" as SessionEnding
     const actions = {
       startRun: (workflow: string, input: string) => void runFork(start(workflow, input)),
-      cancelRun: (runId: string) => void runFork(FiberMap.remove(fibers, runId)),
+      cancelRun: (runId: string) => {
+        const other = Option.exists(WorkflowState.findRun(state, runId), (run) => run.origin !== undefined)
+        void runFork(
+          other
+            ? Effect.logWarning(`run ${runId.slice(0, 8)} belongs to another process: cancel it there`)
+            : FiberMap.remove(fibers, runId)
+        )
+      },
       clearFinished: () => setState(WorkflowState.clearFinished(state)),
       // The App unmounts right after calling these; the runs are interrupted once it has.
       quit: () => {
