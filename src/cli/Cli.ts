@@ -53,7 +53,7 @@ const withOwnWorkflows = (module: Option.Option<string>, configured: Option.Opti
   Effect.gen(function*() {
     const base = yield* Registry.WorkflowRegistry
     const specifier = Option.orElse(module, () => configured)
-    if (Option.isNone(specifier)) return yield* Effect.provideService(effect, Registry.WorkflowRegistry, base)
+    if (Option.isNone(specifier)) return yield* effect
     const loader = yield* Effect.promise(() => import("./workflowsModule.js"))
     yield* loader.refuseInBundle(specifier.value)
     const own = yield* loader.load(specifier.value, process.cwd())
@@ -64,25 +64,24 @@ const withOwnWorkflows = (module: Option.Option<string>, configured: Option.Opti
   })
 
 /**
- * Runs `f` with the terminal facts and the workflows. The configuration is checked first, from its
- * own small chunk: a bad setting or an unusable directory is reported before anything heavy loads.
+ * Runs a handler of `commands.ts` (loaded on first use) with the terminal facts and, for the
+ * commands that run workflows (`workflows` given: the `--workflows` option), the user's own
+ * workflows. The configuration is checked first, from its own small chunk: a bad setting or an
+ * unusable directory is reported without waiting for the handlers' modules (about a second of
+ * loading on a slow machine).
  */
-const withSetup = <A, E, R>(f: (terminal: Terminal) => Effect.Effect<A, E, R>, module: Option.Option<string>) =>
+const withCommands = <A, E, R>(
+  f: (commands: typeof import("./commands.js"), terminal: Terminal) => Effect.Effect<A, E, R>,
+  workflows?: Option.Option<string>
+) =>
   Effect.gen(function*() {
     const terminal = yield* TerminalInfo
     const config = yield* Effect.promise(() => import("../layers/AppConfigEnv.js"))
     const loaded = yield* config.load({ isTty: terminal.stdoutIsTty, directories: "check" })
-    return yield* f(terminal).pipe(withOwnWorkflows(module, loaded.config.workflowsModule))
+    const commands = yield* Effect.promise(() => import("./commands.js"))
+    const handler = f(commands, terminal)
+    return yield* workflows === undefined ? handler : handler.pipe(withOwnWorkflows(workflows, loaded.config.workflowsModule))
   })
-
-/**
- * Runs a handler of `commands.ts`, loaded on first use (about a second of loading on a slow
- * machine, spent only once the setup is known to be good).
- */
-const withCommands = <A, E, R>(
-  f: (commands: typeof import("./commands.js"), terminal: Terminal) => Effect.Effect<A, E, R>,
-  module: Option.Option<string> = Option.none()
-) => withSetup((terminal) => Effect.flatMap(Effect.promise(() => import("./commands.js")), (c) => f(c, terminal)), module)
 
 const notYetAvailable = (command: string) =>
   Effect.fail(new UsageError({ message: `'${command}' is not yet available in this version` }))
@@ -125,13 +124,14 @@ const batch = Command.make(
     withCommands((c, terminal) => c.batch(terminal, { file, concurrency, json, noTui }), workflows)
 ).pipe(Command.withDescription("Run many workflows concurrently from a JSONL file"))
 
+// Reads only WORKFLOWS_MODULE: the list never depends on the rest of the configuration or the directories.
 const workflows = Command.make("workflows", { workflows: workflowsModule }, ({ workflows }) =>
-  withSetup(
-    () =>
-      Effect.flatMap(Registry.WorkflowRegistry, (registry) =>
-        Console.log(formatTable(["WORKFLOW", "DESCRIPTION"], registry.workflows.map((w) => [w.name, w.description])))),
-    workflows
-  )).pipe(
+  Effect.gen(function*() {
+    const config = yield* Effect.promise(() => import("../layers/AppConfigEnv.js"))
+    const configured = yield* config.loadSetting("WORKFLOWS_MODULE")
+    const registry = yield* Registry.WorkflowRegistry.pipe(withOwnWorkflows(workflows, configured))
+    yield* Console.log(formatTable(["WORKFLOW", "DESCRIPTION"], registry.workflows.map((w) => [w.name, w.description])))
+  })).pipe(
   Command.withDescription("List the available workflows")
 )
 

@@ -21,7 +21,7 @@ const messageOf = (error: unknown): string => (error instanceof Error ? error.me
 
 const typeScriptHint = (path: string): string =>
   [".ts", ".mts", ".cts", ".tsx"].includes(extname(path))
-    ? " (Node cannot import TypeScript as is: compile it to JavaScript, or start the CLI with a loader such as `node --import tsx`)"
+    ? " (Node cannot import TypeScript as is: compile it to JavaScript, or run the CLI with a loader, e.g. NODE_OPTIONS=\"--import tsx\" in a \"type\": \"module\" project)"
     : ""
 
 /** The workflows among a module's exports, default export first; `Left` with why when none. */

@@ -63,6 +63,7 @@ interface RunningRow extends OwnerColumns {
 }
 
 interface ChangeRow extends RunRow {
+  readonly output: string | null
   readonly updated_at: number | string | null
 }
 
@@ -126,7 +127,7 @@ export const makeStore = (
     const changedRuns = ({ limit, since, writers }: ChangedRunsOptions) =>
       Effect.gen(function*() {
         const others = writers === "others" ? sql`AND (owner IS NULL OR owner <> ${owner.id})` : sql``
-        const runs = yield* sql<ChangeRow>`SELECT ${columns}, updated_at FROM runs
+        const runs = yield* sql<ChangeRow>`SELECT ${columns}, output, updated_at FROM runs
           WHERE updated_at >= ${int(since)} ${others}
           ORDER BY updated_at, id LIMIT ${Math.max(0, Math.floor(limit))}`
         const steps = new Map<string, Array<RunStepRow>>()
@@ -143,8 +144,10 @@ export const makeStore = (
         return runs.map((run): RunChange => {
           const summary = toSummary(run, isOrphan)
           const dead = run.status === "running" && summary.status === "interrupted"
+          const output = fromJson(run.output)
           return {
             ...summary,
+            ...(output === undefined ? {} : { output }),
             updatedAt: num(run.updated_at),
             local: run.owner === owner.id,
             ...(run.host === null ? {} : { host: run.host }),

@@ -120,6 +120,8 @@ export const RunChange = Schema.Struct({
   /** The host and pid of the process that writes the run, when known. */
   host: Schema.optional(Schema.String),
   pid: Schema.optional(Schema.Number),
+  /** The workflow's output when it succeeded (JSON). */
+  output: Schema.optional(Schema.Unknown),
   /** In the order they started. */
   steps: Schema.Array(StepRecord)
 })
