@@ -8,6 +8,9 @@
  * `interrupted` (with its unfinished steps), so a crash never leaves a run reading as running;
  * `markInterrupted` writes that state down and leaves alone the runs a live process is running.
  *
+ * Every write also stamps the run's `updated_at`, so `changedRuns` can hand a follower (the
+ * dashboard of another process) the runs that changed since it last asked.
+ *
  * No operation dies: the drivers' defects (a failed COMMIT or ROLLBACK becomes one in
  * `withTransaction`) are failures with a `RunHistoryError`, which the recorder retries.
  */

@@ -9,6 +9,7 @@ import type { RunOrigin, RunView, StepView } from "../state/WorkflowState.js"
 import { elapsedMs } from "../state/WorkflowState.js"
 import { clip, formatCompact, formatCost, formatDuration, formatTokens, oneLine, statusIcon, totalTokens } from "./format.js"
 import { Line } from "./Line.js"
+import { OTHER_PROCESS } from "./RunList.js"
 import { formatHeader, rowCells } from "./table.js"
 import { statusColor } from "./theme.js"
 import { type ColumnSpec, type PlacedColumn, planColumns } from "./view.js"
@@ -64,7 +65,7 @@ export const outcomeText = (run: RunView): string | undefined => {
 
 /** Who runs a run of another process: it is shown read-only, from the shared history. */
 export const originText = (origin: RunOrigin): string =>
-  `↗ another process${origin.pid === undefined ? "" : ` (pid ${origin.pid}${origin.host === undefined ? "" : ` on ${origin.host}`})`}`
+  `${OTHER_PROCESS} another process${origin.pid === undefined ? "" : ` (pid ${origin.pid}${origin.host === undefined ? "" : ` on ${origin.host}`})`}`
 
 const stepLabel = (step: StepView): string => step.error === undefined ? step.label : `${step.label} (${step.error.tag})`
 
