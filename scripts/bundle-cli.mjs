@@ -29,7 +29,7 @@ await build({
   minifySyntax: true,
   logLevel: "warning",
   jsx: "automatic",
-  define: { __VERSION__: JSON.stringify(version) },
+  define: { __VERSION__: JSON.stringify(version), __BUNDLED__: "true" },
   external: ["better-sqlite3", "ink", "react", "react/*", "yoga-layout", "ink-testing-library"],
   // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" }

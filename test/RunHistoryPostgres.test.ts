@@ -9,7 +9,7 @@ import * as RunHistoryFromConfig from "../src/layers/RunHistoryFromConfig.js"
 import * as RunHistoryPostgres from "../src/layers/RunHistoryPostgres.js"
 import { RunHistory } from "../src/services/RunHistory.js"
 import { testConfigLayer } from "./support/config.js"
-import { deadRunsReadInterrupted, replayedBatchCountsOnce } from "./support/historyContract.js"
+import { changedRunsFollowOtherWriters, deadRunsReadInterrupted, replayedBatchCountsOnce } from "./support/historyContract.js"
 import { runEvents, twoSteps } from "./support/historyEvents.js"
 
 const adminUrl = process.env["DATABASE_URL_PG"]
@@ -85,6 +85,9 @@ describe.runIf(adminUrl !== undefined)("RunHistory on PostgreSQL", () => {
 
   it.effect("runs of a dead process read as interrupted before anyone marks them; live and remote runs read as running", () =>
     deadRunsReadInterrupted("pgr", (options) => RunHistoryPostgres.layer(Redacted.make(testUrl()), options)))
+
+  it.effect("changedRuns follows the runs another store writes: started, stepped, finished; not its own", () =>
+    changedRunsFollowOtherWriters("pgc", (options) => RunHistoryPostgres.layer(Redacted.make(testUrl()), options)))
 
   it.effect("DATABASE_URL=postgres://... selects this backend", () =>
     Effect.gen(function*() {

@@ -15,7 +15,7 @@ import { afterAll } from "vitest"
 import { migrations, migrationsTable } from "../src/internal/historyMigrations.js"
 import * as RunHistorySqlite from "../src/layers/RunHistorySqlite.js"
 import { RunHistory } from "../src/services/RunHistory.js"
-import { deadRunsReadInterrupted, replayedBatchCountsOnce } from "./support/historyContract.js"
+import { changedRunsFollowOtherWriters, deadRunsReadInterrupted, replayedBatchCountsOnce } from "./support/historyContract.js"
 import { runEvents, twoSteps } from "./support/historyEvents.js"
 
 const root = mkdtempSync(join(tmpdir(), "effect-agents-replay-"))
@@ -51,6 +51,8 @@ describe("RunHistory on SQLite under retries", () => {
         const old = Option.getOrThrow(yield* h.getRun("old-1"))
         expect(old).toMatchObject({ status: "succeeded", inputTokens: 100, outputTokens: 20 })
         expect(old.llmCalls).toHaveLength(1)
+        // Its last change is taken to be its finish.
+        expect(yield* h.changedRuns({ since: 0, limit: 10, writers: "all" })).toMatchObject([{ id: "old-1", updatedAt: 41 }])
         const events = runEvents({ runId: "new-1", start: 5_000, status: "succeeded", steps: twoSteps })
         yield* h.recordAll(events)
         yield* h.recordAll(events)
@@ -64,5 +66,12 @@ describe("RunHistory on SQLite after a crash", () => {
   it.effect("runs of a dead process read as interrupted before anyone marks them; live and remote runs read as running", () => {
     const file = freshFile()
     return deadRunsReadInterrupted("sq", (options) => RunHistorySqlite.layerFile(file, options))
+  })
+})
+
+describe("RunHistory on SQLite shared by processes", () => {
+  it.effect("changedRuns follows the runs another store writes: started, stepped, finished; not its own", () => {
+    const file = freshFile()
+    return changedRunsFollowOtherWriters("sqc", (options) => RunHistorySqlite.layerFile(file, options))
   })
 })

@@ -37,6 +37,7 @@ export const ExitCode = {
 /** Errors that mean "fix your command line or configuration" (exit 2). */
 const usageTags = new Set([
   "UsageError",
+  "DuplicateWorkflow",
   "InvalidConfig",
   "MetricsServerError",
   "PricingFileError",

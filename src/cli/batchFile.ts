@@ -8,7 +8,7 @@
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Effect, Either, Option } from "effect"
-import * as Registry from "../agents/registry.js"
+import { WorkflowRegistry, type WorkflowRegistryService } from "../agents/registry.js"
 import type { AnyWorkflow } from "../agents/Workflow.js"
 import { UsageError } from "./CliError.js"
 
@@ -31,7 +31,10 @@ export interface BatchItem {
 const clip = (text: string): string => (text.length > MAX_REASON ? `${text.slice(0, MAX_REASON - 1)}…` : text)
 
 /** Why one line is not a run, or the run it is. */
-const checkLine = (raw: string): Effect.Effect<Either.Either<{ workflow: AnyWorkflow; input: unknown }, string>> => {
+const checkLine = (
+  registry: WorkflowRegistryService,
+  raw: string
+): Effect.Effect<Either.Either<{ workflow: AnyWorkflow; input: unknown }, string>> => {
   let parsed: unknown
   try {
     parsed = JSON.parse(raw)
@@ -45,9 +48,9 @@ const checkLine = (raw: string): Effect.Effect<Either.Either<{ workflow: AnyWork
   const name = record["workflow"]
   if (name === undefined) return Effect.succeed(Either.left(`"workflow" is missing`))
   if (typeof name !== "string") return Effect.succeed(Either.left(`"workflow" must be a string`))
-  const found = Registry.find(name)
+  const found = registry.find(name)
   if (Option.isNone(found)) {
-    return Effect.succeed(Either.left(`unknown workflow '${clip(name)}' (available: ${Registry.names.join(", ")})`))
+    return Effect.succeed(Either.left(`unknown workflow '${clip(name)}' (available: ${registry.names.join(", ")})`))
   }
   if (!("input" in record)) return Effect.succeed(Either.left(`"input" is missing`))
   const workflow = found.value
@@ -81,6 +84,7 @@ const readText = (path: string) =>
 /** Reads and checks a batch file; fails with `UsageError` (exit 2) naming every bad line. */
 export const readBatch = (path: string) =>
   Effect.gen(function*() {
+    const registry = yield* WorkflowRegistry
     const text = yield* readText(path)
     const lines = text.split("\n").map((raw, index) => ({ raw, line: index + 1 })).filter((l) => l.raw.trim() !== "")
     if (lines.length > MAX_RUNS) {
@@ -90,7 +94,7 @@ export const readBatch = (path: string) =>
     const items: Array<BatchItem> = []
     const problems: Array<string> = []
     for (const { line, raw } of lines) {
-      const checked = yield* checkLine(raw)
+      const checked = yield* checkLine(registry, raw)
       if (Either.isRight(checked)) items.push({ line, ...checked.right })
       else problems.push(`line ${line}: ${clip(checked.left)}`)
     }

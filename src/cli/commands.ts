@@ -36,7 +36,7 @@ export const dashboard = (terminal: Terminal, args: { readonly demo: boolean }) 
     // No key configured: there is nothing real to run, so show the simulated demo.
     const demo = args.demo || config.llm.provider === "simulated"
     if (useTui(terminal, false)) {
-      const ending = yield* dashboardSession(terminal, { demo })
+      const ending = yield* dashboardSession(terminal, { demo, otherProcesses: true })
       if (ending === "interrupted") {
         return yield* new Interrupted({ message: "Ctrl-C in the dashboard; running workflows were cancelled" })
       }

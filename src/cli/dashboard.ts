@@ -5,11 +5,12 @@
  * log entries come from the `LogTail`. User actions start, cancel and clear runs by running Effects
  * on this session's runtime; each run is a fiber in a `FiberMap` keyed by its run id, so `x`
  * interrupts exactly that run and quitting interrupts them all — recorded as `cancelled` in the
- * history before the stack shuts down.
+ * history before the stack shuts down. The `dashboard` command also shows, read-only, the runs other
+ * processes record in the same run history (`followOtherRuns.ts`).
  */
 import { randomUUID } from "node:crypto"
 import { Clock, Duration, Effect, Fiber, FiberMap, Option, Queue, Runtime, Stream } from "effect"
-import * as Registry from "../agents/registry.js"
+import { WorkflowRegistry, type WorkflowRegistryService } from "../agents/registry.js"
 import type { RunReport } from "../agents/Workflow.js"
 import * as LlmProvider from "../layers/LlmProvider.js"
 import type { Services } from "../layers/MainLayer.js"
@@ -17,8 +18,10 @@ import { AppConfig } from "../services/AppConfig.js"
 import { type LogEntry, LogTail } from "../services/LogTail.js"
 import { RateLimiter } from "../services/RateLimiter.js"
 import { WorkflowEvents } from "../services/WorkflowEvents.js"
+import * as OtherRuns from "../state/OtherRuns.js"
 import * as WorkflowState from "../state/WorkflowState.js"
 import { demoWorkflows } from "./demoInputs.js"
+import { followOtherRuns } from "./followOtherRuns.js"
 import { makeDemoPlan } from "./demoPlan.js"
 import type { Terminal } from "./terminal.js"
 
@@ -34,6 +37,8 @@ export interface DashboardOptions {
   readonly exitWhenDone?: boolean
   /** Told of each of the `runs` that finished (by its position), as soon as it has. */
   readonly onReport?: (index: number, report: RunReport<unknown>) => void
+  /** Show the runs other processes record in the same run history too (read-only, live). */
+  readonly otherProcesses?: boolean
 }
 
 /**
@@ -55,12 +60,15 @@ type Start<R> = (
 /**
  * Keeps up to `DEMO_CONCURRENCY` demo runs going, one started every `DEMO_INTERVAL`, as
  * `DemoPlan` says; never ends. The plan is seeded from the clock, so each session shows new
- * inputs (a persistent cache would otherwise answer a replayed session in full).
+ * inputs (a persistent cache would otherwise answer a replayed session in full). Without any of
+ * the demo's workflows in the registry there is nothing to show.
  */
-const demoLoop = <R>(start: Start<R>, running: Effect.Effect<number>) =>
+const demoLoop = <R>(registry: WorkflowRegistryService, start: Start<R>, running: Effect.Effect<number>) =>
   Effect.gen(function*() {
     const seed = yield* Clock.currentTimeMillis
-    const plan = makeDemoPlan(seed, demoWorkflows.filter((name) => Option.isSome(Registry.find(name))))
+    const workflows = demoWorkflows.filter((name) => Option.isSome(registry.find(name)))
+    if (workflows.length === 0) return yield* Effect.never
+    const plan = makeDemoPlan(seed, workflows)
     return yield* Effect.gen(function*() {
       if ((yield* running) < DEMO_CONCURRENCY) {
         const run = plan.next()
@@ -75,10 +83,10 @@ const demoLoop = <R>(start: Start<R>, running: Effect.Effect<number>) =>
   })
 
 /** Starts `workflow` on `input` as a fiber of `fibers` keyed by a new run id. */
-const starter = (fibers: FiberMap.FiberMap<string, RunReport<unknown>>) =>
+const starter = (registry: WorkflowRegistryService, fibers: FiberMap.FiberMap<string, RunReport<unknown>>) =>
 (workflow: string, input: unknown, maxCostUsd?: number, onReport?: (report: RunReport<unknown>) => void) =>
   Effect.gen(function*() {
-    const found = Registry.find(workflow)
+    const found = registry.find(workflow)
     if (Option.isNone(found)) {
       yield* Effect.logWarning(`unknown workflow '${workflow}'`)
       return Option.none<Fiber.RuntimeFiber<RunReport<unknown>>>()
@@ -95,9 +103,10 @@ const starter = (fibers: FiberMap.FiberMap<string, RunReport<unknown>>) =>
 /** The demo without a terminal UI: runs until interrupted (progress lines are printed by the caller). */
 export const dashboardHeadless = (options: { readonly demo: boolean }) =>
   Effect.gen(function*() {
+    const registry = yield* WorkflowRegistry
     const fibers = yield* FiberMap.make<string, RunReport<unknown>, never>()
     if (!options.demo) return yield* Effect.never
-    return yield* demoLoop(starter(fibers), FiberMap.size(fibers))
+    return yield* demoLoop(registry, starter(registry, fibers), FiberMap.size(fibers))
   }).pipe(Effect.scoped)
 
 /**
@@ -109,6 +118,7 @@ export const dashboardHeadless = (options: { readonly demo: boolean }) =>
 export const dashboardSession = (terminal: Terminal, options: DashboardOptions) =>
   Effect.gen(function*() {
     const config = yield* AppConfig
+    const registry = yield* WorkflowRegistry
     const events = yield* WorkflowEvents
     const tail = yield* LogTail
     const runtime = yield* Effect.runtime<Services>()
@@ -128,6 +138,11 @@ export const dashboardSession = (terminal: Terminal, options: DashboardOptions) 
       Effect.forever,
       Effect.forkScoped
     )
+
+    // Other processes' runs reach this one only through the history they share.
+    if (options.otherProcesses === true) {
+      yield* followOtherRuns((changes) => setState(OtherRuns.merge(state, changes))).pipe(Effect.forkScoped)
+    }
 
     // The limiter's queue is sampled: it is a level, not an event.
     const limiter = yield* RateLimiter
@@ -152,7 +167,7 @@ export const dashboardSession = (terminal: Terminal, options: DashboardOptions) 
 
     // --- runs: one fiber per run id --------------------------------------------------------------
     const fibers = yield* FiberMap.make<string, RunReport<unknown>, never>()
-    const startIn = starter(fibers)
+    const startIn = starter(registry, fibers)
     const start = (workflow: string, input: unknown, maxCostUsd?: number, onReport?: (report: RunReport<unknown>) => void) =>
       startIn(workflow, input, maxCostUsd, onReport).pipe(Effect.provide(runtime))
 
@@ -160,7 +175,14 @@ export const dashboardSession = (terminal: Terminal, options: DashboardOptions) 
     let ending = "done" as SessionEnding
     const actions = {
       startRun: (workflow: string, input: string) => void runFork(start(workflow, input)),
-      cancelRun: (runId: string) => void runFork(FiberMap.remove(fibers, runId)),
+      cancelRun: (runId: string) => {
+        const other = Option.exists(WorkflowState.findRun(state, runId), (run) => run.origin !== undefined)
+        void runFork(
+          other
+            ? Effect.logWarning(`run ${runId.slice(0, 8)} belongs to another process: cancel it there`)
+            : FiberMap.remove(fibers, runId)
+        )
+      },
       clearFinished: () => setState(WorkflowState.clearFinished(state)),
       // The App unmounts right after calling these; the runs are interrupted once it has.
       quit: () => {
@@ -171,7 +193,7 @@ export const dashboardSession = (terminal: Terminal, options: DashboardOptions) 
       }
     }
 
-    if (options.demo) yield* Effect.forkScoped(demoLoop(start, FiberMap.size(fibers)))
+    if (options.demo) yield* Effect.forkScoped(demoLoop(registry, start, FiberMap.size(fibers)))
 
     // --- initial runs (run / batch on a terminal) ----------------------------------------------
     // A run cancelled with `x` has no report; it is in the history as cancelled.
@@ -213,7 +235,7 @@ export const dashboardSession = (terminal: Terminal, options: DashboardOptions) 
         provider,
         model: LlmProvider.modelLabel(config),
         simulated: provider === "simulated",
-        workflows: Registry.workflows.map((w) => ({ name: w.name, description: w.description })),
+        workflows: registry.workflows.map((w) => ({ name: w.name, description: w.description })),
         color: terminal.stdoutColor
       },
       { signal: abort.signal }

@@ -5,7 +5,7 @@
  * Ctrl-C in the dashboard, or a signal — what finished is printed, after the history has it.
  */
 import { Console, Effect, Option } from "effect"
-import * as Registry from "../agents/registry.js"
+import { WorkflowRegistry } from "../agents/registry.js"
 import type { AnyWorkflow, RunReport } from "../agents/Workflow.js"
 import { type BatchItem, readBatch } from "./batchFile.js"
 import { Interrupted, UsageError, WorkflowFailed } from "./CliError.js"
@@ -16,12 +16,13 @@ import { makeOutcomes, reportBatch, resultJson } from "./runReport.js"
 
 export { resultJson } from "./runReport.js"
 
-const findWorkflow = (name: string): Effect.Effect<AnyWorkflow, UsageError> =>
-  Option.match(Registry.find(name), {
-    onNone: () =>
-      Effect.fail(new UsageError({ message: `unknown workflow '${name}'; available: ${Registry.names.join(", ")}` })),
-    onSome: Effect.succeed
-  })
+const findWorkflow = (name: string): Effect.Effect<AnyWorkflow, UsageError, WorkflowRegistry> =>
+  Effect.flatMap(WorkflowRegistry, (registry) =>
+    Option.match(registry.find(name), {
+      onNone: () =>
+        Effect.fail(new UsageError({ message: `unknown workflow '${name}'; available: ${registry.names.join(", ")}` })),
+      onSome: Effect.succeed
+    }))
 
 const humanOutput = (output: unknown): string =>
   typeof output === "string" ? output : JSON.stringify(output, null, 2)

@@ -1,5 +1,5 @@
 /**
- * What the CLI knows about its terminal, decided once in `main.ts` (the only place that reads the
+ * What the CLI knows about its terminal, decided once in `Cli.run` (the only place that reads the
  * process environment) and passed down.
  */
 import { Context } from "effect"
@@ -15,5 +15,5 @@ export interface Terminal {
   readonly stdoutColor: boolean
 }
 
-/** The terminal facts as a service, provided by `main.ts` to the command handlers. */
+/** The terminal facts as a service, provided by `Cli.run` to the command handlers. */
 export class TerminalInfo extends Context.Tag("effect-agents/cli/Terminal")<TerminalInfo, Terminal>() {}

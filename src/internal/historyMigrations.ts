@@ -94,10 +94,23 @@ const addCallEventKey = Effect.gen(function*() {
   yield* sql`CREATE UNIQUE INDEX llm_calls_event_key ON llm_calls (event_key)`
 })
 
+/**
+ * When a run's record (its row, its steps or its calls) last changed, so a reader can follow the
+ * runs other processes write (`RunHistory.changedRuns`). Rows written before this migration take
+ * their finish or start time.
+ */
+const addRunUpdatedAt = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE runs ADD COLUMN updated_at BIGINT`
+  yield* sql`UPDATE runs SET updated_at = COALESCE(finished_at, started_at)`
+  yield* sql`CREATE INDEX runs_updated_at ON runs (updated_at)`
+})
+
 /** Every migration of the history, by `<id>_<name>`. */
 export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.SqlClient>> = {
   "1_create_runs_steps_llm_calls": createTables,
-  "2_llm_calls_event_key": addCallEventKey
+  "2_llm_calls_event_key": addCallEventKey,
+  "3_runs_updated_at": addRunUpdatedAt
 }
 
 /**

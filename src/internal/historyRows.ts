@@ -99,6 +99,10 @@ export interface TotalsRow {
 export const summaryColumns =
   "id, workflow, status, started_at, finished_at, duration_ms, input_tokens, output_tokens, cost_usd, error_tag, error_message, owner, host, pid"
 
+/** The columns of `steps` that `StepRow` maps. */
+export const stepColumns =
+  "step_id, label, agent, status, started_at, duration_ms, cached, attempts, calls, input_tokens, output_tokens, cost_usd, output, error_tag, error_message"
+
 /** JSON text of a value, or null. Values JSON cannot represent are stored as their string form. */
 export const toJson = (value: unknown): string | null => {
   if (value === undefined) return null

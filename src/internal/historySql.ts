@@ -8,15 +8,20 @@
  * `interrupted` (with its unfinished steps), so a crash never leaves a run reading as running;
  * `markInterrupted` writes that state down and leaves alone the runs a live process is running.
  *
+ * Every write also stamps the run's `updated_at`, so `changedRuns` can hand a follower (the
+ * dashboard of another process) the runs that changed since it last asked.
+ *
  * No operation dies: the drivers' defects (a failed COMMIT or ROLLBACK becomes one in
  * `withTransaction`) are failures with a `RunHistoryError`, which the recorder retries.
  */
 import { randomUUID } from "node:crypto"
 import { hostname } from "node:os"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Effect, Option, Schedule } from "effect"
+import { Clock, Effect, Option, Schedule } from "effect"
 import {
+  type ChangedRunsOptions,
   type HistoryTotals,
+  type RunChange,
   type RunDetail,
   RunHistoryError,
   type RunHistoryService
@@ -25,6 +30,7 @@ import type { WorkflowEvent } from "../services/WorkflowEvents.js"
 import {
   type CallRow,
   fromJson,
+  int,
   num,
   orphanCheck,
   type Owner,
@@ -33,6 +39,7 @@ import {
   type RunDetailRow,
   type RunRow,
   type StepRow,
+  stepColumns,
   summaryColumns,
   toCall,
   toStep,
@@ -56,6 +63,15 @@ const IN_CHUNK = 500
 
 interface RunningRow extends OwnerColumns {
   readonly id: string
+}
+
+interface ChangeRow extends RunRow {
+  readonly output: string | null
+  readonly updated_at: number | string | null
+}
+
+interface RunStepRow extends StepRow {
+  readonly run_id: string
 }
 
 /** The driver's message, including the underlying error's (SqlError wraps it in `cause`). */
@@ -105,9 +121,44 @@ export const makeStore = (
     const readCheck = () => orphanCheck(owner, isAlive, "alive")
 
     const recordAll = (events: ReadonlyArray<WorkflowEvent>) =>
-      events.length === 0 ? Effect.void : sql.withTransaction(
-        Effect.forEach(events, apply, { discard: true })
-      ).pipe(guard("record"), Effect.withSpan("RunHistory.recordAll", { attributes: { events: events.length } }))
+      events.length === 0 ? Effect.void : Clock.currentTimeMillis.pipe(
+        Effect.flatMap((now) => sql.withTransaction(Effect.forEach(events, (event) => apply(event, now), { discard: true }))),
+        guard("record"),
+        Effect.withSpan("RunHistory.recordAll", { attributes: { events: events.length } })
+      )
+
+    const changedRuns = ({ limit, since, writers }: ChangedRunsOptions) =>
+      Effect.gen(function*() {
+        const others = writers === "others" ? sql`AND (owner IS NULL OR owner <> ${owner.id})` : sql``
+        const runs = yield* sql<ChangeRow>`SELECT ${columns}, output, updated_at FROM runs
+          WHERE updated_at >= ${int(since)} ${others}
+          ORDER BY updated_at, id LIMIT ${Math.max(0, Math.floor(limit))}`
+        const steps = new Map<string, Array<RunStepRow>>()
+        for (const ids of chunks(runs.map((run) => run.id), IN_CHUNK)) {
+          const rows = yield* sql<RunStepRow>`SELECT run_id, ${sql.literal(stepColumns)} FROM steps
+            WHERE run_id IN ${sql.in(ids)} ORDER BY run_id, seq, step_id`
+          for (const row of rows) {
+            const list = steps.get(row.run_id)
+            if (list === undefined) steps.set(row.run_id, [row])
+            else list.push(row)
+          }
+        }
+        const isOrphan = readCheck()
+        return runs.map((run): RunChange => {
+          const summary = toSummary(run, isOrphan)
+          const dead = run.status === "running" && summary.status === "interrupted"
+          const output = fromJson(run.output)
+          return {
+            ...summary,
+            ...(output === undefined ? {} : { output }),
+            updatedAt: num(run.updated_at),
+            local: run.owner === owner.id,
+            ...(run.host === null ? {} : { host: run.host }),
+            ...(run.pid === null ? {} : { pid: num(run.pid) }),
+            steps: (steps.get(run.id) ?? []).map((step) => toStep(step, dead))
+          }
+        })
+      }).pipe(guard("changedRuns"), Effect.withSpan("RunHistory.changedRuns"))
 
     const service: RunHistoryService = {
       record: (event) => recordAll([event]),
@@ -129,9 +180,8 @@ export const makeStore = (
           const runs = yield* sql<RunDetailRow>`SELECT ${columns}, input, output FROM runs WHERE id = ${id}`
           const run = runs[0]
           if (run === undefined) return Option.none<RunDetail>()
-          const steps = yield* sql<StepRow>`SELECT step_id, label, agent, status, started_at, duration_ms,
-              cached, attempts, calls, input_tokens, output_tokens, cost_usd, output, error_tag, error_message
-            FROM steps WHERE run_id = ${id} ORDER BY seq, step_id`
+          const steps = yield* sql<StepRow>`SELECT ${sql.literal(stepColumns)} FROM steps
+            WHERE run_id = ${id} ORDER BY seq, step_id`
           const calls = yield* sql<CallRow>`SELECT step_id, agent, model, provider, cached, attempts,
               input_tokens, output_tokens, cost_usd, duration_ms, status, error_tag, error_message, at
             FROM llm_calls WHERE run_id = ${id} ORDER BY at, id`
@@ -146,6 +196,8 @@ export const makeStore = (
             llmCalls: calls.map(toCall)
           })
         }).pipe(guard("getRun"), Effect.withSpan("RunHistory.getRun")),
+
+      changedRuns,
 
       totals: sql<TotalsRow>`SELECT COUNT(*) AS runs, SUM(input_tokens) AS input_tokens,
           SUM(output_tokens) AS output_tokens, SUM(cost_usd) AS cost_usd FROM runs`.pipe(
@@ -162,12 +214,13 @@ export const makeStore = (
       ),
 
       markInterrupted: sql.withTransaction(Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
         const running = yield* sql<RunningRow>`SELECT id, owner, host, pid FROM runs WHERE status = 'running'`
         // Another host's runs cannot be checked: they are marked, and a later finish overwrites the mark.
         const orphaned = running.filter(orphanCheck(owner, isAlive, "orphaned")).map((row) => row.id)
         let marked = 0
         for (const ids of chunks(orphaned, IN_CHUNK)) {
-          const rows = yield* sql<{ readonly id: string }>`UPDATE runs SET status = 'interrupted'
+          const rows = yield* sql<{ readonly id: string }>`UPDATE runs SET status = 'interrupted', updated_at = ${int(now)}
             WHERE status = 'running' AND id IN ${sql.in(ids)} RETURNING id`
           marked += rows.length
           yield* sql`UPDATE steps SET status = 'interrupted' WHERE status = 'running' AND run_id IN ${sql.in(ids)}`

@@ -7,14 +7,17 @@
  * `llm_calls`: the store's owner id and a number the store gives each event object the first time
  * it sees it, so applying the same event again inserts nothing. A run's tokens and cost are then
  * recomputed from its calls rather than incremented, so a replay never counts a call twice.
+ *
+ * Every statement also stamps the run's `updated_at` with the time of the write (`now`), which is
+ * what a reader following other processes' runs asks about.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { Effect } from "effect"
 import type { WorkflowEvent } from "../services/WorkflowEvents.js"
 import { int, type Owner, toJson } from "./historyRows.js"
 
-/** Writes one event's rows; the error is the driver's. */
-export type ApplyEvent = (event: WorkflowEvent) => Effect.Effect<void, unknown>
+/** Writes one event's rows at `now` (epoch ms); the error is the driver's. */
+export type ApplyEvent = (event: WorkflowEvent, now: number) => Effect.Effect<void, unknown>
 
 /** The statements of `owner`'s store over `sql`. */
 export const makeApply = (sql: SqlClient.SqlClient, owner: Owner): ApplyEvent => {
@@ -34,47 +37,55 @@ export const makeApply = (sql: SqlClient.SqlClient, owner: Owner): ApplyEvent =>
       (SELECT COALESCE(SUM(output_tokens), 0) FROM llm_calls WHERE run_id = ${runId}),
       (SELECT COALESCE(SUM(cost_usd), 0) FROM llm_calls WHERE run_id = ${runId})`
 
-  return (event) => {
+  const touch = (runId: string, now: number) => sql`UPDATE runs SET updated_at = ${int(now)} WHERE id = ${runId}`
+
+  return (event, now) => {
     switch (event._tag) {
       case "WorkflowStarted":
         // A start that arrives after its finish only fills in the input.
-        return sql`INSERT INTO runs (id, workflow, status, started_at, input, owner, host, pid)
+        return sql`INSERT INTO runs (id, workflow, status, started_at, input, owner, host, pid, updated_at)
           VALUES (${event.runId}, ${event.workflow}, 'running', ${int(event.at)}, ${toJson(event.input)},
-            ${owner.id}, ${owner.host}, ${owner.pid})
-          ON CONFLICT (id) DO UPDATE SET input = excluded.input`
+            ${owner.id}, ${owner.host}, ${owner.pid}, ${int(now)})
+          ON CONFLICT (id) DO UPDATE SET input = excluded.input, updated_at = excluded.updated_at`
       case "WorkflowFinished":
         return sql`INSERT INTO runs (id, workflow, status, started_at, finished_at, duration_ms,
-            input_tokens, output_tokens, cost_usd, output, error_tag, error_message, owner, host, pid)
+            input_tokens, output_tokens, cost_usd, output, error_tag, error_message, owner, host, pid, updated_at)
           VALUES (${event.runId}, ${event.workflow}, ${event.status}, ${int(event.at - event.durationMs)},
             ${int(event.at)}, ${event.durationMs}, ${sumsOf(event.runId)},
             ${toJson(event.output)}, ${event.error?.tag ?? null}, ${event.error?.message ?? null},
-            ${owner.id}, ${owner.host}, ${owner.pid})
+            ${owner.id}, ${owner.host}, ${owner.pid}, ${int(now)})
           ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
             duration_ms = excluded.duration_ms, input_tokens = excluded.input_tokens,
             output_tokens = excluded.output_tokens, cost_usd = excluded.cost_usd, output = excluded.output,
-            error_tag = excluded.error_tag, error_message = excluded.error_message`
+            error_tag = excluded.error_tag, error_message = excluded.error_message, updated_at = excluded.updated_at`
       case "StepStarted":
-        return sql`INSERT INTO steps (run_id, step_id, seq, label, agent, status, started_at)
-          VALUES (${event.runId}, ${event.stepId},
-            (SELECT COALESCE(MAX(seq), 0) + 1 FROM steps WHERE run_id = ${event.runId}),
-            ${event.label}, ${event.agent ?? null}, 'running', ${int(event.at)})
-          ON CONFLICT (run_id, step_id) DO NOTHING`
+        return Effect.zipRight(
+          sql`INSERT INTO steps (run_id, step_id, seq, label, agent, status, started_at)
+            VALUES (${event.runId}, ${event.stepId},
+              (SELECT COALESCE(MAX(seq), 0) + 1 FROM steps WHERE run_id = ${event.runId}),
+              ${event.label}, ${event.agent ?? null}, 'running', ${int(event.at)})
+            ON CONFLICT (run_id, step_id) DO NOTHING`,
+          touch(event.runId, now)
+        )
       case "StepFinished":
-        return sql`INSERT INTO steps (run_id, step_id, seq, label, agent, status, started_at, finished_at,
-            duration_ms, cached, attempts, calls, input_tokens, output_tokens, cost_usd, output,
-            error_tag, error_message)
-          VALUES (${event.runId}, ${event.stepId},
-            (SELECT COALESCE(MAX(seq), 0) + 1 FROM steps WHERE run_id = ${event.runId}),
-            ${event.label}, ${event.agent ?? null}, ${event.status}, ${int(event.at - event.durationMs)},
-            ${int(event.at)}, ${event.durationMs}, ${event.cached ? 1 : 0}, ${event.attempts}, ${event.calls},
-            ${event.usage.inputTokens}, ${event.usage.outputTokens}, ${event.costUsd}, ${event.output ?? null},
-            ${event.error?.tag ?? null}, ${event.error?.message ?? null})
-          ON CONFLICT (run_id, step_id) DO UPDATE SET label = excluded.label,
-            agent = COALESCE(excluded.agent, steps.agent), status = excluded.status,
-            finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, cached = excluded.cached,
-            attempts = excluded.attempts, calls = excluded.calls, input_tokens = excluded.input_tokens,
-            output_tokens = excluded.output_tokens, cost_usd = excluded.cost_usd, output = excluded.output,
-            error_tag = excluded.error_tag, error_message = excluded.error_message`
+        return Effect.zipRight(
+          sql`INSERT INTO steps (run_id, step_id, seq, label, agent, status, started_at, finished_at,
+              duration_ms, cached, attempts, calls, input_tokens, output_tokens, cost_usd, output,
+              error_tag, error_message)
+            VALUES (${event.runId}, ${event.stepId},
+              (SELECT COALESCE(MAX(seq), 0) + 1 FROM steps WHERE run_id = ${event.runId}),
+              ${event.label}, ${event.agent ?? null}, ${event.status}, ${int(event.at - event.durationMs)},
+              ${int(event.at)}, ${event.durationMs}, ${event.cached ? 1 : 0}, ${event.attempts}, ${event.calls},
+              ${event.usage.inputTokens}, ${event.usage.outputTokens}, ${event.costUsd}, ${event.output ?? null},
+              ${event.error?.tag ?? null}, ${event.error?.message ?? null})
+            ON CONFLICT (run_id, step_id) DO UPDATE SET label = excluded.label,
+              agent = COALESCE(excluded.agent, steps.agent), status = excluded.status,
+              finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, cached = excluded.cached,
+              attempts = excluded.attempts, calls = excluded.calls, input_tokens = excluded.input_tokens,
+              output_tokens = excluded.output_tokens, cost_usd = excluded.cost_usd, output = excluded.output,
+              error_tag = excluded.error_tag, error_message = excluded.error_message`,
+          touch(event.runId, now)
+        )
       case "LlmCallFinished": {
         const runId = event.runId
         if (runId === undefined) return Effect.void
@@ -89,7 +100,8 @@ export const makeApply = (sql: SqlClient.SqlClient, owner: Owner): ApplyEvent =>
           sql`UPDATE runs SET
               input_tokens = (SELECT COALESCE(SUM(input_tokens), 0) FROM llm_calls WHERE run_id = ${runId}),
               output_tokens = (SELECT COALESCE(SUM(output_tokens), 0) FROM llm_calls WHERE run_id = ${runId}),
-              cost_usd = (SELECT COALESCE(SUM(cost_usd), 0) FROM llm_calls WHERE run_id = ${runId})
+              cost_usd = (SELECT COALESCE(SUM(cost_usd), 0) FROM llm_calls WHERE run_id = ${runId}),
+              updated_at = ${int(now)}
             WHERE id = ${runId}`
         )
       }

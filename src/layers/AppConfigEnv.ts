@@ -83,6 +83,22 @@ export const load = (options: LoadOptions = {}): Effect.Effect<LoadedConfig, Inv
     return decoded.right
   })
 
+/**
+ * One setting's raw value (environment over `.env`), for a command that needs nothing else of the
+ * configuration and must not fail on the rest (`workflows` reads only `WORKFLOWS_MODULE`).
+ */
+export const loadSetting = (
+  key: string,
+  options: Pick<LoadOptions, "dotenvPath"> = {}
+): Effect.Effect<Option.Option<string>, InvalidConfig, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const env = yield* Effect.configProviderWith(Effect.succeed)
+    const fromEnv = yield* readKey(env, key)
+    const raw = Option.isSome(fromEnv) ? fromEnv : yield* readKey(yield* dotenvProvider(options.dotenvPath ?? ".env"), key)
+    // An empty variable counts as unset, as everywhere in the configuration.
+    return Option.filter(Option.map(raw, (value) => value.trim()), (value) => value !== "")
+  })
+
 /** `LOG_DIR` is private to the user (log lines may quote prompts); `DATA_DIR` follows the umask. */
 const modeOf = (key: string): number | undefined => key === "LOG_DIR" ? 0o700 : undefined
 

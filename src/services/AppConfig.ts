@@ -71,6 +71,8 @@ export interface AppConfigShape {
   }
   readonly pricingFile: Option.Option<string>
   readonly workflowMaxCostUsd: Option.Option<number>
+  /** A module of the user's own workflows for the CLI (`WORKFLOWS_MODULE`), relative to the working directory. */
+  readonly workflowsModule: Option.Option<string>
   readonly simulated: {
     readonly seed: number
     readonly latencyMs: number
@@ -310,6 +312,7 @@ export const decodeSettings = (
     },
     pricingFile: opt<string>("PRICING_FILE"),
     workflowMaxCostUsd: opt<number>("WORKFLOW_MAX_COST_USD"),
+    workflowsModule: opt<string>("WORKFLOWS_MODULE"),
     simulated: {
       seed: get("SIM_SEED"),
       latencyMs: get("SIM_LATENCY_MS"),

@@ -119,6 +119,7 @@ export const settings: ReadonlyArray<SettingSpec> = [
   spec({ key: "CIRCUIT_BREAKER_RESET_TIMEOUT", default: "30", expected: "a positive number of seconds", description: "Seconds an open circuit waits before one probe", schema: PositiveSeconds }),
   spec({ key: "PRICING_FILE", expected: "a JSON file path", description: "JSON file overriding the bundled model prices (USD per million tokens)", schema: NonEmpty }),
   spec({ key: "WORKFLOW_MAX_COST_USD", expected: "a positive number (USD)", description: "Budget per workflow run; exceeding it fails the run with BudgetExceeded", schema: Num.pipe(Schema.positive()) }),
+  spec({ key: "WORKFLOWS_MODULE", expected: "a JavaScript module path", description: "ES module whose exported workflows the CLI and dashboard offer besides the built-in ones (like --workflows)", schema: NonEmpty }),
   spec({ key: "SIM_SEED", default: "1", expected: "an integer", description: "Seed of the simulated provider", schema: Int }),
   spec({ key: "SIM_LATENCY_MS", default: "400", expected: "a non-negative integer (ms)", description: "Mean latency of the simulated provider (ms)", schema: NonNegativeInt }),
   spec({ key: "SIM_ERROR_RATE", default: "0.05", expected: "a number 0-1", description: "Share of simulated calls failing with 5xx or a timeout", schema: Rate }),

@@ -107,6 +107,36 @@ export const HistoryTotals = Schema.Struct({
 })
 export type HistoryTotals = typeof HistoryTotals.Type
 
+/**
+ * A run as `changedRuns` reports it: its summary and steps, when its record last changed, and
+ * who writes it.
+ */
+export const RunChange = Schema.Struct({
+  ...RunSummary.fields,
+  /** When the run's record last changed (epoch ms, on the clock of the process that wrote it). */
+  updatedAt: Schema.Number,
+  /** True when this very store writes the run: a run of this process. */
+  local: Schema.Boolean,
+  /** The host and pid of the process that writes the run, when known. */
+  host: Schema.optional(Schema.String),
+  pid: Schema.optional(Schema.Number),
+  /** The workflow's output when it succeeded (JSON). */
+  output: Schema.optional(Schema.Unknown),
+  /** In the order they started. */
+  steps: Schema.Array(StepRecord)
+})
+export type RunChange = typeof RunChange.Type
+
+/** What `changedRuns` asks for. */
+export interface ChangedRunsOptions {
+  /** Changes at or after this time (epoch ms). */
+  readonly since: number
+  /** Runs at most; the least recently changed come first. */
+  readonly limit: number
+  /** `others`: only runs other processes (other stores) write; `all`: this process's too. */
+  readonly writers: "all" | "others"
+}
+
 /** Paging of `listRuns`: newest runs first. */
 export interface ListRunsOptions {
   readonly limit: number
@@ -161,6 +191,14 @@ export interface RunHistoryService {
    * process is gone reads as `interrupted`, and so do its unfinished steps.
    */
   readonly getRun: (id: string) => Effect.Effect<Option.Option<RunDetail>, RunHistoryError>
+  /**
+   * Runs whose record (the run, a step or an LLM call) changed at or after `since`, least recently
+   * changed first, with their steps: how a dashboard follows the runs other processes record in
+   * the same store. Times are the writers' clocks and a transaction commits a little after its
+   * stamp, so a follower asks again from a little before the newest change it saw. A run whose
+   * process is gone reads as `interrupted`, as in `listRuns`.
+   */
+  readonly changedRuns: (options: ChangedRunsOptions) => Effect.Effect<ReadonlyArray<RunChange>, RunHistoryError>
   /** Counts and sums over all runs. */
   readonly totals: Effect.Effect<HistoryTotals, RunHistoryError>
   /**
@@ -183,6 +221,8 @@ export const recordAll = Effect.serviceFunctionEffect(RunHistory, (s) => s.recor
 export const listRuns = Effect.serviceFunctionEffect(RunHistory, (s) => s.listRuns)
 /** `yield* RunHistory.getRun(id)`. */
 export const getRun = Effect.serviceFunctionEffect(RunHistory, (s) => s.getRun)
+/** `yield* RunHistory.changedRuns({ since, limit: 100, writers: "others" })`. */
+export const changedRuns = Effect.serviceFunctionEffect(RunHistory, (s) => s.changedRuns)
 /** `yield* RunHistory.totals`. */
 export const totals: Effect.Effect<HistoryTotals, RunHistoryError, RunHistory> = Effect.flatMap(
   RunHistory,

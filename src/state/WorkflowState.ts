@@ -53,6 +53,14 @@ export interface RunView {
   readonly steps: ReadonlyArray<StepView>
   readonly output: string | undefined
   readonly error: ErrorInfo | undefined
+  /** The process that runs it when that is another one (read from the run history); else undefined. */
+  readonly origin: RunOrigin | undefined
+}
+
+/** Another process that runs a run, as the run history knows it. */
+export interface RunOrigin {
+  readonly host: string | undefined
+  readonly pid: number | undefined
 }
 
 /** Counters over everything seen since the state was created. */
@@ -146,7 +154,8 @@ const newRun = (runId: string, workflow: string, startedAt: number): RunView => 
   llmCalls: 0,
   steps: [],
   output: undefined,
-  error: undefined
+  error: undefined,
+  origin: undefined
 })
 
 const updateActive = (

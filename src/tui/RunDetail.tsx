@@ -5,10 +5,11 @@
  * steps than room the newest ones are shown (that is where a running or failed run is).
  */
 import { Box } from "ink"
-import type { RunView, StepView } from "../state/WorkflowState.js"
+import type { RunOrigin, RunView, StepView } from "../state/WorkflowState.js"
 import { elapsedMs } from "../state/WorkflowState.js"
 import { clip, formatCompact, formatCost, formatDuration, formatTokens, oneLine, statusIcon, totalTokens } from "./format.js"
 import { Line } from "./Line.js"
+import { OTHER_PROCESS } from "./RunList.js"
 import { formatHeader, rowCells } from "./table.js"
 import { statusColor } from "./theme.js"
 import { type ColumnSpec, type PlacedColumn, planColumns } from "./view.js"
@@ -62,6 +63,10 @@ export const outcomeText = (run: RunView): string | undefined => {
   }
 }
 
+/** Who runs a run of another process: it is shown read-only, from the shared history. */
+export const originText = (origin: RunOrigin): string =>
+  `${OTHER_PROCESS} another process${origin.pid === undefined ? "" : ` (pid ${origin.pid}${origin.host === undefined ? "" : ` on ${origin.host}`})`}`
+
 const stepLabel = (step: StepView): string => step.error === undefined ? step.label : `${step.label} (${step.error.tag})`
 
 const stepValues = (step: StepView, now: number): Readonly<Record<StepColumn, string>> => ({
@@ -106,6 +111,7 @@ export const RunDetail = ({ color, frame, height, now, run, width }: RunDetailPr
     ` Run ${run.runId}`,
     run.workflow,
     run.status,
+    ...(run.origin === undefined ? [] : [originText(run.origin)]),
     formatDuration(elapsedMs(run, now)),
     `${formatCompact(run.llmCalls)} LLM calls`,
     `tokens ${formatTokens(totalTokens(run.usage))}`,

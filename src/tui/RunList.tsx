@@ -26,8 +26,11 @@ export const runColumns: ReadonlyArray<ColumnSpec<RunColumn>> = [
   { key: "cost", title: "COST", width: 9, priority: 4, align: "right" }
 ]
 
-/** Cells before the columns: the selection marker and the status glyph. */
+/** Cells before the columns: the selection marker, the status glyph and the other-process mark. */
 const PREFIX = 4
+
+/** The mark of a run another process runs (shown after its status glyph). */
+export const OTHER_PROCESS = "↗"
 
 /** A run's short id: enough of a UUID to tell runs apart on screen. */
 export const shortId = (runId: string): string => runId.slice(0, 8)
@@ -109,7 +112,8 @@ export const RunList = (props: RunListProps) => {
               pieces={[
                 { text: inverse ? "› " : "  ", inverse },
                 { text: statusIcon(run.status, frame), color: statusColor(run.status), inverse },
-                { text: " ", inverse },
+                // A run of another process, read from the shared history.
+                { text: run.origin === undefined ? " " : OTHER_PROCESS, inverse },
                 ...cells.map((text) => ({ text, inverse }))
               ]}
               width={width}

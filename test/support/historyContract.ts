@@ -1,11 +1,13 @@
 /**
  * Behaviours every run-history store must have, written once and run on SQLite and PostgreSQL:
- * writes that a retry can repeat, and runs of a dead process that never read as running.
+ * writes that a retry can repeat, runs of a dead process that never read as running, and the
+ * changes a follower of other processes' runs asks for.
  */
-import { Effect, type Layer, Option } from "effect"
+import { Effect, Layer, Option, TestClock } from "effect"
 import { expect } from "vitest"
 import type { StoreOptions } from "../../src/internal/historySql.js"
 import { RunHistory, type RunHistoryError } from "../../src/services/RunHistory.js"
+import type { WorkflowEvent } from "../../src/services/WorkflowEvents.js"
 import { runEvents, twoSteps } from "./historyEvents.js"
 
 const snapshot = (ids: ReadonlyArray<string>) =>
@@ -73,3 +75,59 @@ export const deadRunsReadInterrupted = (
     expect(dead.status).toBe("interrupted")
     expect(dead.steps.map((s) => s.status)).toEqual(["succeeded", "interrupted"])
   })
+
+/**
+ * `changedRuns` follows what another store (another process) writes: a run appears when it
+ * starts, again when a step or the finish lands, stamped with the writer's clock; a reader asking
+ * from after a change no longer sees it; its own runs are left out when it asks for `others`.
+ */
+export const changedRunsFollowOtherWriters = (
+  prefix: string,
+  storeAs: (options: StoreOptions) => Layer.Layer<RunHistory, RunHistoryError>
+) =>
+  Effect.gen(function*() {
+    // Each store opened once, as a process keeps its own.
+    const writer = yield* Layer.build(storeAs({ owner: { id: `${prefix}-w`, host: "this-host", pid: 2001 }, isAlive: () => true }))
+    const reader = yield* Layer.build(storeAs({ owner: { id: `${prefix}-r`, host: "this-host", pid: 2002 }, isAlive: () => true }))
+    const write = (events: ReadonlyArray<WorkflowEvent>, layer = writer) =>
+      Effect.flatMap(RunHistory, (h) => h.recordAll(events)).pipe(Effect.provide(layer))
+    const changed = (since: number, writers: "all" | "others" = "others", limit = 100) =>
+      Effect.flatMap(RunHistory, (h) => h.changedRuns({ since, limit, writers })).pipe(
+        Effect.map((runs) => runs.filter((r) => r.id.startsWith(prefix))),
+        Effect.provide(reader)
+      )
+    const events = runEvents({ runId: `${prefix}-1`, start: 100, status: "succeeded", steps: twoSteps })
+    const firstStepStarted = events.findIndex((e) => e._tag === "StepStarted")
+    const secondStepStarted = events.findIndex((e, i) => i > firstStepStarted && e._tag === "StepStarted")
+
+    yield* TestClock.setTime(1_000)
+    yield* write(events.slice(0, firstStepStarted))
+    const started = yield* changed(0)
+    expect(started).toMatchObject([{ id: `${prefix}-1`, status: "running", updatedAt: 1_000, local: false, host: "this-host", pid: 2001 }])
+
+    // A step landing changes the run too, with the steps so far.
+    yield* TestClock.setTime(2_000)
+    yield* write(events.slice(firstStepStarted, secondStepStarted))
+    const stepped = yield* changed(1_001)
+    expect(stepped.map((r) => [r.status, r.updatedAt, r.steps.map((s) => s.status)])).toEqual([["running", 2_000, ["succeeded"]]])
+    expect(stepped[0]!.inputTokens).toBe(100)
+
+    // The reader's own run is not another process's.
+    yield* TestClock.setTime(2_500)
+    yield* write(runEvents({ runId: `${prefix}-own`, start: 200, status: "failed", steps: twoSteps }), reader)
+    expect((yield* changed(2_001)).map((r) => r.id)).toEqual([])
+    expect((yield* changed(2_001, "all")).map((r) => [r.id, r.local])).toEqual([[`${prefix}-own`, true]])
+
+    yield* TestClock.setTime(3_000)
+    yield* write(events.slice(secondStepStarted))
+    const finished = yield* changed(2_001)
+    expect(finished).toMatchObject([{ id: `${prefix}-1`, status: "succeeded", updatedAt: 3_000, inputTokens: 450 }])
+    expect(finished[0]!.steps.map((s) => s.agent)).toEqual(["planner", "writer"])
+    expect(yield* changed(3_001)).toEqual([])
+
+    // Least recently changed first, at most `limit`.
+    yield* TestClock.setTime(4_000)
+    yield* write(runEvents({ runId: `${prefix}-2`, start: 300, status: "succeeded", steps: twoSteps, finish: false }).slice(0, 1))
+    expect((yield* changed(1, "all", 2)).map((r) => r.id)).toEqual([`${prefix}-own`, `${prefix}-1`])
+    expect((yield* changed(1, "others")).map((r) => r.id)).toEqual([`${prefix}-1`, `${prefix}-2`])
+  }).pipe(Effect.scoped)
