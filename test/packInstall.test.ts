@@ -63,20 +63,8 @@ const mustSucceed = async (what: string, ran: Promise<Ran>): Promise<Ran> => {
   return r
 }
 
-/** The user's program: an agent, a workflow, a test stack with a scripted model, a report. */
-const headlineTs = `import { Schema } from "effect"
-import { Agent, Workflow } from "effect-agents"
-
-export const headliner = Agent.make({
-  name: "headliner",
-  instructions: "Write a headline and a one-sentence teaser for the user's text.",
-  input: Schema.String,
-  output: Schema.Struct({ headline: Schema.String, teaser: Schema.String })
-})
-
-export const headline = Workflow.make("headline", "Headline and teaser for a text", Schema.NonEmptyString, (text) =>
-  Workflow.step("headline", headliner.run(text)))
-`
+/** The user's program: the README's agent and workflow (`examples/headline.ts`), a test stack with a scripted model, a report. */
+const headlineTs = readFileSync(join(root, "examples", "headline.ts"), "utf8")
 
 const mainTs = `import { Console, Effect } from "effect"
 import { ScriptedModel } from "effect-agents"
