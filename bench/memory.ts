@@ -164,7 +164,7 @@ const parent = async () => {
   }
   console.log(`### Memory per in-flight workflow (summarize, simulated provider, SIM_LATENCY_MS=${LATENCY_MS})\n`)
   console.log(`Node ${process.version}; load average at start ${(await import("node:os")).loadavg().map((l) => l.toFixed(2)).join(" ")}\n`)
-  console.log("| runs at once | RSS before MB | peak RSS MB | peak RSS via `batch` MB | KB RSS per run | KB heap per run (after GC) | after the runs: RSS / heap MB | after a second wave: RSS / heap MB | failed runs / batch exit |")
+  console.log("| runs at once | RSS before MiB | peak RSS MiB | peak RSS via `batch` MiB | KiB RSS per run | KiB heap per run (after GC) | after the runs: RSS / heap MiB | after a second wave: RSS / heap MiB | failed runs / batch exit |")
   console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
   for (const row of rows) console.log(row)
 }
