@@ -1,38 +1,35 @@
 /**
- * Line — one terminal line made of separately styled pieces, laid out side by side.
+ * Line — one terminal line made of separately styled pieces — and Block, a pane of lines.
  *
- * Why not one `<Text>` with nested ones: Ink squashes nested text into a single string and keeps
- * the measurement of every distinct string in a cache that is never evicted (ink#986). A line
- * whose elapsed time or counter changes every frame would leave a new entry each frame; pieces
- * like `1m40s` or `$0.0123` come from a small vocabulary and are measured once. Callers keep the
- * total within `width` so nothing wraps.
+ * What a frame costs in Ink: every node is laid out by Yoga and visited on every frame, every
+ * written character is parsed again (grapheme by grapheme) on every frame, and every distinct
+ * string a `<Text>` holds is measured once and kept in a cache that is never evicted (ink#986).
+ * So a line is written as a few `<Transform>`s rather than a `<Text>` per piece: each covers a
+ * stretch of text plus the blank run after it, and holds only spaces (`width` of them: a small,
+ * bounded vocabulary for the measure cache); its transform returns the styled text, which Ink
+ * writes at the node's place. Blank runs are never written (the screen starts blank each frame),
+ * and a changing counter leaves nothing behind in Ink's caches. Lines are memoised: a line whose
+ * pieces are the same objects as last frame's is not rendered again (the container keeps equal
+ * lines' identities, see `screenModel.ts`).
  */
-import { Box, Text } from "ink"
+import { Box, Transform } from "ink"
+import { memo, useCallback } from "react"
+import { paint, type TextStyle } from "./ansi.js"
 import { clip } from "./format.js"
-import { type ColorName, style } from "./theme.js"
 
 /** A piece of a line. */
-export interface Piece {
+export interface Piece extends TextStyle {
   readonly text: string
-  readonly color?: ColorName | undefined
-  readonly bold?: boolean
-  readonly dim?: boolean
-  readonly inverse?: boolean
 }
 
-/** Props of `Line`. */
-export interface LineProps {
-  readonly pieces: ReadonlyArray<Piece>
-  readonly width: number
-  /** Colour and styles on or off (`NO_COLOR`). */
-  readonly color: boolean
-}
+/** A line's pieces, in order; their total length stays within the line's width. */
+export type Pieces = ReadonlyArray<Piece>
 
 /**
  * The pieces that fit in `width`, in order: the first one that does not fit is cut with `…` and
  * the rest are dropped, so a long line ends like a truncated one instead of every piece shrinking.
  */
-export const fitPieces = (pieces: ReadonlyArray<Piece>, width: number): ReadonlyArray<Piece> => {
+export const fitPieces = (pieces: Pieces, width: number): Pieces => {
   const fitted: Array<Piece> = []
   let used = 0
   for (const piece of pieces) {
@@ -48,23 +45,107 @@ export const fitPieces = (pieces: ReadonlyArray<Piece>, width: number): Readonly
   return fitted
 }
 
-const pieceStyle = (enabled: boolean, piece: Piece) =>
-  style(enabled, {
-    ...(piece.color === undefined ? {} : { color: piece.color }),
-    ...(piece.bold === true ? { bold: true } : {}),
-    ...(piece.dim === true ? { dimColor: true } : {}),
-    ...(piece.inverse === true ? { inverse: true } : {})
-  })
+/** A stretch Ink writes: styled text, the same unstyled, and the cells its node takes. */
+export interface Span {
+  readonly text: string
+  readonly plain: string
+  readonly width: number
+}
 
-/** One line of pieces. */
-export const Line = ({ color, pieces, width }: LineProps) => (
+/**
+ * Blank runs at least this long end a span; shorter ones are written. A span costs a node
+ * per frame, a written character a parse per frame: about the same for three characters.
+ */
+const MIN_GAP = 3
+
+/**
+ * A line cut into spans at its blank runs. Spaces of inverse pieces show, so they are text;
+ * other spaces look the same whatever their piece's style. Trailing blanks are left out.
+ */
+export const spansOf = (pieces: Pieces, color: boolean): ReadonlyArray<Span> => {
+  const spans: Array<Span> = []
+  let text = ""
+  let plain = ""
+  let width = 0
+  let blank = 0
+  const endSpan = () => {
+    spans.push({ text, plain, width: width + blank })
+    text = ""
+    plain = ""
+    width = 0
+    blank = 0
+  }
+  for (const piece of pieces) {
+    const visibleSpaces = color && piece.inverse === true
+    let portion = ""
+    const flushPortion = () => {
+      if (portion === "") return
+      text += color ? paint(portion, piece) : portion
+      plain += portion
+      width += portion.length
+      portion = ""
+    }
+    for (const char of piece.text) {
+      if (char === " " && !visibleSpaces) {
+        blank += 1
+        continue
+      }
+      if (blank >= MIN_GAP) {
+        flushPortion()
+        endSpan()
+      } else if (blank > 0) {
+        portion += " ".repeat(blank)
+        blank = 0
+      }
+      portion += char
+    }
+    flushPortion()
+  }
+  if (width > 0) spans.push({ text, plain, width })
+  return spans
+}
+
+const blanks: Array<string> = []
+/** `n` spaces, made once per length. */
+const spaces = (n: number): string => (blanks[n] ??= " ".repeat(n))
+
+/** One span: a node `width` cells wide whose output is `text`. */
+const SpanText = memo(({ plain, text, width }: Span) => {
+  const transform = useCallback(() => text, [text])
+  return (
+    <Transform transform={transform} accessibilityLabel={plain}>
+      {spaces(width)}
+    </Transform>
+  )
+})
+
+/** Props of `Line`. */
+export interface LineProps {
+  readonly pieces: Pieces
+  readonly width: number
+  /** Colour and styles on or off (`NO_COLOR`). */
+  readonly color: boolean
+}
+
+/** One line of pieces, cut to `width`. */
+export const Line = memo(({ color, pieces, width }: LineProps) => (
   <Box height={1} width={width} flexShrink={0}>
-    {fitPieces(pieces, width).map((piece, i) =>
-      piece.text === "" ? null : (
-        <Text key={i} wrap="truncate" {...pieceStyle(color, piece)}>
-          {piece.text}
-        </Text>
-      )
-    )}
+    {spansOf(fitPieces(pieces, width), color).map((span, i) => <SpanText key={i} {...span} />)}
   </Box>
-)
+))
+
+/** Props of `Block`. */
+export interface BlockProps {
+  /** The lines, top to bottom; those past `height` are not shown. */
+  readonly lines: ReadonlyArray<Pieces>
+  readonly height: number
+  readonly width: number
+  readonly color: boolean
+}
+
+/** A pane: `height` lines of `width` cells. */
+export const Block = memo(({ color, height, lines, width }: BlockProps) => (
+  <Box flexDirection="column" height={height} width={width}>
+    {lines.slice(0, Math.max(0, height)).map((pieces, i) => <Line key={i} pieces={pieces} width={width} color={color} />)}
+  </Box>
+))

@@ -5,14 +5,13 @@
  * workflows costs the same per frame as a screenful. Columns that do not fit the width are dropped
  * (least important first) instead of wrapping the row.
  */
-import { Box } from "ink"
 import type { RunView } from "../state/WorkflowState.js"
 import { elapsedMs } from "../state/WorkflowState.js"
 import { formatCompact, formatCost, formatDuration, formatTokens, statusIcon, totalTokens } from "./format.js"
-import { Line } from "./Line.js"
+import { Block, type Pieces } from "./Line.js"
 import { formatHeader, rowCells } from "./table.js"
 import { statusColor } from "./theme.js"
-import { type ColumnSpec, LIST_CHROME_LINES, planColumns } from "./view.js"
+import { type ColumnSpec, LIST_CHROME_LINES, type PlacedColumn, planColumns } from "./view.js"
 
 type RunColumn = "id" | "workflow" | "step" | "elapsed" | "tokens" | "cost"
 
@@ -68,9 +67,27 @@ export interface RunListProps {
   readonly unfilteredCount?: number
 }
 
-/** The run list pane: a title, column headers and the visible rows. */
-export const RunList = (props: RunListProps) => {
-  const { color, frame, now, offset, rows, runs, selectedIndex, width } = props
+/** One run's row: the selection marker, the status glyph and the columns. */
+const runRow = (run: RunView, columns: ReadonlyArray<PlacedColumn<RunColumn>>, selected: boolean, now: number, frame: number): Pieces => {
+  const cells = rowCells(columns, {
+    id: shortId(run.runId),
+    workflow: run.workflow,
+    step: stepText(run),
+    elapsed: formatDuration(elapsedMs(run, now)),
+    tokens: formatTokens(totalTokens(run.usage)),
+    cost: formatCost(run.costUsd)
+  })
+  return [
+    { text: selected ? "› " : "  ", inverse: selected },
+    { text: statusIcon(run.status, frame), color: statusColor(run.status), inverse: selected },
+    { text: " ", inverse: selected },
+    ...cells.map((text) => ({ text, inverse: selected }))
+  ]
+}
+
+/** The run list's lines: a title, column headers and the visible rows. */
+export const runListLines = (props: RunListProps): ReadonlyArray<Pieces> => {
+  const { frame, now, offset, rows, runs, selectedIndex, width } = props
   const columns = planColumns(runColumns, Math.max(0, width - PREFIX))
   const visible = runs.slice(offset, offset + rows)
   const filtered = props.filter !== undefined && props.filter !== ""
@@ -78,45 +95,16 @@ export const RunList = (props: RunListProps) => {
     ? "none"
     : `${formatCompact(offset + 1)}–${formatCompact(offset + visible.length)} of ${formatCompact(runs.length)}`
   const filterNote = filtered ? `  filter "${props.filter}" (${formatCompact(props.unfilteredCount ?? runs.length)} total)` : ""
-  return (
-    <Box flexDirection="column" width={width} height={rows + LIST_CHROME_LINES}>
-      <Line pieces={[{ text: `Runs ${range}`, bold: true }, { text: filterNote, bold: true }]} width={width} color={color} />
-      <Line pieces={[{ text: `${" ".repeat(PREFIX)}${formatHeader(columns)}`, dim: true }]} width={width} color={color} />
-      {runs.length === 0
-        ? (
-          <Line
-            pieces={[{
-              text: filtered ? "  no run matches the filter (Esc clears it)" : "  no runs yet: press n to start one",
-              dim: true
-            }]}
-            width={width}
-            color={color}
-          />
-        )
-        : visible.map((run, i) => {
-          const inverse = offset + i === selectedIndex
-          const cells = rowCells(columns, {
-            id: shortId(run.runId),
-            workflow: run.workflow,
-            step: stepText(run),
-            elapsed: formatDuration(elapsedMs(run, now)),
-            tokens: formatTokens(totalTokens(run.usage)),
-            cost: formatCost(run.costUsd)
-          })
-          return (
-            <Line
-              key={run.runId}
-              pieces={[
-                { text: inverse ? "› " : "  ", inverse },
-                { text: statusIcon(run.status, frame), color: statusColor(run.status), inverse },
-                { text: " ", inverse },
-                ...cells.map((text) => ({ text, inverse }))
-              ]}
-              width={width}
-              color={color}
-            />
-          )
-        })}
-    </Box>
-  )
+  const title: Pieces = [{ text: `Runs ${range}`, bold: true }, { text: filterNote, bold: true }]
+  const header: Pieces = [{ text: `${" ".repeat(PREFIX)}${formatHeader(columns)}`, dim: true }]
+  if (runs.length === 0) {
+    const hint = filtered ? "  no run matches the filter (Esc clears it)" : "  no runs yet: press n to start one"
+    return [title, header, [{ text: hint, dim: true }]]
+  }
+  return [title, header, ...visible.map((run, i) => runRow(run, columns, offset + i === selectedIndex, now, frame))]
 }
+
+/** The run list pane: a title, column headers and the visible rows. */
+export const RunList = (props: RunListProps) => (
+  <Block lines={runListLines(props)} height={props.rows + LIST_CHROME_LINES} width={props.width} color={props.color} />
+)

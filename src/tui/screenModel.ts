@@ -1,0 +1,117 @@
+/**
+ * The screen as data: every line the data panes show (header, run list, run detail, log), built
+ * by the panes' pure line functions, once per frame.
+ *
+ * Why: Ink lays out and writes the whole screen whenever React commits any change, and a commit
+ * happens whenever any element is rendered again (its props are new objects). So the container
+ * builds this model first and keeps the previous one's lines wherever they are equal: a frame that
+ * shows nothing new yields the very same model, the memoised `Screen` is not rendered, and Ink does
+ * no work at all; a frame in which one row changed renders that row only.
+ */
+import type { DashboardState, RunView } from "../state/WorkflowState.js"
+import { headerLines } from "./Header.js"
+import type { Piece, Pieces } from "./Line.js"
+import { logLines } from "./LogPane.js"
+import { runDetailLines } from "./RunDetail.js"
+import { runListLines } from "./RunList.js"
+import type { DashboardInfo } from "./types.js"
+import type { Snapshot } from "./useThrottledSnapshot.js"
+import { CLOCK_TICK_MS } from "./useThrottledSnapshot.js"
+import type { Layout } from "./view.js"
+
+/** The lines of each data pane; an empty list for a pane not shown. */
+export interface ScreenModel {
+  readonly header: ReadonlyArray<Pieces>
+  readonly list: ReadonlyArray<Pieces>
+  readonly detail: ReadonlyArray<Pieces>
+  readonly log: ReadonlyArray<Pieces>
+}
+
+/** What the model is built from. */
+export interface ScreenInput {
+  readonly snapshot: Snapshot
+  readonly info: DashboardInfo
+  /** The listed (filtered) runs, how many there are unfiltered, the selection and first row. */
+  readonly runs: ReadonlyArray<RunView>
+  readonly unfilteredCount: number
+  readonly selectedIndex: number
+  readonly offset: number
+  readonly filter: string
+  readonly layout: Layout
+  readonly width: number
+  /** The help overlay covers the list, detail and log panes. */
+  readonly help: boolean
+}
+
+const none: ReadonlyArray<Pieces> = []
+
+/** The screen's lines for one frame. */
+export const buildScreenModel = (input: ScreenInput): ScreenModel => {
+  const { info, layout, runs, snapshot, width } = input
+  const state: DashboardState = snapshot.state
+  const color = info.color
+  const frame = Math.floor(snapshot.now / CLOCK_TICK_MS)
+  const header = headerLines({
+    provider: info.provider,
+    model: info.model,
+    simulated: info.simulated,
+    totals: state.totals,
+    breakers: state.breakers,
+    limiterWaiting: state.limiterWaiting,
+    width,
+    color
+  })
+  if (input.help) return { header, list: none, detail: none, log: none }
+  const selected = input.selectedIndex >= 0 ? runs[input.selectedIndex] : undefined
+  return {
+    header,
+    list: runListLines({
+      runs,
+      selectedIndex: input.selectedIndex,
+      offset: input.offset,
+      rows: layout.listRows,
+      width,
+      now: snapshot.now,
+      frame,
+      color,
+      filter: input.filter,
+      unfilteredCount: input.unfilteredCount
+    }),
+    detail: layout.detailLines <= 0
+      ? none
+      : runDetailLines({ run: selected, height: layout.detailLines, width, now: snapshot.now, frame, color }),
+    log: layout.logLines <= 0 ? none : logLines({ logs: snapshot.logs, height: layout.logLines, width, color })
+  }
+}
+
+const samePiece = (a: Piece, b: Piece): boolean =>
+  a.text === b.text && a.color === b.color && a.bold === b.bold && a.dim === b.dim && a.inverse === b.inverse
+
+const samePieces = (a: Pieces, b: Pieces): boolean => a.length === b.length && a.every((piece, i) => samePiece(piece, b[i]!))
+
+/** `next`, with every line equal to the one at the same place in `previous` replaced by it. */
+export const shareLines = (previous: ReadonlyArray<Pieces>, next: ReadonlyArray<Pieces>): ReadonlyArray<Pieces> => {
+  let changed = previous.length !== next.length
+  const shared = next.map((line, i) => {
+    const old = previous[i]
+    if (old !== undefined && (old === line || samePieces(old, line))) return old
+    changed = true
+    return line
+  })
+  return changed ? shared : previous
+}
+
+/** `next`, sharing every equal pane and line with `previous`; `previous` itself when all are equal. */
+export const shareModel = (previous: ScreenModel | undefined, next: ScreenModel): ScreenModel => {
+  if (previous === undefined) return next
+  const shared: ScreenModel = {
+    header: shareLines(previous.header, next.header),
+    list: shareLines(previous.list, next.list),
+    detail: shareLines(previous.detail, next.detail),
+    log: shareLines(previous.log, next.log)
+  }
+  return shared.header === previous.header && shared.list === previous.list && shared.detail === previous.detail &&
+      shared.log === previous.log
+    ? previous
+    : shared
+}
