@@ -24,7 +24,7 @@ export interface AppProps {
   readonly source: DashboardSource
   readonly actions: DashboardActions
   readonly info: DashboardInfo
-  /** Minimum time between frames; default 66 ms (≤ 15 fps). 0 renders on every change (tests). */
+  /** Minimum time between frames; default `DEFAULT_FRAME_MS` (≤ 10 fps). 0 renders on every change (tests). */
   readonly frameMs?: number
   /** Wall clock for elapsed times and spinners; default `Date.now`. */
   readonly clock?: () => number

@@ -3,17 +3,19 @@
  *
  * Why a throttle here and not in the source: a batch of 1,000 runs publishes thousands of events a
  * second and the source notifies on each. The hook only notes a notification and takes one
- * snapshot per frame interval (66 ms, ≤ 15 fps), so render cost follows the frame rate, not the
- * event rate. Nothing is scheduled while nothing changes and nothing runs. Tests pass `frameMs={0}`
- * to render synchronously on every change.
+ * snapshot per frame interval (100 ms, ≤ 10 fps), so render cost follows the frame rate, not the
+ * event rate. Whatever changed, Ink lays out and writes the whole screen for a frame (on 160×50,
+ * most of a frame's cost), so the rate is what bounds the dashboard's CPU under a stream of events;
+ * 10 fps still shows every tenth of a second of the elapsed times. Nothing is scheduled while
+ * nothing changes and nothing runs. Tests pass `frameMs={0}` to render synchronously on every change.
  */
 import { useEffect, useRef, useState } from "react"
 import type { LogEntry } from "../services/LogTail.js"
 import type { DashboardState } from "../state/WorkflowState.js"
 import type { DashboardSource } from "./types.js"
 
-/** Default frame interval: 66 ms, i.e. at most 15 frames a second. */
-export const DEFAULT_FRAME_MS = 66
+/** Default frame interval: 100 ms, i.e. at most 10 frames a second. */
+export const DEFAULT_FRAME_MS = 100
 
 /** How often the clock advances the spinners and elapsed times while runs are running. */
 export const CLOCK_TICK_MS = 125
