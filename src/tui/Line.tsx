@@ -77,6 +77,8 @@ export const spansOf = (pieces: Pieces, color: boolean): ReadonlyArray<Span> => 
   }
   for (const piece of pieces) {
     const visibleSpaces = color && piece.inverse === true
+    // Blanks still pending from earlier pieces are written unstyled, not in this piece's style.
+    let carried = blank
     let portion = ""
     const flushPortion = () => {
       if (portion === "") return
@@ -94,9 +96,13 @@ export const spansOf = (pieces: Pieces, color: boolean): ReadonlyArray<Span> => 
         flushPortion()
         endSpan()
       } else if (blank > 0) {
-        portion += " ".repeat(blank)
+        text += " ".repeat(carried)
+        plain += " ".repeat(carried)
+        width += carried
+        portion += " ".repeat(blank - carried)
         blank = 0
       }
+      carried = 0
       portion += char
     }
     flushPortion()
