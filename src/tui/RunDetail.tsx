@@ -8,7 +8,7 @@ import type { RunView, StepView } from "../state/WorkflowState.js"
 import { elapsedMs } from "../state/WorkflowState.js"
 import { clip, formatCompact, formatCost, formatDuration, formatTokens, oneLine, statusIcon, totalTokens } from "./format.js"
 import { Block, type Pieces } from "./Line.js"
-import { formatHeader, rowCells } from "./table.js"
+import { formatHeader, formatRow } from "./table.js"
 import { statusColor } from "./theme.js"
 import { type ColumnSpec, type PlacedColumn, planColumns } from "./view.js"
 
@@ -114,7 +114,7 @@ export const runDetailLines = ({ frame, height, now, run, width }: RunDetailProp
     lines.push([
       { text: statusIcon(step.status, frame), color: statusColor(step.status) },
       { text: " " },
-      ...rowCells(columns, stepValues(step, now)).map((text) => ({ text }))
+      { text: formatRow(columns, stepValues(step, now)) }
     ])
   }
   if (outcome !== undefined) lines.push([{ text: clip(outcome, width), color: run.error === undefined ? undefined : "red" }])

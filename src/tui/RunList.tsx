@@ -9,7 +9,7 @@ import type { RunView } from "../state/WorkflowState.js"
 import { elapsedMs } from "../state/WorkflowState.js"
 import { formatCompact, formatCost, formatDuration, formatTokens, statusIcon, totalTokens } from "./format.js"
 import { Block, type Pieces } from "./Line.js"
-import { formatHeader, rowCells } from "./table.js"
+import { formatHeader, formatRow } from "./table.js"
 import { statusColor } from "./theme.js"
 import { type ColumnSpec, LIST_CHROME_LINES, type PlacedColumn, planColumns } from "./view.js"
 
@@ -69,7 +69,7 @@ export interface RunListProps {
 
 /** One run's row: the selection marker, the status glyph and the columns. */
 const runRow = (run: RunView, columns: ReadonlyArray<PlacedColumn<RunColumn>>, selected: boolean, now: number, frame: number): Pieces => {
-  const cells = rowCells(columns, {
+  const cells = formatRow(columns, {
     id: shortId(run.runId),
     workflow: run.workflow,
     step: stepText(run),
@@ -81,7 +81,7 @@ const runRow = (run: RunView, columns: ReadonlyArray<PlacedColumn<RunColumn>>, s
     { text: selected ? "› " : "  ", inverse: selected },
     { text: statusIcon(run.status, frame), color: statusColor(run.status), inverse: selected },
     { text: " ", inverse: selected },
-    ...cells.map((text) => ({ text, inverse: selected }))
+    { text: cells, inverse: selected }
   ]
 }
 
