@@ -1,8 +1,9 @@
 /**
  * App — the dashboard's one container: joins the throttled snapshot of the source
  * (`useThrottledSnapshot`), the keyboard and UI state (`useDashboardKeys`, applying the pure
- * `handleKey`) and the terminal size, works out the listed runs, the selection and the layout, and
- * hands plain props to `Screen`.
+ * `handleKey`) and the terminal size, works out the listed runs, the selection and the layout,
+ * builds the frame's lines (`screenModel.ts`, keeping last frame's where equal) and hands plain
+ * props to `Screen`.
  */
 import { useLayoutEffect, useMemo, useRef, useState } from "react"
 import { keymap as defaultKeymap, type Keymap } from "./keymap.js"

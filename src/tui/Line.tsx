@@ -5,9 +5,9 @@
  * written character is parsed again (grapheme by grapheme) on every frame, and every distinct
  * string a `<Text>` holds is measured once and kept in a cache that is never evicted (ink#986).
  * So a line is written as a few `<Transform>`s rather than a `<Text>` per piece: each covers a
- * stretch of text plus the blank run after it, and holds only spaces (`width` of them: a small,
- * bounded vocabulary for the measure cache); its transform returns the styled text, which Ink
- * writes at the node's place. Blank runs are never written (the screen starts blank each frame),
+ * span, a stretch of text plus the blank run after it, and holds only spaces (`width` of them: a
+ * small, bounded vocabulary for the measure cache); its transform returns the styled text, which
+ * Ink writes at the node's place. Blank runs are never written (the screen starts blank each frame),
  * and a changing counter leaves nothing behind in Ink's caches. Lines are memoised: a line whose
  * pieces are the same objects as last frame's is not rendered again (the container keeps equal
  * lines' identities, see `screenModel.ts`).
