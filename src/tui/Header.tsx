@@ -8,7 +8,8 @@
 import type { BreakerView, Totals } from "../state/WorkflowState.js"
 import { cacheHitRate } from "../state/WorkflowState.js"
 import { clip, formatCompact, formatCost, formatDuration, formatPercent, formatTokens, totalTokens } from "./format.js"
-import { Block, type Pieces } from "./Line.js"
+import { Block } from "./Block.js"
+import type { Pieces } from "./Line.js"
 import { breakerColor, type ColorName } from "./theme.js"
 import { HEADER_LINES } from "./view.js"
 

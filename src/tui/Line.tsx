@@ -1,5 +1,5 @@
 /**
- * Line — one terminal line made of separately styled pieces — and Block, a pane of lines.
+ * Line — one terminal line made of separately styled pieces.
  *
  * What a frame costs in Ink: every node is laid out by Yoga and visited on every frame, every
  * written character is parsed again (grapheme by grapheme) on every frame, and every distinct
@@ -137,21 +137,5 @@ export interface LineProps {
 export const Line = memo(({ color, pieces, width }: LineProps) => (
   <Box height={1} width={width} flexShrink={0}>
     {spansOf(fitPieces(pieces, width), color).map((span, i) => <SpanText key={i} {...span} />)}
-  </Box>
-))
-
-/** Props of `Block`. */
-export interface BlockProps {
-  /** The lines, top to bottom; those past `height` are not shown. */
-  readonly lines: ReadonlyArray<Pieces>
-  readonly height: number
-  readonly width: number
-  readonly color: boolean
-}
-
-/** A pane: `height` lines of `width` cells. */
-export const Block = memo(({ color, height, lines, width }: BlockProps) => (
-  <Box flexDirection="column" height={height} width={width}>
-    {lines.slice(0, Math.max(0, height)).map((pieces, i) => <Line key={i} pieces={pieces} width={width} color={color} />)}
   </Box>
 ))

@@ -5,7 +5,8 @@
  */
 import type { LogEntry } from "../services/LogTail.js"
 import { clip, formatClock, oneLine } from "./format.js"
-import { Block, type Pieces } from "./Line.js"
+import { Block } from "./Block.js"
+import type { Pieces } from "./Line.js"
 import { levelColor } from "./theme.js"
 
 /** An entry's message followed by its annotations as `key=value` (and the cause, if any). */

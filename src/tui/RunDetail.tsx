@@ -7,8 +7,9 @@
 import type { RunView, StepView } from "../state/WorkflowState.js"
 import { elapsedMs } from "../state/WorkflowState.js"
 import { clip, formatCompact, formatCost, formatDuration, formatTokens, oneLine, statusIcon, totalTokens } from "./format.js"
-import { Block, type Pieces } from "./Line.js"
-import { formatHeader, formatRow } from "./table.js"
+import { Block, type Pane } from "./Block.js"
+import type { Pieces } from "./Line.js"
+import { columnCuts, formatHeader, formatRow } from "./table.js"
 import { statusColor } from "./theme.js"
 import { type ColumnSpec, type PlacedColumn, planColumns } from "./view.js"
 
@@ -86,9 +87,9 @@ export interface RunDetailProps {
   readonly color: boolean
 }
 
-/** The detail pane's lines: the run's summary, its steps (the newest that fit) and how it ended. */
-export const runDetailLines = ({ frame, height, now, run, width }: RunDetailProps): ReadonlyArray<Pieces> => {
-  if (run === undefined) return [[{ text: "No run selected.", dim: true }]]
+/** The detail pane: the run's summary, its steps (the newest that fit, a table) and how it ended. */
+export const runDetailPane = ({ frame, height, now, run, width }: RunDetailProps): Pane => {
+  if (run === undefined) return { lines: [[{ text: "No run selected.", dim: true }]] }
   const columns = planStepColumns(run.steps.map((step) => stepLabel(step)), Math.max(0, width - PREFIX))
   const outcome = outcomeText(run)
   // Summary, step header and outcome take fixed lines; steps get the rest.
@@ -110,6 +111,7 @@ export const runDetailLines = ({ frame, height, now, run, width }: RunDetailProp
   if (stepRoom > 0) {
     lines.push([{ text: `${" ".repeat(PREFIX)}${run.steps.length === 0 ? "no steps yet" : formatHeader(columns)}`, dim: true }])
   }
+  const from = lines.length
   for (const step of steps) {
     lines.push([
       { text: statusIcon(step.status, frame), color: statusColor(step.status) },
@@ -117,10 +119,11 @@ export const runDetailLines = ({ frame, height, now, run, width }: RunDetailProp
       { text: formatRow(columns, stepValues(step, now)) }
     ])
   }
+  const table = { from, to: lines.length, cuts: columnCuts(PREFIX, columns) }
   if (outcome !== undefined) lines.push([{ text: clip(outcome, width), color: run.error === undefined ? undefined : "red" }])
-  return lines
+  return { lines, table }
 }
 
 /** The detail pane of one run. */
 export const RunDetail = (props: RunDetailProps) =>
-  props.height <= 0 ? null : <Block lines={runDetailLines(props)} height={props.height} width={props.width} color={props.color} />
+  props.height <= 0 ? null : <Block {...runDetailPane(props)} height={props.height} width={props.width} color={props.color} />

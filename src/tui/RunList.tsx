@@ -8,8 +8,9 @@
 import type { RunView } from "../state/WorkflowState.js"
 import { elapsedMs } from "../state/WorkflowState.js"
 import { formatCompact, formatCost, formatDuration, formatTokens, statusIcon, totalTokens } from "./format.js"
-import { Block, type Pieces } from "./Line.js"
-import { formatHeader, formatRow } from "./table.js"
+import { Block, type Pane } from "./Block.js"
+import type { Pieces } from "./Line.js"
+import { columnCuts, formatHeader, formatRow } from "./table.js"
 import { statusColor } from "./theme.js"
 import { type ColumnSpec, LIST_CHROME_LINES, type PlacedColumn, planColumns } from "./view.js"
 
@@ -85,8 +86,8 @@ const runRow = (run: RunView, columns: ReadonlyArray<PlacedColumn<RunColumn>>, s
   ]
 }
 
-/** The run list's lines: a title, column headers and the visible rows. */
-export const runListLines = (props: RunListProps): ReadonlyArray<Pieces> => {
+/** The run list's pane: a title, column headers and the visible rows, a table in columns. */
+export const runListPane = (props: RunListProps): Pane => {
   const { frame, now, offset, rows, runs, selectedIndex, width } = props
   const columns = planColumns(runColumns, Math.max(0, width - PREFIX))
   const visible = runs.slice(offset, offset + rows)
@@ -99,12 +100,13 @@ export const runListLines = (props: RunListProps): ReadonlyArray<Pieces> => {
   const header: Pieces = [{ text: `${" ".repeat(PREFIX)}${formatHeader(columns)}`, dim: true }]
   if (runs.length === 0) {
     const hint = filtered ? "  no run matches the filter (Esc clears it)" : "  no runs yet: press n to start one"
-    return [title, header, [{ text: hint, dim: true }]]
+    return { lines: [title, header, [{ text: hint, dim: true }]] }
   }
-  return [title, header, ...visible.map((run, i) => runRow(run, columns, offset + i === selectedIndex, now, frame))]
+  const lines = [title, header, ...visible.map((run, i) => runRow(run, columns, offset + i === selectedIndex, now, frame))]
+  return { lines, table: { from: 2, to: lines.length, cuts: columnCuts(PREFIX, columns) } }
 }
 
 /** The run list pane: a title, column headers and the visible rows. */
 export const RunList = (props: RunListProps) => (
-  <Block lines={runListLines(props)} height={props.rows + LIST_CHROME_LINES} width={props.width} color={props.color} />
+  <Block {...runListPane(props)} height={props.rows + LIST_CHROME_LINES} width={props.width} color={props.color} />
 )

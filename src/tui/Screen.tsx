@@ -9,7 +9,7 @@ import { FilterLine } from "./FilterLine.js"
 import { Footer } from "./Footer.js"
 import { HelpOverlay } from "./HelpOverlay.js"
 import type { Keymap } from "./keymap.js"
-import { Block } from "./Line.js"
+import { Block } from "./Block.js"
 import { NEW_RUN_LINES, NewRunInput } from "./NewRunInput.js"
 import type { ScreenModel } from "./screenModel.js"
 import type { DashboardInfo } from "./types.js"
@@ -51,7 +51,7 @@ export const Screen = memo((props: ScreenProps) => {
 
   return (
     <Box flexDirection="column" width={width}>
-      <Block lines={model.header} height={HEADER_LINES} width={width} color={color} />
+      <Block {...model.header} height={HEADER_LINES} width={width} color={color} />
       {showFilterLine
         ? (
           <FilterLine
@@ -68,9 +68,9 @@ export const Screen = memo((props: ScreenProps) => {
         ? <HelpOverlay keymap={keys} height={bodyLines} width={width} color={color} />
         : (
           <>
-            <Block lines={model.list} height={listRows + LIST_CHROME_LINES} width={width} color={color} />
-            {detailLines > 0 ? <Block lines={model.detail} height={detailLines} width={width} color={color} /> : null}
-            {logLines > 0 ? <Block lines={model.log} height={logLines} width={width} color={color} /> : null}
+            <Block {...model.list} height={listRows + LIST_CHROME_LINES} width={width} color={color} />
+            {detailLines > 0 ? <Block {...model.detail} height={detailLines} width={width} color={color} /> : null}
+            {logLines > 0 ? <Block {...model.log} height={logLines} width={width} color={color} /> : null}
           </>
         )}
       {ui.mode === "newRun"

@@ -1,6 +1,6 @@
 /**
  * The screen as data: every line the data panes show (header, run list, run detail, log), built
- * by the panes' pure line functions, once per frame.
+ * by the panes' pure functions, once per frame.
  *
  * Why: Ink lays out and writes the whole screen whenever React commits any change, and a commit
  * happens whenever any element is rendered again (its props are new objects). So the container
@@ -9,22 +9,23 @@
  * no work at all; a frame in which one row changed renders that row only.
  */
 import type { DashboardState, RunView } from "../state/WorkflowState.js"
+import type { Pane, TableLayout } from "./Block.js"
 import { headerLines } from "./Header.js"
 import type { Piece, Pieces } from "./Line.js"
 import { logLines } from "./LogPane.js"
-import { runDetailLines } from "./RunDetail.js"
-import { runListLines } from "./RunList.js"
+import { runDetailPane } from "./RunDetail.js"
+import { runListPane } from "./RunList.js"
 import type { DashboardInfo } from "./types.js"
 import type { Snapshot } from "./useThrottledSnapshot.js"
 import { CLOCK_TICK_MS } from "./useThrottledSnapshot.js"
 import type { Layout } from "./view.js"
 
-/** The lines of each data pane; an empty list for a pane not shown. */
+/** Each data pane's content; no lines for a pane not shown. */
 export interface ScreenModel {
-  readonly header: ReadonlyArray<Pieces>
-  readonly list: ReadonlyArray<Pieces>
-  readonly detail: ReadonlyArray<Pieces>
-  readonly log: ReadonlyArray<Pieces>
+  readonly header: Pane
+  readonly list: Pane
+  readonly detail: Pane
+  readonly log: Pane
 }
 
 /** What the model is built from. */
@@ -43,7 +44,7 @@ export interface ScreenInput {
   readonly help: boolean
 }
 
-const none: ReadonlyArray<Pieces> = []
+const none: Pane = { lines: [] }
 
 /** The screen's lines for one frame. */
 export const buildScreenModel = (input: ScreenInput): ScreenModel => {
@@ -51,21 +52,23 @@ export const buildScreenModel = (input: ScreenInput): ScreenModel => {
   const state: DashboardState = snapshot.state
   const color = info.color
   const frame = Math.floor(snapshot.now / CLOCK_TICK_MS)
-  const header = headerLines({
-    provider: info.provider,
-    model: info.model,
-    simulated: info.simulated,
-    totals: state.totals,
-    breakers: state.breakers,
-    limiterWaiting: state.limiterWaiting,
-    width,
-    color
-  })
+  const header: Pane = {
+    lines: headerLines({
+      provider: info.provider,
+      model: info.model,
+      simulated: info.simulated,
+      totals: state.totals,
+      breakers: state.breakers,
+      limiterWaiting: state.limiterWaiting,
+      width,
+      color
+    })
+  }
   if (input.help) return { header, list: none, detail: none, log: none }
   const selected = input.selectedIndex >= 0 ? runs[input.selectedIndex] : undefined
   return {
     header,
-    list: runListLines({
+    list: runListPane({
       runs,
       selectedIndex: input.selectedIndex,
       offset: input.offset,
@@ -79,8 +82,8 @@ export const buildScreenModel = (input: ScreenInput): ScreenModel => {
     }),
     detail: layout.detailLines <= 0
       ? none
-      : runDetailLines({ run: selected, height: layout.detailLines, width, now: snapshot.now, frame, color }),
-    log: layout.logLines <= 0 ? none : logLines({ logs: snapshot.logs, height: layout.logLines, width, color })
+      : runDetailPane({ run: selected, height: layout.detailLines, width, now: snapshot.now, frame, color }),
+    log: layout.logLines <= 0 ? none : { lines: logLines({ logs: snapshot.logs, height: layout.logLines, width, color }) }
   }
 }
 
@@ -101,14 +104,26 @@ export const shareLines = (previous: ReadonlyArray<Pieces>, next: ReadonlyArray<
   return changed ? shared : previous
 }
 
+const sameTable = (a: TableLayout | undefined, b: TableLayout | undefined): boolean =>
+  a === b ||
+  (a !== undefined && b !== undefined && a.from === b.from && a.to === b.to && a.cuts.length === b.cuts.length &&
+    a.cuts.every((cut, i) => cut === b.cuts[i]))
+
+/** `next`, with its lines and table layout shared with `previous` where equal; `previous` when all are. */
+const sharePane = (previous: Pane, next: Pane): Pane => {
+  const lines = shareLines(previous.lines, next.lines)
+  const table = sameTable(previous.table, next.table) ? previous.table : next.table
+  return lines === previous.lines && table === previous.table ? previous : { lines, table }
+}
+
 /** `next`, sharing every equal pane and line with `previous`; `previous` itself when all are equal. */
 export const shareModel = (previous: ScreenModel | undefined, next: ScreenModel): ScreenModel => {
   if (previous === undefined) return next
   const shared: ScreenModel = {
-    header: shareLines(previous.header, next.header),
-    list: shareLines(previous.list, next.list),
-    detail: shareLines(previous.detail, next.detail),
-    log: shareLines(previous.log, next.log)
+    header: sharePane(previous.header, next.header),
+    list: sharePane(previous.list, next.list),
+    detail: sharePane(previous.detail, next.detail),
+    log: sharePane(previous.log, next.log)
   }
   return shared.header === previous.header && shared.list === previous.list && shared.detail === previous.detail &&
       shared.log === previous.log

@@ -16,3 +16,14 @@ export const formatRow = <K extends string>(
 /** The header row: each column's title. */
 export const formatHeader = <K extends string>(columns: ReadonlyArray<PlacedColumn<K>>): string =>
   columns.map((column) => fit(column, column.spec.title)).join(" ")
+
+/** Where each cell of a row starts: 0 for a prefix of `prefix` cells, then each column's start. */
+export const columnCuts = <K extends string>(prefix: number, columns: ReadonlyArray<PlacedColumn<K>>): ReadonlyArray<number> => {
+  const cuts = [0]
+  let x = prefix
+  for (const column of columns) {
+    cuts.push(x)
+    x += column.width + 1
+  }
+  return prefix === 0 ? cuts.slice(1) : cuts
+}
