@@ -9,7 +9,7 @@ import type { BreakerView, Totals } from "../state/WorkflowState.js"
 import { cacheHitRate } from "../state/WorkflowState.js"
 import { clip, formatCompact, formatCost, formatDuration, formatPercent, formatTokens, totalTokens } from "./format.js"
 import { Block } from "./Block.js"
-import type { Pieces } from "./Line.js"
+import type { Pieces } from "./pieces.js"
 import { breakerColor, type ColorName } from "./theme.js"
 import { HEADER_LINES } from "./view.js"
 

@@ -6,7 +6,7 @@
 import type { LogEntry } from "../services/LogTail.js"
 import { clip, formatClock, oneLine } from "./format.js"
 import { Block } from "./Block.js"
-import type { Pieces } from "./Line.js"
+import type { Pieces } from "./pieces.js"
 import { levelColor } from "./theme.js"
 
 /** An entry's message followed by its annotations as `key=value` (and the cause, if any). */

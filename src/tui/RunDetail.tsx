@@ -8,7 +8,7 @@ import type { RunView, StepView } from "../state/WorkflowState.js"
 import { elapsedMs } from "../state/WorkflowState.js"
 import { clip, formatCompact, formatCost, formatDuration, formatTokens, oneLine, statusIcon, totalTokens } from "./format.js"
 import { Block, type Pane } from "./Block.js"
-import type { Pieces } from "./Line.js"
+import type { Pieces } from "./pieces.js"
 import { columnCuts, formatHeader, formatRow } from "./table.js"
 import { statusColor } from "./theme.js"
 import { type ColumnSpec, type PlacedColumn, planColumns } from "./view.js"
@@ -87,7 +87,7 @@ export interface RunDetailProps {
   readonly color: boolean
 }
 
-/** The detail pane: the run's summary, its steps (the newest that fit, a table) and how it ended. */
+/** The detail pane: the run's summary, its steps (the newest that fit) and how it ended. */
 export const runDetailPane = ({ frame, height, now, run, width }: RunDetailProps): Pane => {
   if (run === undefined) return { lines: [[{ text: "No run selected.", dim: true }]] }
   const columns = planStepColumns(run.steps.map((step) => stepLabel(step)), Math.max(0, width - PREFIX))
@@ -111,7 +111,6 @@ export const runDetailPane = ({ frame, height, now, run, width }: RunDetailProps
   if (stepRoom > 0) {
     lines.push([{ text: `${" ".repeat(PREFIX)}${run.steps.length === 0 ? "no steps yet" : formatHeader(columns)}`, dim: true }])
   }
-  const from = lines.length
   for (const step of steps) {
     lines.push([
       { text: statusIcon(step.status, frame), color: statusColor(step.status) },
@@ -119,9 +118,8 @@ export const runDetailPane = ({ frame, height, now, run, width }: RunDetailProps
       { text: formatRow(columns, stepValues(step, now)) }
     ])
   }
-  const table = { from, to: lines.length, cuts: columnCuts(PREFIX, columns) }
   if (outcome !== undefined) lines.push([{ text: clip(outcome, width), color: run.error === undefined ? undefined : "red" }])
-  return { lines, table }
+  return { lines, cuts: columnCuts(PREFIX, columns) }
 }
 
 /** The detail pane of one run. */

@@ -9,7 +9,7 @@ import type { RunView } from "../state/WorkflowState.js"
 import { elapsedMs } from "../state/WorkflowState.js"
 import { formatCompact, formatCost, formatDuration, formatTokens, statusIcon, totalTokens } from "./format.js"
 import { Block, type Pane } from "./Block.js"
-import type { Pieces } from "./Line.js"
+import type { Pieces } from "./pieces.js"
 import { columnCuts, formatHeader, formatRow } from "./table.js"
 import { statusColor } from "./theme.js"
 import { type ColumnSpec, LIST_CHROME_LINES, type PlacedColumn, planColumns } from "./view.js"
@@ -86,7 +86,7 @@ const runRow = (run: RunView, columns: ReadonlyArray<PlacedColumn<RunColumn>>, s
   ]
 }
 
-/** The run list's pane: a title, column headers and the visible rows, a table in columns. */
+/** The run list's pane: a title, column headers and the visible rows, cut at the columns. */
 export const runListPane = (props: RunListProps): Pane => {
   const { frame, now, offset, rows, runs, selectedIndex, width } = props
   const columns = planColumns(runColumns, Math.max(0, width - PREFIX))
@@ -103,7 +103,7 @@ export const runListPane = (props: RunListProps): Pane => {
     return { lines: [title, header, [{ text: hint, dim: true }]] }
   }
   const lines = [title, header, ...visible.map((run, i) => runRow(run, columns, offset + i === selectedIndex, now, frame))]
-  return { lines, table: { from: 2, to: lines.length, cuts: columnCuts(PREFIX, columns) } }
+  return { lines, cuts: columnCuts(PREFIX, columns) }
 }
 
 /** The run list pane: a title, column headers and the visible rows. */

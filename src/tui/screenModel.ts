@@ -9,9 +9,9 @@
  * no work at all; a frame in which one row changed renders that row only.
  */
 import type { DashboardState, RunView } from "../state/WorkflowState.js"
-import type { Pane, TableLayout } from "./Block.js"
+import type { Pane } from "./Block.js"
 import { headerLines } from "./Header.js"
-import type { Piece, Pieces } from "./Line.js"
+import type { Piece, Pieces } from "./pieces.js"
 import { logLines } from "./LogPane.js"
 import { runDetailPane } from "./RunDetail.js"
 import { runListPane } from "./RunList.js"
@@ -104,16 +104,14 @@ export const shareLines = (previous: ReadonlyArray<Pieces>, next: ReadonlyArray<
   return changed ? shared : previous
 }
 
-const sameTable = (a: TableLayout | undefined, b: TableLayout | undefined): boolean =>
-  a === b ||
-  (a !== undefined && b !== undefined && a.from === b.from && a.to === b.to && a.cuts.length === b.cuts.length &&
-    a.cuts.every((cut, i) => cut === b.cuts[i]))
+const sameCuts = (a: ReadonlyArray<number> | undefined, b: ReadonlyArray<number> | undefined): boolean =>
+  a === b || (a !== undefined && b !== undefined && a.length === b.length && a.every((cut, i) => cut === b[i]))
 
-/** `next`, with its lines and table layout shared with `previous` where equal; `previous` when all are. */
+/** `next`, with its lines and columns shared with `previous` where equal; `previous` when all are. */
 const sharePane = (previous: Pane, next: Pane): Pane => {
   const lines = shareLines(previous.lines, next.lines)
-  const table = sameTable(previous.table, next.table) ? previous.table : next.table
-  return lines === previous.lines && table === previous.table ? previous : { lines, table }
+  const cuts = sameCuts(previous.cuts, next.cuts) ? previous.cuts : next.cuts
+  return lines === previous.lines && cuts === previous.cuts ? previous : { lines, cuts }
 }
 
 /** `next`, sharing every equal pane and line with `previous`; `previous` itself when all are equal. */
