@@ -6,7 +6,7 @@
  *
  * For each size the state is built with the real reducer (`reduce`), then events stream in at a
  * fixed rate for a few seconds (LLM calls, steps, runs finishing and new ones starting so the
- * number running stays constant) while the real `App` renders into a fake 160×50 terminal with its
+ * number running stays constant; each built as the product builds it) while the real `App` renders into a fake 160×50 terminal with its
  * production frame interval (`DEFAULT_FRAME_MS`). Each size runs twice: once with the events only
  * (the reducer's cost and the stream's own, the baseline) and once with the dashboard mounted.
  * Reported per size:
@@ -20,8 +20,8 @@
  *
  * `node --expose-gc --import tsx bench/tui-render.tsx --heap [--seconds 20]` instead reports the
  * heap retained per second while rendering 1,000 runs (Ink caches the measurement of every
- * distinct string a text node holds, forever; the dashboard's nodes hold only runs of spaces, see
- * `src/tui/Line.tsx`).
+ * distinct string a text node holds, forever; the dashboard's nodes hold only blank lines, see
+ * `src/tui/Block.tsx`).
  */
 import { EventEmitter } from "node:events"
 import { performance } from "node:perf_hooks"
@@ -29,6 +29,7 @@ import {
   LlmCallFinished,
   StepFinished,
   StepStarted,
+  unsafeMakeEvent,
   type WorkflowEvent,
   WorkflowFinished,
   WorkflowStarted
@@ -98,8 +99,9 @@ const makeWorkload = (running: number) => {
     const roll = rand()
     const usage = { inputTokens: 200 + Math.floor(rand() * 800), outputTokens: 50 + Math.floor(rand() * 300) }
     if (roll < 0.6) {
+      // Built as the LLM layer builds it (`CallTelemetry`): no validation on the hot path.
       apply(
-        new LlmCallFinished({
+        unsafeMakeEvent(LlmCallFinished, {
           runId,
           stepId,
           agent: "agent",

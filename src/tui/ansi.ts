@@ -1,7 +1,7 @@
 /**
  * SGR escapes for the dashboard's few styles (bold, dim, inverse, the eight palette colours).
  *
- * `Line` hands Ink finished strings instead of styled `<Text>` elements (see `Line.tsx` for why),
+ * `Block` hands Ink finished strings instead of styled `<Text>` elements (see `Block.tsx` for why),
  * so it styles them itself. Each style is closed by its own reset code rather than `ESC[0m`, so a
  * styled piece never cancels the styles around it.
  */
