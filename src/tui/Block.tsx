@@ -67,8 +67,9 @@ export interface BlockProps extends Pane {
 }
 
 /** A pane: `height` lines of `width` cells. */
-export const Block = memo(({ color, cuts = oneColumn, height, lines, width }: BlockProps) => {
+export const Block = memo(({ color, cuts: allCuts = oneColumn, height, lines, width }: BlockProps) => {
   const previous = useRef<ReadonlyArray<ReadonlyArray<string>>>([])
+  const cuts = allCuts.filter((start) => start < width)
   const rows = lines.slice(0, Math.max(0, height)).map((pieces) => fitPieces(pieces, width))
   const columns = rows.length === 0 ? [] : cuts.map((start, c) => {
     const cells = rows.map((pieces) => cellText(cutPieces(pieces, start, cuts[c + 1] ?? width), color))

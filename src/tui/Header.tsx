@@ -101,7 +101,10 @@ export const headerLines = (props: HeaderProps): ReadonlyArray<Pieces> => {
       : []),
     { text: `  ${provider} · ${model}` }
   ]
-  return [title, ...counters.map((line) => line.map((segment, j) => ({ text: j === 0 ? segment.text : `  ${segment.text}`, color: segment.color })))]
+  const counterLines = counters.map((line): Pieces =>
+    line.map((segment, j) => ({ text: j === 0 ? segment.text : `  ${segment.text}`, color: segment.color }))
+  )
+  return [title, ...counterLines]
 }
 
 /** The dashboard's top three lines. */
