@@ -35,21 +35,14 @@ export const fitPieces = (pieces: Pieces, width: number): Pieces => {
   return fitted
 }
 
-const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xdbff
-
-/**
- * The part of a line's pieces between cells `from` (included) and `to` (excluded). A character
- * made of two code units that straddles a bound stays whole, on the left side.
- */
+/** The part of a line's pieces between cells `from` (included) and `to` (excluded). */
 export const cutPieces = (pieces: Pieces, from: number, to: number): Pieces => {
   const cut: Array<Piece> = []
   let x = 0
   for (const piece of pieces) {
     const length = piece.text.length
-    let start = Math.max(from, x) - x
-    let end = Math.min(to, x + length) - x
-    if (start > 0 && isHighSurrogate(piece.text.charCodeAt(start - 1))) start += 1
-    if (end > 0 && end < length && isHighSurrogate(piece.text.charCodeAt(end - 1))) end += 1
+    const start = Math.max(from, x) - x
+    const end = Math.min(to, x + length) - x
     if (start < end) cut.push(start === 0 && end === length ? piece : { ...piece, text: piece.text.slice(start, end) })
     x += length
     if (x >= to) break

@@ -388,10 +388,6 @@ describe("Block", () => {
     expect(block(lines, [0, 4, 13, 26])).toBe(lines.map((line) => line.map((piece) => piece.text).join("")).join("\n"))
   })
 
-  it("keeps a character of two code units whole where a column starts inside it", () => {
-    expect(block([[{ text: "ab😀cd" }]], [0, 3])).toBe("ab😀cd")
-  })
-
   it("cuts a line longer than the pane with an ellipsis", () => {
     expect(block([[{ text: "x".repeat(50) }]])).toBe(`${"x".repeat(39)}…`)
   })
