@@ -5,11 +5,11 @@
  * then the counters packed into two lines; on narrow terminals the least important counters
  * (breakers last) are dropped rather than wrapped.
  */
-import { Box } from "ink"
 import type { BreakerView, Totals } from "../state/WorkflowState.js"
 import { cacheHitRate } from "../state/WorkflowState.js"
 import { clip, formatCompact, formatCost, formatDuration, formatPercent, formatTokens, totalTokens } from "./format.js"
-import { Line } from "./Line.js"
+import { Block } from "./Block.js"
+import type { Pieces } from "./pieces.js"
 import { breakerColor, type ColorName } from "./theme.js"
 import { HEADER_LINES } from "./view.js"
 
@@ -89,31 +89,25 @@ export interface HeaderProps {
   readonly color: boolean
 }
 
-/** The dashboard's top three lines. */
-export const Header = ({ breakers, color, limiterWaiting, model, provider, simulated, totals, width }: HeaderProps) => {
-  const lines = packSegments(headerSegments(totals, breakers, limiterWaiting), width, HEADER_LINES - 1)
-  return (
-    <Box flexDirection="column" height={HEADER_LINES} width={width}>
-      <Line
-        // The badge comes before provider and model so a narrow terminal cuts those, not the badge.
-        pieces={[
-          { text: "effect-agents", bold: true },
-          ...(simulated
-            ? [{ text: "  " }, { text: color ? " SIMULATED " : "[SIMULATED]", bold: true, inverse: true, color: "yellow" as const }]
-            : []),
-          { text: `  ${provider} · ${model}` }
-        ]}
-        width={width}
-        color={color}
-      />
-      {lines.map((line, i) => (
-        <Line
-          key={i}
-          pieces={line.map((segment, j) => ({ text: j === 0 ? segment.text : `  ${segment.text}`, color: segment.color }))}
-          width={width}
-          color={color}
-        />
-      ))}
-    </Box>
+/** The header's lines: the title, then the counters packed into the lines left. */
+export const headerLines = (props: HeaderProps): ReadonlyArray<Pieces> => {
+  const { breakers, color, limiterWaiting, model, provider, simulated, totals, width } = props
+  const counters = packSegments(headerSegments(totals, breakers, limiterWaiting), width, HEADER_LINES - 1)
+  // The badge comes before provider and model so a narrow terminal cuts those, not the badge.
+  const title: Pieces = [
+    { text: "effect-agents", bold: true },
+    ...(simulated
+      ? [{ text: "  " }, { text: color ? " SIMULATED " : "[SIMULATED]", bold: true, inverse: true, color: "yellow" as const }]
+      : []),
+    { text: `  ${provider} · ${model}` }
+  ]
+  const counterLines = counters.map((line): Pieces =>
+    line.map((segment, j) => ({ text: j === 0 ? segment.text : `  ${segment.text}`, color: segment.color }))
   )
+  return [title, ...counterLines]
 }
+
+/** The dashboard's top three lines. */
+export const Header = (props: HeaderProps) => (
+  <Block lines={headerLines(props)} height={HEADER_LINES} width={props.width} color={props.color} />
+)

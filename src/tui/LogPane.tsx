@@ -3,10 +3,10 @@
  *
  * While the dashboard owns the terminal the log cannot go to stderr, so this is where it shows.
  */
-import { Box } from "ink"
 import type { LogEntry } from "../services/LogTail.js"
 import { clip, formatClock, oneLine } from "./format.js"
-import { Line } from "./Line.js"
+import { Block } from "./Block.js"
+import type { Pieces } from "./pieces.js"
 import { levelColor } from "./theme.js"
 
 /** An entry's message followed by its annotations as `key=value` (and the cause, if any). */
@@ -26,29 +26,23 @@ export interface LogPaneProps {
   readonly color: boolean
 }
 
-/** The log pane. */
-export const LogPane = ({ color, height, logs, width }: LogPaneProps) => {
-  if (height <= 0) return null
+/** The log pane's lines: a title, then the newest entries that fit. */
+export const logLines = ({ height, logs, width }: LogPaneProps): ReadonlyArray<Pieces> => {
   const room = height - 1
   const shown = room <= 0 ? [] : logs.slice(Math.max(0, logs.length - room))
-  return (
-    <Box flexDirection="column" height={height} width={width}>
-      <Line pieces={[{ text: `Log${logs.length === 0 ? " (empty)" : ""}`, bold: true }]} width={width} color={color} />
-      {shown.map((entry, i) => {
-        const tint = levelColor(entry.level)
-        return (
-          <Line
-            key={`${entry.timestamp}-${i}`}
-            pieces={[
-              { text: `${formatClock(entry.timestamp)} `, color: tint },
-              { text: `${entry.level.padEnd(7)} `, color: tint },
-              { text: clip(logText(entry), width), color: tint }
-            ]}
-            width={width}
-            color={color}
-          />
-        )
-      })}
-    </Box>
-  )
+  return [
+    [{ text: `Log${logs.length === 0 ? " (empty)" : ""}`, bold: true }],
+    ...shown.map((entry): Pieces => {
+      const tint = levelColor(entry.level)
+      return [
+        { text: `${formatClock(entry.timestamp)} `, color: tint },
+        { text: `${entry.level.padEnd(7)} `, color: tint },
+        { text: clip(logText(entry), width), color: tint }
+      ]
+    })
+  ]
 }
+
+/** The log pane. */
+export const LogPane = (props: LogPaneProps) =>
+  props.height <= 0 ? null : <Block lines={logLines(props)} height={props.height} width={props.width} color={props.color} />

@@ -4,13 +4,13 @@
  * Fits in `height` lines: the summary line and the outcome line are kept, and when there are more
  * steps than room the newest ones are shown (that is where a running or failed run is).
  */
-import { Box } from "ink"
 import type { RunOrigin, RunView, StepView } from "../state/WorkflowState.js"
 import { elapsedMs } from "../state/WorkflowState.js"
 import { clip, formatCompact, formatCost, formatDuration, formatTokens, oneLine, statusIcon, totalTokens } from "./format.js"
-import { Line } from "./Line.js"
+import { Block, type Pane } from "./Block.js"
+import type { Pieces } from "./pieces.js"
 import { OTHER_PROCESS } from "./RunList.js"
-import { formatHeader, rowCells } from "./table.js"
+import { columnCuts, formatHeader, formatRow } from "./table.js"
 import { statusColor } from "./theme.js"
 import { type ColumnSpec, type PlacedColumn, planColumns } from "./view.js"
 
@@ -92,16 +92,9 @@ export interface RunDetailProps {
   readonly color: boolean
 }
 
-/** The detail pane of one run. */
-export const RunDetail = ({ color, frame, height, now, run, width }: RunDetailProps) => {
-  if (height <= 0) return null
-  if (run === undefined) {
-    return (
-      <Box height={height} width={width}>
-        <Line pieces={[{ text: "No run selected.", dim: true }]} width={width} color={color} />
-      </Box>
-    )
-  }
+/** The detail pane: the run's summary, its steps (the newest that fit) and how it ended. */
+export const runDetailPane = ({ frame, height, now, run, width }: RunDetailProps): Pane => {
+  if (run === undefined) return { lines: [[{ text: "No run selected.", dim: true }]] }
   const columns = planStepColumns(run.steps.map((step) => stepLabel(step)), Math.max(0, width - PREFIX))
   const outcome = outcomeText(run)
   // Summary, step header and outcome take fixed lines; steps get the rest.
@@ -117,40 +110,24 @@ export const RunDetail = ({ color, frame, height, now, run, width }: RunDetailPr
     `tokens ${formatTokens(totalTokens(run.usage))}`,
     formatCost(run.costUsd)
   ]
-  return (
-    <Box flexDirection="column" height={height} width={width}>
-      <Line
-        pieces={[
-          { text: statusIcon(run.status, frame), color: statusColor(run.status) },
-          ...summary.map((text, i) => ({ text: i === 0 ? text : ` · ${text}`, bold: true }))
-        ]}
-        width={width}
-        color={color}
-      />
-      {stepRoom > 0
-        ? (
-          <Line
-            pieces={[{ text: `${" ".repeat(PREFIX)}${run.steps.length === 0 ? "no steps yet" : formatHeader(columns)}`, dim: true }]}
-            width={width}
-            color={color}
-          />
-        )
-        : null}
-      {steps.map((step) => (
-        <Line
-          key={step.stepId}
-          pieces={[
-            { text: statusIcon(step.status, frame), color: statusColor(step.status) },
-            { text: " " },
-            ...rowCells(columns, stepValues(step, now)).map((text) => ({ text }))
-          ]}
-          width={width}
-          color={color}
-        />
-      ))}
-      {outcome === undefined
-        ? null
-        : <Line pieces={[{ text: clip(outcome, width), color: run.error === undefined ? undefined : "red" }]} width={width} color={color} />}
-    </Box>
-  )
+  const lines: Array<Pieces> = [[
+    { text: statusIcon(run.status, frame), color: statusColor(run.status) },
+    ...summary.map((text, i) => ({ text: i === 0 ? text : ` · ${text}`, bold: true }))
+  ]]
+  if (stepRoom > 0) {
+    lines.push([{ text: `${" ".repeat(PREFIX)}${run.steps.length === 0 ? "no steps yet" : formatHeader(columns)}`, dim: true }])
+  }
+  for (const step of steps) {
+    lines.push([
+      { text: statusIcon(step.status, frame), color: statusColor(step.status) },
+      { text: " " },
+      { text: formatRow(columns, stepValues(step, now)) }
+    ])
+  }
+  if (outcome !== undefined) lines.push([{ text: clip(outcome, width), color: run.error === undefined ? undefined : "red" }])
+  return { lines, cuts: columnCuts(PREFIX, columns) }
 }
+
+/** The detail pane of one run. */
+export const RunDetail = (props: RunDetailProps) =>
+  props.height <= 0 ? null : <Block {...runDetailPane(props)} height={props.height} width={props.width} color={props.color} />

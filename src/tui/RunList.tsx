@@ -5,14 +5,14 @@
  * workflows costs the same per frame as a screenful. Columns that do not fit the width are dropped
  * (least important first) instead of wrapping the row.
  */
-import { Box } from "ink"
 import type { RunView } from "../state/WorkflowState.js"
 import { elapsedMs } from "../state/WorkflowState.js"
 import { formatCompact, formatCost, formatDuration, formatTokens, statusIcon, totalTokens } from "./format.js"
-import { Line } from "./Line.js"
-import { formatHeader, rowCells } from "./table.js"
+import { Block, type Pane } from "./Block.js"
+import type { Pieces } from "./pieces.js"
+import { columnCuts, formatHeader, formatRow } from "./table.js"
 import { statusColor } from "./theme.js"
-import { type ColumnSpec, LIST_CHROME_LINES, planColumns } from "./view.js"
+import { type ColumnSpec, LIST_CHROME_LINES, type PlacedColumn, planColumns } from "./view.js"
 
 type RunColumn = "id" | "workflow" | "step" | "elapsed" | "tokens" | "cost"
 
@@ -26,10 +26,10 @@ export const runColumns: ReadonlyArray<ColumnSpec<RunColumn>> = [
   { key: "cost", title: "COST", width: 9, priority: 4, align: "right" }
 ]
 
-/** Cells before the columns: the selection marker, the status glyph and the other-process mark. */
+/** Cells before the columns: the selection marker, the status glyph and the origin mark. */
 const PREFIX = 4
 
-/** The mark of a run another process runs (shown after its status glyph). */
+/** Marks a run another process records, read from the shared history. */
 export const OTHER_PROCESS = "↗"
 
 /** A run's short id: enough of a UUID to tell runs apart on screen. */
@@ -71,9 +71,28 @@ export interface RunListProps {
   readonly unfilteredCount?: number
 }
 
-/** The run list pane: a title, column headers and the visible rows. */
-export const RunList = (props: RunListProps) => {
-  const { color, frame, now, offset, rows, runs, selectedIndex, width } = props
+/** One run's row: the selection marker, the status glyph and the columns. */
+const runRow = (run: RunView, columns: ReadonlyArray<PlacedColumn<RunColumn>>, selected: boolean, now: number, frame: number): Pieces => {
+  const cells = formatRow(columns, {
+    id: shortId(run.runId),
+    workflow: run.workflow,
+    step: stepText(run),
+    elapsed: formatDuration(elapsedMs(run, now)),
+    tokens: formatTokens(totalTokens(run.usage)),
+    cost: formatCost(run.costUsd)
+  })
+  return [
+    { text: selected ? "› " : "  ", inverse: selected },
+    { text: statusIcon(run.status, frame), color: statusColor(run.status), inverse: selected },
+    // A run of another process, read from the shared history.
+    { text: run.origin === undefined ? " " : OTHER_PROCESS, inverse: selected },
+    { text: cells, inverse: selected }
+  ]
+}
+
+/** The run list's pane: a title, column headers and the visible rows, cut at the columns. */
+export const runListPane = (props: RunListProps): Pane => {
+  const { frame, now, offset, rows, runs, selectedIndex, width } = props
   const columns = planColumns(runColumns, Math.max(0, width - PREFIX))
   const visible = runs.slice(offset, offset + rows)
   const filtered = props.filter !== undefined && props.filter !== ""
@@ -81,46 +100,17 @@ export const RunList = (props: RunListProps) => {
     ? "none"
     : `${formatCompact(offset + 1)}–${formatCompact(offset + visible.length)} of ${formatCompact(runs.length)}`
   const filterNote = filtered ? `  filter "${props.filter}" (${formatCompact(props.unfilteredCount ?? runs.length)} total)` : ""
-  return (
-    <Box flexDirection="column" width={width} height={rows + LIST_CHROME_LINES}>
-      <Line pieces={[{ text: `Runs ${range}`, bold: true }, { text: filterNote, bold: true }]} width={width} color={color} />
-      <Line pieces={[{ text: `${" ".repeat(PREFIX)}${formatHeader(columns)}`, dim: true }]} width={width} color={color} />
-      {runs.length === 0
-        ? (
-          <Line
-            pieces={[{
-              text: filtered ? "  no run matches the filter (Esc clears it)" : "  no runs yet: press n to start one",
-              dim: true
-            }]}
-            width={width}
-            color={color}
-          />
-        )
-        : visible.map((run, i) => {
-          const inverse = offset + i === selectedIndex
-          const cells = rowCells(columns, {
-            id: shortId(run.runId),
-            workflow: run.workflow,
-            step: stepText(run),
-            elapsed: formatDuration(elapsedMs(run, now)),
-            tokens: formatTokens(totalTokens(run.usage)),
-            cost: formatCost(run.costUsd)
-          })
-          return (
-            <Line
-              key={run.runId}
-              pieces={[
-                { text: inverse ? "› " : "  ", inverse },
-                { text: statusIcon(run.status, frame), color: statusColor(run.status), inverse },
-                // A run of another process, read from the shared history.
-                { text: run.origin === undefined ? " " : OTHER_PROCESS, inverse },
-                ...cells.map((text) => ({ text, inverse }))
-              ]}
-              width={width}
-              color={color}
-            />
-          )
-        })}
-    </Box>
-  )
+  const title: Pieces = [{ text: `Runs ${range}`, bold: true }, { text: filterNote, bold: true }]
+  const header: Pieces = [{ text: `${" ".repeat(PREFIX)}${formatHeader(columns)}`, dim: true }]
+  if (runs.length === 0) {
+    const hint = filtered ? "  no run matches the filter (Esc clears it)" : "  no runs yet: press n to start one"
+    return { lines: [title, header, [{ text: hint, dim: true }]] }
+  }
+  const lines = [title, header, ...visible.map((run, i) => runRow(run, columns, offset + i === selectedIndex, now, frame))]
+  return { lines, cuts: columnCuts(PREFIX, columns) }
 }
+
+/** The run list pane: a title, column headers and the visible rows. */
+export const RunList = (props: RunListProps) => (
+  <Block {...runListPane(props)} height={props.rows + LIST_CHROME_LINES} width={props.width} color={props.color} />
+)

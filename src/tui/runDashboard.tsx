@@ -22,7 +22,7 @@ export interface RunDashboardOptions {
   readonly stderr?: NodeJS.WriteStream
   /** Draw on the alternate screen; default: when stdout is a TTY. */
   readonly alternateScreen?: boolean
-  /** Minimum milliseconds between frames (default 66, ≤ 15 fps). */
+  /** Minimum milliseconds between frames (default `DEFAULT_FRAME_MS`, ≤ 10 fps). */
   readonly frameMs?: number
   /** Closes the dashboard from outside (e.g. SIGTERM); `actions.quit` is not called. */
   readonly signal?: AbortSignal

@@ -4,22 +4,26 @@
 import { cell, cellRight, oneLine } from "./format.js"
 import type { PlacedColumn } from "./view.js"
 
-/**
- * One row as separate cells: each placed column's value clipped or padded to its width, followed
- * by the one-space separator (except the last). Kept apart rather than joined because Ink caches
- * the measurement of every distinct string it lays out, forever: a cell like `1m40s` recurs, a whole
- * row with its elapsed time almost never does.
- */
-export const rowCells = <K extends string>(
+const fit = <K extends string>({ spec, width }: PlacedColumn<K>, text: string): string =>
+  spec.align === "right" ? cellRight(text, width) : cell(text, width)
+
+/** One row: each placed column's value clipped or padded to its width, one space apart. */
+export const formatRow = <K extends string>(
   columns: ReadonlyArray<PlacedColumn<K>>,
   values: Readonly<Record<K, string>>
-): ReadonlyArray<string> =>
-  columns.map(({ spec, width }, i) => {
-    const value = oneLine(values[spec.key])
-    const text = spec.align === "right" ? cellRight(value, width) : cell(value, width)
-    return i === columns.length - 1 ? text : `${text} `
-  })
+): string => columns.map((column) => fit(column, oneLine(values[column.spec.key]))).join(" ")
 
 /** The header row: each column's title. */
 export const formatHeader = <K extends string>(columns: ReadonlyArray<PlacedColumn<K>>): string =>
-  columns.map(({ spec, width }) => (spec.align === "right" ? cellRight(spec.title, width) : cell(spec.title, width))).join(" ")
+  columns.map((column) => fit(column, column.spec.title)).join(" ")
+
+/** Where each cell of a row starts: 0 for a prefix of `prefix` cells, then each column's start. */
+export const columnCuts = <K extends string>(prefix: number, columns: ReadonlyArray<PlacedColumn<K>>): ReadonlyArray<number> => {
+  const cuts = [0]
+  let x = prefix
+  for (const column of columns) {
+    cuts.push(x)
+    x += column.width + 1
+  }
+  return prefix === 0 ? cuts.slice(1) : cuts
+}

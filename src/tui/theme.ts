@@ -1,10 +1,10 @@
 /**
  * Colours and text styles of the dashboard, switched off as a whole when colour is disabled.
  *
- * Components never write `<Text color="red">` directly: they spread `style(enabled, {...})` (or
- * give a `Line` piece a colour, which goes through it), and that is empty when colour is off, so
- * `NO_COLOR` produces no escape codes at all (not even bold or inverse) and still leaves a
- * readable screen (the selection is also marked with `›`, the badge reads `[SIMULATED]`).
+ * Components never write `<Text color="red">` directly: they spread `style(enabled, {...})`, which
+ * is empty when colour is off (and a pane's pieces are painted only when it is on), so `NO_COLOR`
+ * produces no escape codes at all (not even bold or inverse) and still leaves a readable screen
+ * (the selection is also marked with `›`, the badge reads `[SIMULATED]`).
  */
 import type { LogLevelLabel } from "../services/LogTail.js"
 import type { BreakerState, RunStatus } from "../services/WorkflowEvents.js"

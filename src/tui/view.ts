@@ -8,14 +8,74 @@
 import { HashMap } from "effect"
 import type { DashboardState, RunView } from "../state/WorkflowState.js"
 
+/** List order of running runs: newest start first, then by id. */
+const newestFirst = (a: RunView, b: RunView): number => b.startedAt - a.startedAt || (a.runId < b.runId ? 1 : -1)
+
 /**
  * Every listed run, newest first: running runs (by start time, newest first) then finished ones
  * (already newest first in the state). A run that finishes moves below the running ones.
  */
 export const listRuns = (state: DashboardState): ReadonlyArray<RunView> => {
   const running = Array.from(HashMap.values(state.active))
-  running.sort((a, b) => b.startedAt - a.startedAt || (a.runId < b.runId ? 1 : -1))
+  running.sort(newestFirst)
   return running.length === 0 ? state.finished : running.concat(state.finished)
+}
+
+/** Merges two lists sorted `newestFirst`. */
+const mergeNewestFirst = (a: ReadonlyArray<RunView>, b: ReadonlyArray<RunView>): Array<RunView> => {
+  const merged: Array<RunView> = []
+  let i = 0
+  let j = 0
+  while (i < a.length && j < b.length) merged.push(newestFirst(a[i]!, b[j]!) <= 0 ? a[i++]! : b[j++]!)
+  while (i < a.length) merged.push(a[i++]!)
+  while (j < b.length) merged.push(b[j++]!)
+  return merged
+}
+
+const isSorted = (runs: ReadonlyArray<RunView>): boolean => {
+  for (let i = 1; i < runs.length; i++) if (newestFirst(runs[i - 1]!, runs[i]!) > 0) return false
+  return true
+}
+
+/**
+ * `listRuns` for a container that lists every frame: the same result, but it keeps the last
+ * frame's order instead of sorting a thousand running runs again. A run's place only changes when
+ * runs start or end, so each run goes back to its previous place, and only the runs that started
+ * since are sorted and merged in. Should a run's place change anyway, it sorts in full.
+ */
+export const makeRunLister = (): ((state: DashboardState) => ReadonlyArray<RunView>) => {
+  let active: DashboardState["active"] | undefined
+  let finished: ReadonlyArray<RunView> = []
+  let running: ReadonlyArray<RunView> = []
+  let listed: ReadonlyArray<RunView> = []
+  let places = new Map<string, number>()
+  return (state) => {
+    if (state.active === active && state.finished === finished) return listed
+    if (state.active !== active) {
+      const placed: Array<RunView | undefined> = new Array(running.length)
+      const started: Array<RunView> = []
+      let kept = 0
+      HashMap.forEach(state.active, (run, runId) => {
+        const place = places.get(runId)
+        if (place === undefined) {
+          started.push(run)
+        } else {
+          placed[place] = run
+          kept += 1
+        }
+      })
+      const stayed = kept === running.length ? (placed as Array<RunView>) : placed.filter((run) => run !== undefined)
+      let next = started.length === 0 ? stayed : mergeNewestFirst(stayed, started.sort(newestFirst))
+      const moved = !isSorted(next)
+      if (moved) next = next.sort(newestFirst)
+      if (moved || started.length > 0 || kept !== running.length) places = new Map(next.map((run, i) => [run.runId, i]))
+      running = next
+      active = state.active
+    }
+    finished = state.finished
+    listed = running.length === 0 ? finished : running.concat(finished)
+    return listed
+  }
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   finished,
   keys,
   logEntry,
+  NOW,
   press,
   renderApp,
   started,
@@ -223,5 +224,41 @@ describe("test source", () => {
   it("fails loudly when the dashboard reads data the test did not supply", () => {
     expect(() => fakeSource({ logs: [] }).getState()).toThrow(/did not supply a state/)
     expect(() => fakeSource({ state: runs }).getLogs()).toThrow(/did not supply logs/)
+  })
+})
+
+describe("frames that show nothing new", () => {
+  // Forty running runs: the list shows the newest that fit, the oldest are below the fold.
+  const many = stateOf(
+    ...Array.from({ length: 40 }, (_, i) => started(`run-${String(i).padStart(3, "0")}-x`, "code", i * 10))
+  )
+
+  it("writes no frame for a change to a run that is not on screen, and one for a run that is", async () => {
+    const app = renderApp({ state: many, logs: [] })
+    expect(app.frame()).not.toContain("run-000-")
+    const before = app.frames.length
+    const hidden = reduce(many, stepStarted("run-000-x", "s1", "hidden step", "planner", 500))
+    app.source.set(hidden)
+    await tick()
+    expect(app.frames.length).toBe(before)
+    app.source.set(reduce(hidden, stepStarted("run-039-x", "s1", "visible step", "planner", 600)))
+    await eventually(() => expect(app.frame()).toContain("visible step"))
+    expect(app.frames.length).toBe(before + 1)
+  })
+
+  it("writes no frame when the clock moves but no time or spinner on screen changes", async () => {
+    // Runs started 100.1 to 100.5 s ago; the spinner turns every 125 ms from NOW on.
+    let now = NOW + 500
+    const app = renderApp({ state: many, logs: [] }, { clock: () => now })
+    expect(app.frame()).toContain("1m40s")
+    const before = app.frames.length
+    now += 50
+    app.source.set(many)
+    await tick()
+    expect(app.frames.length).toBe(before)
+    now += 1_000
+    app.source.set(many)
+    await eventually(() => expect(app.frame()).toContain("1m41s"))
+    expect(app.frames.length).toBe(before + 1)
   })
 })

@@ -65,4 +65,18 @@ describe("colours", () => {
     expect(frame[1]).toContain(`${ESC}31m`)
     expect(frame[2]).not.toContain(ESC)
   })
+
+  it("highlights the SIMULATED badge only, not the spaces before it", () => {
+    const title = renderFrame(true).split("\n")[0]!
+    // Plain spaces after the name, then the escapes that turn the badge's inverse video on.
+    expect(title).toMatch(/effect-agents(\u001b\[\d+m)* {2}(\u001b\[\d+m)+ SIMULATED /)
+  })
+
+  it("highlights the whole selected row, its blank cells included", () => {
+    const row = renderFrame(true).split("\n").find((line) => line.includes("› "))!
+    const inverse = row.indexOf(`${ESC}7m`)
+    expect(inverse).toBeGreaterThanOrEqual(0)
+    // The row stays highlighted to its last column: inverse is switched off only at the end.
+    expect(row.indexOf(`${ESC}27m`)).toBeGreaterThan(row.lastIndexOf("$"))
+  })
 })

@@ -8,6 +8,7 @@ import {
   type WorkflowEvent
 } from "../../src/services/WorkflowEvents.js"
 import { findRun, makeState, reduceAll } from "../../src/state/WorkflowState.js"
+import { Block } from "../../src/tui/Block.js"
 import { FilterLine } from "../../src/tui/FilterLine.js"
 import { Footer } from "../../src/tui/Footer.js"
 import { Header } from "../../src/tui/Header.js"
@@ -15,6 +16,7 @@ import { HelpOverlay } from "../../src/tui/HelpOverlay.js"
 import { keymap } from "../../src/tui/keymap.js"
 import { LogPane } from "../../src/tui/LogPane.js"
 import { NewRunInput } from "../../src/tui/NewRunInput.js"
+import type { Pieces } from "../../src/tui/pieces.js"
 import { RunDetail } from "../../src/tui/RunDetail.js"
 import { RunList } from "../../src/tui/RunList.js"
 import { listRuns } from "../../src/tui/view.js"
@@ -370,5 +372,23 @@ describe("HelpOverlay", () => {
     expect(frame).toContain("x        cancel the selected run")
     expect(frame).toContain("Tab      next workflow")
     expect(frame).toContain("Esc      clear the filter")
+  })
+})
+
+describe("Block", () => {
+  const block = (lines: ReadonlyArray<Pieces>, cuts?: ReadonlyArray<number>) =>
+    render(<Block lines={lines} cuts={cuts} height={lines.length} width={40} color={false} />).lastFrame()
+
+  it("shows lines cut into columns exactly as written, blanks included", () => {
+    const lines: ReadonlyArray<Pieces> = [
+      [{ text: "Runs 1–2 of 2" }],
+      [{ text: "  ✔ " }, { text: "r1       code         plan      1.2s" }],
+      [{ text: "  ⠋ " }, { text: "r2       research     write    13.4s" }]
+    ]
+    expect(block(lines, [0, 4, 13, 26])).toBe(lines.map((line) => line.map((piece) => piece.text).join("")).join("\n"))
+  })
+
+  it("cuts a line longer than the pane with an ellipsis", () => {
+    expect(block([[{ text: "x".repeat(50) }]])).toBe(`${"x".repeat(39)}…`)
   })
 })

@@ -1,8 +1,9 @@
 import type { Key } from "ink"
 import { describe, expect, it } from "vitest"
 import { keymap, resolveCommand } from "../../src/tui/keymap.js"
-import { computeLayout, filterRuns, listRuns, planColumns, scrollOffset } from "../../src/tui/view.js"
-import { finished, started, stateOf } from "./helpers.js"
+import { makeState, reduceAll } from "../../src/state/WorkflowState.js"
+import { computeLayout, filterRuns, listRuns, makeRunLister, planColumns, scrollOffset } from "../../src/tui/view.js"
+import { finished, llmCall, started, stateOf } from "./helpers.js"
 
 const noKey: Key = {
   upArrow: false,
@@ -50,6 +51,33 @@ describe("run list order and filter", () => {
 
   it("keeps every run with an empty filter", () => {
     expect(filterRuns(listRuns(state), "  ")).toHaveLength(4)
+  })
+
+  it("keeps the same order from frame to frame while runs start, progress and end", () => {
+    // Many runs start in the same millisecond (a batch), so the id decides between them.
+    const list = makeRunLister()
+    let current = makeState()
+    let serial = 0
+    const running: Array<string> = []
+    for (let frame = 0; frame < 60; frame++) {
+      const events = []
+      for (let i = 0; i < 7; i++) {
+        const roll = (frame * 7 + i) % 5
+        if (roll < 2 || running.length === 0) {
+          const runId = `r${(serial++ * 7_919) % 1_000}-${frame}`
+          running.push(runId)
+          events.push(started(runId, "code", Math.floor(frame / 3)))
+        } else if (roll < 4) {
+          events.push(llmCall(running[(frame + i) % running.length]!, "s1", frame, 10, 0.001))
+        } else {
+          const [runId] = running.splice((frame * i) % running.length, 1)
+          events.push(finished(runId!, "code", "succeeded", frame))
+        }
+      }
+      current = reduceAll(current, events)
+      expect(list(current).map((r) => r.runId)).toEqual(listRuns(current).map((r) => r.runId))
+      expect(list(current)).toEqual(listRuns(current))
+    }
   })
 })
 
