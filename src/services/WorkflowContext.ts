@@ -98,11 +98,6 @@ export const ref: FiberRef.FiberRef<WorkflowContextValue> = FiberRef.unsafeMake(
 /** The current run / step / agent. */
 export const current: Effect.Effect<WorkflowContextValue> = FiberRef.get(ref)
 
-/** Runs `self` with the context changed by `f`, restoring it afterwards. */
-const locally = (f: (ctx: WorkflowContextValue) => WorkflowContextValue) =>
-<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(current, (ctx) => Effect.locally(self, ref, f(ctx)))
-
 /** What starts a run scope. */
 export interface RunScope {
   readonly runId: string
@@ -144,7 +139,7 @@ export const withRun = (run: RunScope) =>
 /** Runs `self` as step `stepId`; its LLM calls are also counted in `tally`. */
 export const withStep = (stepId: string, tally: Tally = makeTally()) =>
 <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  locally((ctx) => ofStep(ctx, stepId, tally))(self)
+  Effect.flatMap(current, (ctx) => Effect.locally(self, ref, ofStep(ctx, stepId, tally)))
 
 /** What an agent asks of the calls made on its behalf. */
 export interface AgentScope {
