@@ -189,109 +189,124 @@ const latestRunningLabel = (steps: ReadonlyArray<StepView>): string | undefined 
 
 const countStatus = (totals: Totals, status: RunStatus): Totals => ({ ...totals, [status]: totals[status] + 1 })
 
+type EventOf<Tag extends WorkflowEvent["_tag"]> = Extract<WorkflowEvent, { readonly _tag: Tag }>
+
+const workflowStarted = (s: DashboardState, event: EventOf<"WorkflowStarted">): DashboardState =>
+  HashMap.has(s.active, event.runId) ? s : {
+    ...s,
+    active: HashMap.set(s.active, event.runId, newRun(event.runId, event.workflow, event.at)),
+    totals: { ...s.totals, running: s.totals.running + 1 }
+  }
+
+const workflowFinished = (s: DashboardState, event: EventOf<"WorkflowFinished">): DashboardState => {
+  const existing = HashMap.get(s.active, event.runId)
+  const base = Option.getOrElse(existing, () => newRun(event.runId, event.workflow, event.at - event.durationMs))
+  const done: RunView = {
+    ...base,
+    status: event.status,
+    currentStep: undefined,
+    finishedAt: event.at,
+    durationMs: event.durationMs,
+    usage: event.usage,
+    costUsd: event.costUsd,
+    output: event.output === undefined ? undefined : truncate(event.output, s.limits.maxOutputChars),
+    error: event.error
+  }
+  const finished = [done, ...s.finished]
+  if (finished.length > s.limits.maxFinished) finished.length = s.limits.maxFinished
+  const totals = Option.isSome(existing) ? { ...s.totals, running: s.totals.running - 1 } : s.totals
+  return {
+    ...s,
+    active: Option.isSome(existing) ? HashMap.remove(s.active, event.runId) : s.active,
+    finished,
+    totals: countStatus(totals, event.status)
+  }
+}
+
+const stepStarted = (s: DashboardState, event: EventOf<"StepStarted">): DashboardState =>
+  updateActive(s, event.runId, (run) => {
+    const step: StepView = {
+      stepId: event.stepId,
+      label: event.label,
+      agent: event.agent,
+      status: "running",
+      startedAt: event.at,
+      durationMs: undefined,
+      attempts: 0,
+      calls: 0,
+      cached: false,
+      usage: emptyUsage,
+      costUsd: 0,
+      output: undefined,
+      error: undefined
+    }
+    const steps = run.steps.length >= s.limits.maxSteps
+      ? [...run.steps.slice(run.steps.length - s.limits.maxSteps + 1), step]
+      : [...run.steps, step]
+    return { ...run, steps, currentStep: event.label }
+  })
+
+const stepFinished = (s: DashboardState, event: EventOf<"StepFinished">): DashboardState =>
+  updateActive(s, event.runId, (run) => {
+    const updated = updateStep(run, event.stepId, (step) => ({
+      ...step,
+      agent: event.agent ?? step.agent,
+      status: event.status,
+      durationMs: event.durationMs,
+      attempts: event.attempts,
+      calls: event.calls,
+      cached: event.cached,
+      usage: event.usage,
+      costUsd: event.costUsd,
+      output: event.output === undefined ? undefined : truncate(event.output, s.limits.maxOutputChars),
+      error: event.error
+    }))
+    return { ...updated, currentStep: latestRunningLabel(updated.steps) }
+  })
+
+const llmCallFinished = (s: DashboardState, event: EventOf<"LlmCallFinished">): DashboardState => {
+  const totals: Totals = {
+    ...s.totals,
+    llmCalls: s.totals.llmCalls + 1,
+    llmErrors: s.totals.llmErrors + (event.status === "error" ? 1 : 0),
+    usage: addUsage(s.totals.usage, event.usage),
+    costUsd: s.totals.costUsd + event.costUsd,
+    cacheHits: s.totals.cacheHits + (event.cached ? 1 : 0)
+  }
+  return updateActive({ ...s, totals }, event.runId, (run) => {
+    const withCall: RunView = {
+      ...run,
+      usage: addUsage(run.usage, event.usage),
+      costUsd: run.costUsd + event.costUsd,
+      llmCalls: run.llmCalls + 1
+    }
+    return updateStep(withCall, event.stepId, (step) => ({
+      ...step,
+      agent: step.agent ?? event.agent,
+      calls: step.calls + 1,
+      attempts: step.attempts + (event.cached ? 0 : event.attempt),
+      usage: addUsage(step.usage, event.usage),
+      costUsd: step.costUsd + event.costUsd
+    }))
+  })
+}
+
 /** Folds one event into the state. Pure; never throws; unknown runs' step events are ignored. */
 export const reduce = (state: DashboardState, event: WorkflowEvent): DashboardState => {
   const s = event.at > state.lastEventAt ? { ...state, lastEventAt: event.at } : state
   switch (event._tag) {
-    case "WorkflowStarted": {
-      if (HashMap.has(s.active, event.runId)) return s
-      return {
-        ...s,
-        active: HashMap.set(s.active, event.runId, newRun(event.runId, event.workflow, event.at)),
-        totals: { ...s.totals, running: s.totals.running + 1 }
-      }
-    }
-    case "WorkflowFinished": {
-      const existing = HashMap.get(s.active, event.runId)
-      const base = Option.getOrElse(existing, () => newRun(event.runId, event.workflow, event.at - event.durationMs))
-      const done: RunView = {
-        ...base,
-        status: event.status,
-        currentStep: undefined,
-        finishedAt: event.at,
-        durationMs: event.durationMs,
-        usage: event.usage,
-        costUsd: event.costUsd,
-        output: event.output === undefined ? undefined : truncate(event.output, s.limits.maxOutputChars),
-        error: event.error
-      }
-      const finished = [done, ...s.finished]
-      if (finished.length > s.limits.maxFinished) finished.length = s.limits.maxFinished
-      const totals = Option.isSome(existing) ? { ...s.totals, running: s.totals.running - 1 } : s.totals
-      return {
-        ...s,
-        active: Option.isSome(existing) ? HashMap.remove(s.active, event.runId) : s.active,
-        finished,
-        totals: countStatus(totals, event.status)
-      }
-    }
+    case "WorkflowStarted":
+      return workflowStarted(s, event)
+    case "WorkflowFinished":
+      return workflowFinished(s, event)
     case "StepStarted":
-      return updateActive(s, event.runId, (run) => {
-        const step: StepView = {
-          stepId: event.stepId,
-          label: event.label,
-          agent: event.agent,
-          status: "running",
-          startedAt: event.at,
-          durationMs: undefined,
-          attempts: 0,
-          calls: 0,
-          cached: false,
-          usage: emptyUsage,
-          costUsd: 0,
-          output: undefined,
-          error: undefined
-        }
-        const steps = run.steps.length >= s.limits.maxSteps
-          ? [...run.steps.slice(run.steps.length - s.limits.maxSteps + 1), step]
-          : [...run.steps, step]
-        return { ...run, steps, currentStep: event.label }
-      })
+      return stepStarted(s, event)
     case "StepFinished":
-      return updateActive(s, event.runId, (run) => {
-        const updated = updateStep(run, event.stepId, (step) => ({
-          ...step,
-          agent: event.agent ?? step.agent,
-          status: event.status,
-          durationMs: event.durationMs,
-          attempts: event.attempts,
-          calls: event.calls,
-          cached: event.cached,
-          usage: event.usage,
-          costUsd: event.costUsd,
-          output: event.output === undefined ? undefined : truncate(event.output, s.limits.maxOutputChars),
-          error: event.error
-        }))
-        return { ...updated, currentStep: latestRunningLabel(updated.steps) }
-      })
+      return stepFinished(s, event)
     case "LlmCallStarted":
       return s
-    case "LlmCallFinished": {
-      const totals: Totals = {
-        ...s.totals,
-        llmCalls: s.totals.llmCalls + 1,
-        llmErrors: s.totals.llmErrors + (event.status === "error" ? 1 : 0),
-        usage: addUsage(s.totals.usage, event.usage),
-        costUsd: s.totals.costUsd + event.costUsd,
-        cacheHits: s.totals.cacheHits + (event.cached ? 1 : 0)
-      }
-      return updateActive({ ...s, totals }, event.runId, (run) => {
-        const withCall: RunView = {
-          ...run,
-          usage: addUsage(run.usage, event.usage),
-          costUsd: run.costUsd + event.costUsd,
-          llmCalls: run.llmCalls + 1
-        }
-        return updateStep(withCall, event.stepId, (step) => ({
-          ...step,
-          agent: step.agent ?? event.agent,
-          calls: step.calls + 1,
-          attempts: step.attempts + (event.cached ? 0 : event.attempt),
-          usage: addUsage(step.usage, event.usage),
-          costUsd: step.costUsd + event.costUsd
-        }))
-      })
-    }
+    case "LlmCallFinished":
+      return llmCallFinished(s, event)
     case "Retrying":
       return { ...s, totals: { ...s.totals, retries: s.totals.retries + 1 } }
     case "RateLimited":
