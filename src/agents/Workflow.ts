@@ -83,10 +83,11 @@ export const make = <I, II, A, E, R>(
   }
 }
 
+/** What `erase` needs of a workflow: its name, its input decoder and its report. */
+export type Erasable<I, A> = Pick<Workflow<I, A, unknown, LanguageModel.LanguageModel | WorkflowEvents>, "name" | "description" | "decodeInput" | "runReport">
+
 /** Erases a workflow's types for a registry; the input is decoded from raw JSON or text. */
-export const erase = <I, A, E, R extends LanguageModel.LanguageModel | WorkflowEvents>(
-  workflow: Workflow<I, A, E, R>
-): AnyWorkflow => ({
+export const erase = <I, A>(workflow: Erasable<I, A>): AnyWorkflow => ({
   name: workflow.name,
   description: workflow.description,
   validateInput: (raw) => Effect.asVoid(workflow.decodeInput(raw)),

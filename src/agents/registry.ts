@@ -13,7 +13,7 @@ import type { WorkflowEvents } from "../services/WorkflowEvents.js"
 import { code } from "./workflows/code.js"
 import { research } from "./workflows/research.js"
 import { summarize } from "./workflows/summarize.js"
-import { type AnyWorkflow, type RunOptions, type RunReport, type WorkflowInputError } from "./Workflow.js"
+import { type AnyWorkflow, type Erasable, erase, type RunOptions, type RunReport, type WorkflowInputError } from "./Workflow.js"
 
 /**
  * A workflow made with `Workflow.make` that the CLI can run: it needs nothing but a language model
@@ -84,13 +84,8 @@ export const eraseEntry = (entry: RegistryEntry): AnyWorkflow => {
   if (isErased(entry)) return entry
   const known = erased.get(entry)
   if (known !== undefined) return known
-  const workflow: AnyWorkflow = {
-    name: entry.name,
-    description: entry.description,
-    validateInput: (raw) => Effect.asVoid(entry.decodeInput(raw)),
-    // Sound: the input is what the workflow's own `decodeInput` produced.
-    runReportUnknown: (raw, options) => Effect.flatMap(entry.decodeInput(raw), (input) => entry.runReport(input as never, options))
-  }
+  // Sound: `erase` passes `runReport` only what the workflow's own `decodeInput` produced.
+  const workflow = erase(entry as unknown as Erasable<unknown, unknown>)
   erased.set(entry, workflow)
   return workflow
 }
