@@ -10,6 +10,7 @@ import * as RunHistoryPostgres from "../src/layers/RunHistoryPostgres.js"
 import { RunHistory } from "../src/services/RunHistory.js"
 import { testConfigLayer } from "./support/config.js"
 import { changedRunsFollowOtherWriters, deadRunsReadInterrupted, replayedBatchCountsOnce } from "./support/historyContract.js"
+import { eventLogReplaysInOrder, idempotencyKeysFindTheirRun, listRunsFiltersAndPages } from "./support/historyEventLog.js"
 import { runEvents, twoSteps } from "./support/historyEvents.js"
 
 const adminUrl = process.env["DATABASE_URL_PG"]
@@ -88,6 +89,15 @@ describe.runIf(adminUrl !== undefined)("RunHistory on PostgreSQL", () => {
 
   it.effect("changedRuns follows the runs another store writes: started, stepped, finished; not its own", () =>
     changedRunsFollowOtherWriters("pgc", (options) => RunHistoryPostgres.layer(Redacted.make(testUrl()), options)))
+
+  it.effect("the event log replays every event in order, per run or all, and a replayed batch appends nothing twice", () =>
+    eventLogReplaysInOrder("pge").pipe(Effect.provide(layer())))
+
+  it.effect("listRuns filters by status and workflow and pages by cursor, stable while runs arrive", () =>
+    listRunsFiltersAndPages("pgl").pipe(Effect.provide(layer())))
+
+  it.effect("a run is found by the idempotency key of the request that started it", () =>
+    idempotencyKeysFindTheirRun("pgk").pipe(Effect.provide(layer())))
 
   it.effect("DATABASE_URL=postgres://... selects this backend", () =>
     Effect.gen(function*() {

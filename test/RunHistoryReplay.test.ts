@@ -16,6 +16,7 @@ import { migrations, migrationsTable } from "../src/internal/historyMigrations.j
 import * as RunHistorySqlite from "../src/layers/RunHistorySqlite.js"
 import { RunHistory } from "../src/services/RunHistory.js"
 import { changedRunsFollowOtherWriters, deadRunsReadInterrupted, replayedBatchCountsOnce } from "./support/historyContract.js"
+import { eventLogReplaysInOrder, idempotencyKeysFindTheirRun, listRunsFiltersAndPages } from "./support/historyEventLog.js"
 import { runEvents, twoSteps } from "./support/historyEvents.js"
 
 const root = mkdtempSync(join(tmpdir(), "effect-agents-replay-"))
@@ -74,4 +75,15 @@ describe("RunHistory on SQLite shared by processes", () => {
     const file = freshFile()
     return changedRunsFollowOtherWriters("sqc", (options) => RunHistorySqlite.layerFile(file, options))
   })
+})
+
+describe("RunHistory on SQLite: the event log, filters and keys the API reads", () => {
+  it.effect("the event log replays every event in order, per run or all, and a replayed batch appends nothing twice", () =>
+    eventLogReplaysInOrder("sqe").pipe(Effect.provide(RunHistorySqlite.layerFile(freshFile()))))
+
+  it.effect("listRuns filters by status and workflow and pages by cursor, stable while runs arrive", () =>
+    listRunsFiltersAndPages("sql").pipe(Effect.provide(RunHistorySqlite.layerFile(freshFile()))))
+
+  it.effect("a run is found by the idempotency key of the request that started it", () =>
+    idempotencyKeysFindTheirRun("sqk").pipe(Effect.provide(RunHistorySqlite.layerFile(freshFile()))))
 })

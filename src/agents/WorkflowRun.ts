@@ -67,6 +67,8 @@ export interface RunOptions {
   readonly runId?: string | undefined
   /** Budget in USD; default `WORKFLOW_MAX_COST_USD` when `AppConfig` is available. */
   readonly maxCostUsd?: number | undefined
+  /** The key of the request that started the run (the API's `Idempotency-Key`), kept in its history. */
+  readonly idempotencyKey?: string | undefined
 }
 
 interface RunState {
@@ -129,7 +131,15 @@ export const make = <I, A, E, R>(name: string, body: (input: I) => Effect.Effect
         Effect.gen(function*() {
           const at = yield* Clock.currentTimeMillis
           yield* Metric.increment(Metrics.activeWorkflows)
-          yield* events.publish(new WorkflowStarted({ runId, workflow: name, input, at }))
+          yield* events.publish(
+            new WorkflowStarted({
+              runId,
+              workflow: name,
+              input,
+              ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey }),
+              at
+            })
+          )
           const outer = yield* FiberRef.getAndSet(WorkflowContext.ref, context)
           const outerState = yield* FiberRef.getAndSet(runStateRef, state)
           return { at, outer, outerState }

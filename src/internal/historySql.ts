@@ -21,6 +21,7 @@ import { Clock, Effect, Option, Schedule } from "effect"
 import {
   type ChangedRunsOptions,
   type HistoryTotals,
+  type ListRunsOptions,
   type RunChange,
   type RunDetail,
   RunHistoryError,
@@ -47,6 +48,7 @@ import {
   type TotalsRow
 } from "./historyRows.js"
 import { migrate } from "./historyMigrations.js"
+import { makeEventReads } from "./historyEvents.js"
 import { makeApply } from "./historyWrites.js"
 
 export type { Owner } from "./historyRows.js"
@@ -160,20 +162,39 @@ export const makeStore = (
         })
       }).pipe(guard("changedRuns"), Effect.withSpan("RunHistory.changedRuns"))
 
+    // `running` and `interrupted` are told apart on read (a dead process's run reads interrupted),
+    // so both are fetched for either and sorted out after mapping.
+    const listRuns = ({ after, limit, offset = 0, status, workflow }: ListRunsOptions) => {
+      const conditions = [
+        status === undefined ? undefined : status === "running" || status === "interrupted"
+          ? sql`status IN ('running', 'interrupted')`
+          : sql`status = ${status}`,
+        workflow === undefined ? undefined : sql`workflow = ${workflow}`,
+        after === undefined ? undefined : sql`(started_at < ${int(after.startedAt)}
+          OR (started_at = ${int(after.startedAt)} AND id < ${after.id}))`
+      ].filter((c) => c !== undefined)
+      return sql<RunRow>`SELECT ${columns} FROM runs ${conditions.length === 0 ? sql`` : sql`WHERE ${sql.and(conditions)}`}
+        ORDER BY started_at DESC, id DESC
+        LIMIT ${Math.max(0, Math.floor(limit))} OFFSET ${Math.max(0, Math.floor(offset))}`.pipe(
+        Effect.map((rows) => {
+          const isOrphan = readCheck()
+          const runs = rows.map((row) => toSummary(row, isOrphan))
+          return status === undefined ? runs : runs.filter((run) => run.status === status)
+        }),
+        guard("listRuns"),
+        Effect.withSpan("RunHistory.listRuns")
+      )
+    }
+
+    const events = makeEventReads(sql)
+
     const service: RunHistoryService = {
       record: (event) => recordAll([event]),
       recordAll,
-
-      listRuns: ({ limit, offset = 0 }) =>
-        sql<RunRow>`SELECT ${columns} FROM runs ORDER BY started_at DESC, id DESC
-          LIMIT ${Math.max(0, Math.floor(limit))} OFFSET ${Math.max(0, Math.floor(offset))}`.pipe(
-          Effect.map((rows) => {
-            const isOrphan = readCheck()
-            return rows.map((row) => toSummary(row, isOrphan))
-          }),
-          guard("listRuns"),
-          Effect.withSpan("RunHistory.listRuns")
-        ),
+      listRuns,
+      eventsAfter: (options) => events.eventsAfter(options).pipe(guard("eventsAfter")),
+      lastEventSeq: events.lastEventSeq.pipe(guard("lastEventSeq")),
+      findIdempotent: (key) => events.findIdempotent(key).pipe(guard("findIdempotent")),
 
       getRun: (id) =>
         Effect.gen(function*() {

@@ -9,11 +9,12 @@
  * recomputed from its calls rather than incremented, so a replay never counts a call twice.
  *
  * Every statement also stamps the run's `updated_at` with the time of the write (`now`), which is
- * what a reader following other processes' runs asks about.
+ * what a reader following other processes' runs asks about. Every event is also appended to the
+ * event log (`events`) in its JSON form, keyed like the calls so a replay appends nothing twice.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
-import { Effect } from "effect"
-import type { WorkflowEvent } from "../services/WorkflowEvents.js"
+import { Effect, Schema } from "effect"
+import { WorkflowEvent } from "../services/WorkflowEvents.js"
 import { int, type Owner, toJson } from "./historyRows.js"
 
 /** Writes one event's rows at `now` (epoch ms); the error is the driver's. */
@@ -39,14 +40,23 @@ export const makeApply = (sql: SqlClient.SqlClient, owner: Owner): ApplyEvent =>
 
   const touch = (runId: string, now: number) => sql`UPDATE runs SET updated_at = ${int(now)} WHERE id = ${runId}`
 
-  return (event, now) => {
+  const log = (event: WorkflowEvent) => {
+    const runId = "runId" in event ? event.runId ?? null : null
+    return sql`INSERT INTO events (event_key, run_id, at, body)
+      VALUES (${keyOf(event)}, ${runId}, ${int(event.at)}, ${bodyOf(event)})
+      ON CONFLICT (event_key) DO NOTHING`
+  }
+
+  const rows = (event: WorkflowEvent, now: number): Effect.Effect<void, unknown> => {
     switch (event._tag) {
       case "WorkflowStarted":
         // A start that arrives after its finish only fills in the input.
-        return sql`INSERT INTO runs (id, workflow, status, started_at, input, owner, host, pid, updated_at)
+        return sql`INSERT INTO runs (id, workflow, status, started_at, input, owner, host, pid, updated_at,
+            idempotency_key)
           VALUES (${event.runId}, ${event.workflow}, 'running', ${int(event.at)}, ${toJson(event.input)},
-            ${owner.id}, ${owner.host}, ${owner.pid}, ${int(now)})
-          ON CONFLICT (id) DO UPDATE SET input = excluded.input, updated_at = excluded.updated_at`
+            ${owner.id}, ${owner.host}, ${owner.pid}, ${int(now)}, ${event.idempotencyKey ?? null})
+          ON CONFLICT (id) DO UPDATE SET input = excluded.input, updated_at = excluded.updated_at,
+            idempotency_key = excluded.idempotency_key`
       case "WorkflowFinished":
         return sql`INSERT INTO runs (id, workflow, status, started_at, finished_at, duration_ms,
             input_tokens, output_tokens, cost_usd, output, error_tag, error_message, owner, host, pid, updated_at)
@@ -108,5 +118,25 @@ export const makeApply = (sql: SqlClient.SqlClient, owner: Owner): ApplyEvent =>
       default:
         return Effect.void
     }
+  }
+
+  return (event, now) => Effect.zipRight(rows(event, now), log(event))
+}
+
+const encode = Schema.encodeSync(WorkflowEvent)
+
+/**
+ * An event's JSON. An input or output JSON cannot represent (a BigInt, a cycle) is kept as text,
+ * as the run's own row keeps it, rather than failing the write.
+ */
+const bodyOf = (event: WorkflowEvent): string => {
+  const encoded = encode(event)
+  try {
+    return JSON.stringify(encoded)
+  } catch {
+    const fields: Record<string, unknown> = { ...encoded }
+    if ("input" in encoded) fields["input"] = toJson(encoded.input)
+    if ("output" in encoded) fields["output"] = toJson(encoded.output)
+    return JSON.stringify(fields)
   }
 }

@@ -137,10 +137,36 @@ export interface ChangedRunsOptions {
   readonly writers: "all" | "others"
 }
 
-/** Paging of `listRuns`: newest runs first. */
+/** Where a page of `listRuns` ends: the last run it held. The next page starts after it. */
+export interface RunCursor {
+  readonly startedAt: number
+  readonly id: string
+}
+
+/** Paging and filters of `listRuns`: newest runs first. */
 export interface ListRunsOptions {
   readonly limit: number
   readonly offset?: number
+  /** Only runs that read as this status (a dead process's `running` run reads `interrupted`). */
+  readonly status?: HistoryStatus
+  readonly workflow?: string
+  /** Only runs after this one in the order of the list (keyset paging: stable under new runs). */
+  readonly after?: RunCursor
+}
+
+/** One event of the event log and its position there (increasing in the order the store took them). */
+export interface LoggedEvent {
+  readonly seq: number
+  readonly event: WorkflowEvent
+}
+
+/** What `eventsAfter` asks for. */
+export interface EventsAfterOptions {
+  /** Events after this position (0: from the start). */
+  readonly after: number
+  /** Only this run's events. */
+  readonly runId?: string
+  readonly limit: number
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -199,6 +225,16 @@ export interface RunHistoryService {
    * process is gone reads as `interrupted`, as in `listRuns`.
    */
   readonly changedRuns: (options: ChangedRunsOptions) => Effect.Effect<ReadonlyArray<RunChange>, RunHistoryError>
+  /**
+   * Events of the event log after a position, oldest first: how the API replays what an SSE
+   * client missed and follows the events every process records. Entries this version cannot read
+   * (written by a newer one) are skipped.
+   */
+  readonly eventsAfter: (options: EventsAfterOptions) => Effect.Effect<ReadonlyArray<LoggedEvent>, RunHistoryError>
+  /** The position of the newest event in the log; 0 when it is empty. */
+  readonly lastEventSeq: Effect.Effect<number, RunHistoryError>
+  /** The id of the first run started with this idempotency key, if any. */
+  readonly findIdempotent: (key: string) => Effect.Effect<Option.Option<string>, RunHistoryError>
   /** Counts and sums over all runs. */
   readonly totals: Effect.Effect<HistoryTotals, RunHistoryError>
   /**
@@ -257,19 +293,16 @@ export const flush = Effect.serviceFunctionEffect(HistoryRecorder, (s) => s.flus
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Whether an event changes the history. The recorder skips the others without a write, and LLM
- * calls outside a run have no run to belong to.
+ * Whether an event goes into the history: every event of a run (the run, step and call rows are
+ * written from some, and all are appended to the event log the API replays) and every breaker
+ * change. The recorder skips the others without a write: LLM calls made outside a run have no run
+ * to belong to.
  */
 export const isRecorded = (event: WorkflowEvent): boolean => {
   switch (event._tag) {
-    case "WorkflowStarted":
-    case "WorkflowFinished":
-    case "StepStarted":
-    case "StepFinished":
+    case "CircuitStateChanged":
       return true
-    case "LlmCallFinished":
-      return event.runId !== undefined
     default:
-      return false
+      return event.runId !== undefined
   }
 }

@@ -61,11 +61,15 @@ export type BreakerState = typeof BreakerState.Type
 // Events
 // ---------------------------------------------------------------------------------------------
 
-/** A workflow run began; `input` is the decoded input as given to the workflow. */
+/**
+ * A workflow run began; `input` is the decoded input as given to the workflow, `idempotencyKey`
+ * the key of the API request that started it, if it had one.
+ */
 export class WorkflowStarted extends Schema.TaggedClass<WorkflowStarted>()("WorkflowStarted", {
   runId: Schema.String,
   workflow: Schema.String,
   input: Schema.Unknown,
+  idempotencyKey: Schema.optional(Schema.String),
   at: Schema.Number
 }) {}
 
