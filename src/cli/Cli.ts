@@ -83,9 +83,6 @@ const withCommands = <A, E, R>(
     return yield* workflows === undefined ? handler : handler.pipe(withOwnWorkflows(workflows, loaded.config.workflowsModule))
   })
 
-const notYetAvailable = (command: string) =>
-  Effect.fail(new UsageError({ message: `'${command}' is not yet available in this version` }))
-
 const dashboard = Command.make(
   "dashboard",
   { demo: Options.boolean("demo").pipe(Options.withDescription("Start a steady stream of demo runs")), workflows: workflowsModule },
@@ -170,11 +167,12 @@ const config = Command.make("config", { json }, ({ json }) =>
 const serve = Command.make(
   "serve",
   {
-    host: Options.text("host").pipe(Options.withDefault("127.0.0.1")),
-    port: Options.integer("port").pipe(Options.withDefault(8080))
+    host: Options.text("host").pipe(Options.withDefault("127.0.0.1"), Options.withDescription("Interface to bind; a non-loopback one needs API_TOKEN")),
+    port: Options.integer("port").pipe(Options.withDefault(8080), Options.withDescription("Port to listen on")),
+    workflows: workflowsModule
   },
-  () => notYetAvailable("serve")
-).pipe(Command.withDescription("REST + SSE API"))
+  ({ host, port, workflows }) => withCommands((c, terminal) => c.serve(terminal, { host, port }), workflows)
+).pipe(Command.withDescription("The REST + SSE API (docs at /docs); SIGTERM shuts it down gracefully"))
 
 /** The root command, named `name`, with every subcommand. */
 export const root = (name: string) =>

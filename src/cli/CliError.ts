@@ -42,7 +42,9 @@ const usageTags = new Set([
   "MetricsServerError",
   "PricingFileError",
   "RunHistoryError",
-  "WorkflowInputError"
+  "WorkflowInputError",
+  "TokenRequired",
+  "ListenError"
 ])
 
 /** The exit code for a failure with this `_tag`. */

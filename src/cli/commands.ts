@@ -17,6 +17,7 @@ import { makeHistoryFlush } from "./historyFlush.js"
 import { listHistory, showRun } from "./historyCommand.js"
 import { printProgress } from "./progress.js"
 import { checkBatch, runBatch, runOne } from "./runCommand.js"
+import * as RunService from "../agents/RunService.js"
 import type { Terminal } from "./terminal.js"
 
 const mainLayer = (terminal: Terminal) =>
@@ -99,3 +100,9 @@ export const stats = (terminal: Terminal, args: { readonly json: boolean }) =>
 
 export const clear = (terminal: Terminal) =>
   cacheClear.pipe(Effect.provide(LlmCacheFromConfig.layer.pipe(Layer.provideMerge(configLayer(terminal)))))
+
+/** The API server, with the run service over the full stack. */
+export const serve = (terminal: Terminal, args: { readonly host: string; readonly port: number }) =>
+  Effect.flatMap(Effect.promise(() => import("./serveCommand.js")), (m) => m.serve(args)).pipe(
+    Effect.provide(RunService.layer().pipe(Layer.provideMerge(mainLayer(terminal))))
+  )

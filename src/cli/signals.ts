@@ -13,6 +13,7 @@
  * the process exits, which keeps `signal-exit` out of the way.
  */
 import { makeRunMain } from "@effect/platform/Runtime"
+import { Cause, Effect, Exit } from "effect"
 
 /**
  * Exit codes of the signals the CLI handles: 128 + the signal number, as shells report them.
@@ -21,6 +22,15 @@ import { makeRunMain } from "@effect/platform/Runtime"
 export const signalExitCode = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const
 
 type HandledSignal = keyof typeof signalExitCode
+
+// Signals the running command ends on by design, shutting down cleanly (`serve` on SIGTERM).
+const expected = new Set<HandledSignal>()
+
+/**
+ * Declares that the running command treats `signal` as its normal way to end: when its shutdown
+ * completes (it ends interrupted and nothing else), the process exits 0 rather than 128 + n.
+ */
+export const endsOn = (signal: HandledSignal): Effect.Effect<void> => Effect.sync(() => void expected.add(signal))
 
 /**
  * Runs the CLI's main effect with the signal policy above. `teardown` maps the main fiber's exit
@@ -66,7 +76,10 @@ export const runMain = makeRunMain(({ fiber, teardown }) => {
         process.removeAllListeners("SIGHUP")
         return process.kill(process.pid, "SIGHUP")
       }
-      if (received !== undefined) return process.exit(signalExitCode[received])
+      if (received !== undefined) {
+        const clean = expected.has(received) && Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+        return process.exit(clean ? 0 : signalExitCode[received])
+      }
       if (code !== 0) return process.exit(code)
       process.removeListener("SIGHUP", onSighup)
       process.removeListener("SIGINT", onSigint)

@@ -73,6 +73,12 @@ export interface AppConfigShape {
   readonly workflowMaxCostUsd: Option.Option<number>
   /** A module of the user's own workflows for the CLI (`WORKFLOWS_MODULE`), relative to the working directory. */
   readonly workflowsModule: Option.Option<string>
+  /** The `serve` API. */
+  readonly api: {
+    readonly token: Option.Option<Redacted.Redacted<string>>
+    readonly corsOrigins: ReadonlyArray<string>
+    readonly shutdownGrace: Duration.Duration
+  }
   readonly simulated: {
     readonly seed: number
     readonly latencyMs: number
@@ -313,6 +319,11 @@ export const decodeSettings = (
     pricingFile: opt<string>("PRICING_FILE"),
     workflowMaxCostUsd: opt<number>("WORKFLOW_MAX_COST_USD"),
     workflowsModule: opt<string>("WORKFLOWS_MODULE"),
+    api: {
+      token: secret("API_TOKEN"),
+      corsOrigins: Option.getOrElse(opt<ReadonlyArray<string>>("API_CORS_ORIGINS"), () => []),
+      shutdownGrace: seconds("SHUTDOWN_GRACE_SECONDS")
+    },
     simulated: {
       seed: get("SIM_SEED"),
       latencyMs: get("SIM_LATENCY_MS"),

@@ -1,0 +1,124 @@
+/**
+ * The event feed: the history's event log as a live stream, for the API's SSE endpoints.
+ *
+ * One fiber per process follows the log (`RunHistory.eventsAfter`) while anyone listens and hands
+ * each entry to every subscriber's own bounded queue. Following the log rather than the in-process
+ * bus gives every event a position that survives the process (an SSE client resumes with
+ * `Last-Event-ID` from the history) and shows the runs of every process writing the same store.
+ *
+ * A subscriber that falls `capacity` entries behind is dropped — its stream ends with
+ * `SubscriberTooSlow` — so a stuck client never holds back the others or the runs; it reconnects
+ * and resumes from where it was, from the history.
+ */
+import { Chunk, Duration, Effect, Option, Queue, Schema, Stream } from "effect"
+import { type LoggedEvent, RunHistory, type RunHistoryError } from "../services/RunHistory.js"
+
+/** A subscriber fell too far behind and was dropped; it may resume from the history. */
+export class SubscriberTooSlow extends Schema.TaggedError<SubscriberTooSlow>()("SubscriberTooSlow", {
+  capacity: Schema.Number
+}) {
+  override get message(): string {
+    return `the event stream fell ${this.capacity} events behind and was closed; reconnect with Last-Event-ID to resume`
+  }
+}
+
+/** Tuning of the feed. */
+export interface FeedOptions {
+  /** How often the log is read while someone listens (default 50 ms). */
+  readonly pollInterval?: Duration.DurationInput
+  /** Entries a subscriber may fall behind before it is dropped (default 10 000). */
+  readonly capacity?: number
+}
+
+/** What a subscriber asks for. */
+export interface FeedRequest {
+  /** Entries after this position; default: from now on (or, with `runId`, from the run's start). */
+  readonly after?: number
+  /** Only this run's events. */
+  readonly runId?: string
+}
+
+interface Subscriber {
+  readonly queue: Queue.Queue<LoggedEvent>
+  dropped: boolean
+}
+
+const PAGE = 1_000
+
+/** The feed over the current `RunHistory`; its follower runs in the scope. */
+export const make = (options: FeedOptions = {}) =>
+  Effect.gen(function*() {
+    const history = yield* RunHistory
+    const capacity = options.capacity ?? 10_000
+    const interval = Duration.decode(options.pollInterval ?? Duration.millis(50))
+    const subscribers = new Set<Subscriber>()
+    let position = yield* history.lastEventSeq
+
+    const deliver = (entries: ReadonlyArray<LoggedEvent>) =>
+      Effect.forEach(subscribers, (s) =>
+        Effect.gen(function*() {
+          if (s.dropped) return
+          for (const entry of entries) {
+            if (!(yield* Queue.offer(s.queue, entry))) {
+              s.dropped = true
+              return yield* Queue.shutdown(s.queue)
+            }
+          }
+        }), { discard: true })
+
+    // Reads pages until caught up; a failed read is retried on the next round, nothing is skipped.
+    const follow = Effect.gen(function*() {
+      if (subscribers.size === 0) {
+        position = yield* history.lastEventSeq
+        return
+      }
+      for (;;) {
+        const page = yield* history.eventsAfter({ after: position, limit: PAGE })
+        if (page.length === 0) return
+        position = page[page.length - 1]!.seq
+        yield* deliver(page)
+        if (page.length < PAGE) return
+      }
+    }).pipe(
+      Effect.catchAll((e: RunHistoryError) => Effect.logWarning(`event feed: ${e.message}; retrying`)),
+      Effect.zipRight(Effect.sleep(interval)),
+      Effect.forever
+    )
+    yield* Effect.forkScoped(follow)
+
+    /** Entries of the log from the history, then live; ends with the run's `WorkflowFinished` for a run. */
+    const subscribe = (request: FeedRequest): Stream.Stream<LoggedEvent, RunHistoryError | SubscriberTooSlow> =>
+      Stream.unwrapScoped(Effect.gen(function*() {
+        const subscriber: Subscriber = { queue: yield* Queue.dropping<LoggedEvent>(capacity), dropped: false }
+        yield* Effect.acquireRelease(
+          Effect.sync(() => subscribers.add(subscriber)),
+          () => Effect.zipRight(Effect.sync(() => subscribers.delete(subscriber)), Queue.shutdown(subscriber.queue))
+        )
+        // Subscribed first, then the history up to now: whatever the follower delivers meanwhile is
+        // also in the history, and the live part skips what was already sent.
+        const start = request.after ?? (request.runId === undefined ? position : 0)
+        let last = start
+        const replay = Stream.paginateChunkEffect(start, (after) =>
+          Effect.map(history.eventsAfter({ after, limit: PAGE, ...(request.runId === undefined ? {} : { runId: request.runId }) }), (page) => [
+            Chunk.unsafeFromArray(page),
+            page.length < PAGE ? Option.none() : Option.some(page[page.length - 1]!.seq)
+          ]))
+        const live = Stream.fromQueue(subscriber.queue).pipe(
+          Stream.concat(Stream.suspend(() => subscriber.dropped ? Stream.fail(new SubscriberTooSlow({ capacity })) : Stream.empty))
+        )
+        return Stream.concat(replay, live).pipe(
+          Stream.filter((entry) => {
+            if (entry.seq <= last) return false
+            if (request.runId !== undefined && !("runId" in entry.event && entry.event.runId === request.runId)) return false
+            last = entry.seq
+            return true
+          }),
+          request.runId === undefined ? (s) => s : Stream.takeUntil((entry) => entry.event._tag === "WorkflowFinished")
+        )
+      }))
+
+    return { subscribe }
+  })
+
+/** The feed of `make`. */
+export type EventFeed = Effect.Effect.Success<ReturnType<typeof make>>
