@@ -206,7 +206,15 @@ export const make = (options: EventFeed.FeedOptions = {}) =>
       Effect.gen(function*() {
         closed = true
         const all = Array.from(fibers, ([, fiber]) => fiber)
-        const waited = yield* Effect.timeout(Fiber.awaitAll(all), grace).pipe(Effect.option)
+        // In a fiber of its own, interruptible: a shutdown calls this from a fiber that was
+        // interrupted, where a timeout could not interrupt what it waits on.
+        const waited = yield* Fiber.awaitAll(all).pipe(
+          Effect.timeout(grace),
+          Effect.option,
+          Effect.interruptible,
+          Effect.forkDaemon,
+          Effect.flatMap(Fiber.join)
+        )
         const cancelled = Option.isSome(waited) ? 0 : yield* FiberMap.size(fibers)
         yield* FiberMap.clear(fibers)
         return { finished: all.length - cancelled, cancelled }
