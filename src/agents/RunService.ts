@@ -12,7 +12,7 @@
  */
 import { randomUUID } from "node:crypto"
 import type { LanguageModel } from "@effect/ai"
-import { Clock, Context, type Duration, Effect, Exit, Fiber, FiberMap, Layer, Option, Schema, type Stream } from "effect"
+import { Clock, Context, Deferred, type Duration, Effect, Exit, Fiber, FiberMap, Layer, Option, Schema, type Stream } from "effect"
 import {
   HistoryStatus,
   type ListRunsOptions,
@@ -60,6 +60,12 @@ export interface StartRequest {
 export interface Started {
   readonly id: string
   readonly existing: boolean
+  /**
+   * Waits for the run to end: its report, or `None` when it was cancelled (or, for an existing run,
+   * is not one this call started). The report is kept from the run's own fiber, so it is there
+   * however soon after `start` the run ended.
+   */
+  readonly report: Effect.Effect<Option.Option<RunReport<unknown>>>
 }
 
 /** What `cancel` found. */
@@ -76,8 +82,6 @@ export interface RunServiceShape {
   readonly start: (
     request: StartRequest
   ) => Effect.Effect<Started, UnknownWorkflow | WorkflowInputError | ShuttingDown | RunHistoryError>
-  /** Waits for a run of this process to end: its report, or `None` if it is not running here or was cancelled. */
-  readonly await: (id: string) => Effect.Effect<Option.Option<RunReport<unknown>>>
   /** Interrupts a run of this process and waits until it has ended (recorded `cancelled`). */
   readonly cancel: (id: string) => Effect.Effect<CancelOutcome, RunHistoryError>
   readonly get: (id: string) => Effect.Effect<Option.Option<RunDetail>, RunHistoryError>
@@ -141,6 +145,7 @@ export const make = (options: EventFeed.FeedOptions = {}) =>
         }
         yield* workflow.value.validateInput(request.input)
         const id = randomUUID()
+        const done = yield* Deferred.make<Option.Option<RunReport<unknown>>>()
         const run = workflow.value.runReportUnknown(request.input, {
           runId: id,
           maxCostUsd: request.maxCostUsd,
@@ -148,26 +153,31 @@ export const make = (options: EventFeed.FeedOptions = {}) =>
         }).pipe(
           // Checked above; a workflow whose decoding is not repeatable fails here as a cancelled run.
           Effect.catchTag("WorkflowInputError", () => Effect.interrupt),
-          Effect.ensuring(Effect.sync(() => live.delete(id))),
+          Effect.onExit((exit) =>
+            Effect.zipRight(
+              Effect.sync(() => live.delete(id)),
+              Deferred.succeed(done, Exit.isSuccess(exit) ? Option.some(exit.value) : Option.none())
+            )
+          ),
           Effect.provide(context)
         )
         live.set(id, { workflow: request.workflow, input: request.input, startedAt: yield* Clock.currentTimeMillis })
         yield* FiberMap.run(fibers, id, run)
-        return id
+        return { id, existing: false, report: Deferred.await(done) } satisfies Started
       })
 
     const start = (request: StartRequest) => {
       const key = request.idempotencyKey
-      if (key === undefined) return Effect.map(launch(request), (id): Started => ({ id, existing: false }))
+      if (key === undefined) return launch(request)
       // One keyed start at a time: two requests with one key must not both miss and both start.
       return keyLock.withPermits(1)(Effect.gen(function*() {
         const known = keys.get(key)
         const found = known !== undefined ? Option.some(known) : yield* history.findIdempotent(key)
-        if (Option.isSome(found)) return { id: found.value, existing: true }
-        const id = yield* launch(request)
-        keys.set(key, id)
+        if (Option.isSome(found)) return { id: found.value, existing: true, report: Effect.succeedNone } satisfies Started
+        const started = yield* launch(request)
+        keys.set(key, started.id)
         if (keys.size > KEPT_KEYS) keys.delete(keys.keys().next().value!)
-        return { id, existing: false }
+        return started
       }))
     }
 
@@ -222,12 +232,6 @@ export const make = (options: EventFeed.FeedOptions = {}) =>
 
     return RunService.of({
       start,
-      await: (id) =>
-        FiberMap.get(fibers, id).pipe(
-          Effect.flatMap(Fiber.await),
-          Effect.map((exit) => Exit.isSuccess(exit) ? Option.some(exit.value) : Option.none()),
-          Effect.orElseSucceed(() => Option.none())
-        ),
       cancel,
       get,
       list,

@@ -52,7 +52,8 @@ export const make = (options: FeedOptions = {}) =>
     const capacity = options.capacity ?? 10_000
     const interval = Duration.decode(options.pollInterval ?? Duration.millis(50))
     const subscribers = new Set<Subscriber>()
-    let position = yield* history.lastEventSeq
+    // Where the follower is in the log; unset while nobody listens, so an idle feed reads nothing.
+    let position: number | undefined
 
     const deliver = (entries: ReadonlyArray<LoggedEvent>) =>
       Effect.forEach(subscribers, (s) =>
@@ -68,11 +69,8 @@ export const make = (options: FeedOptions = {}) =>
 
     // Reads pages until caught up; a failed read is retried on the next round, nothing is skipped.
     const follow = Effect.gen(function*() {
-      if (subscribers.size === 0) {
-        position = yield* history.lastEventSeq
-        return
-      }
       for (;;) {
+        if (position === undefined) return
         const page = yield* history.eventsAfter({ after: position, limit: PAGE })
         if (page.length === 0) return
         position = page[page.length - 1]!.seq
@@ -80,7 +78,8 @@ export const make = (options: FeedOptions = {}) =>
         if (page.length < PAGE) return
       }
     }).pipe(
-      Effect.catchAll((e: RunHistoryError) => Effect.logWarning(`event feed: ${e.message}; retrying`)),
+      // The recorder already reports an outage of the store; the feed just tries again.
+      Effect.catchAll((e: RunHistoryError) => Effect.logDebug(`event feed: ${e.message}; retrying`)),
       Effect.zipRight(Effect.sleep(interval)),
       Effect.forever
     )
@@ -92,11 +91,20 @@ export const make = (options: FeedOptions = {}) =>
         const subscriber: Subscriber = { queue: yield* Queue.dropping<LoggedEvent>(capacity), dropped: false }
         yield* Effect.acquireRelease(
           Effect.sync(() => subscribers.add(subscriber)),
-          () => Effect.zipRight(Effect.sync(() => subscribers.delete(subscriber)), Queue.shutdown(subscriber.queue))
+          () =>
+            Effect.zipRight(
+              Effect.sync(() => {
+                subscribers.delete(subscriber)
+                if (subscribers.size === 0) position = undefined
+              }),
+              Queue.shutdown(subscriber.queue)
+            )
         )
+        const now = position ?? (yield* history.lastEventSeq)
+        position ??= now
         // Subscribed first, then the history up to now: whatever the follower delivers meanwhile is
         // also in the history, and the live part skips what was already sent.
-        const start = request.after ?? (request.runId === undefined ? position : 0)
+        const start = request.after ?? (request.runId === undefined ? now : 0)
         let last = start
         const replay = Stream.paginateChunkEffect(start, (after) =>
           Effect.map(history.eventsAfter({ after, limit: PAGE, ...(request.runId === undefined ? {} : { runId: request.runId }) }), (page) => [

@@ -41,6 +41,7 @@ const runs = HttpApiBuilder.group(Api, "runs", (handlers) =>
     return handlers
       .handle("start", ({ headers, payload }) =>
         service.start({ ...payload, idempotencyKey: headers["idempotency-key"] }).pipe(
+          Effect.map(({ existing, id }) => ({ id, existing })),
           Effect.catchTag("RunHistoryError", (e) => Effect.fail(storeError(e)))
         ))
       .handle("list", ({ urlParams }) =>

@@ -20,12 +20,15 @@ import { checkBatch, runBatch, runOne } from "./runCommand.js"
 import * as RunService from "../agents/RunService.js"
 import type { Terminal } from "./terminal.js"
 
+/** Every run starts, ends and is cancelled through the run service, as the API's do. */
+const withRuns = <A, E, R>(layer: Layer.Layer<A, E, R>) => RunService.layer().pipe(Layer.provideMerge(layer))
+
 const mainLayer = (terminal: Terminal) =>
-  MainLayer.layer({ isTty: terminal.stdoutIsTty, console: true, color: terminal.stderrColor })
+  withRuns(MainLayer.layer({ isTty: terminal.stdoutIsTty, console: true, color: terminal.stderrColor }))
 
 /** While the dashboard owns the terminal, logs go only to the file and its log pane. */
 const dashboardLayer = (terminal: Terminal) =>
-  MainLayer.layer({ isTty: terminal.stdoutIsTty, console: false, color: false })
+  withRuns(MainLayer.layer({ isTty: terminal.stdoutIsTty, console: false, color: false }))
 
 /** The dashboard takes the terminal only when stdout is one and the user did not opt out. */
 const useTui = (terminal: Terminal, noTui: boolean): boolean => terminal.stdoutIsTty && terminal.stdinIsTty && !noTui
@@ -104,5 +107,5 @@ export const clear = (terminal: Terminal) =>
 /** The API server, with the run service over the full stack. */
 export const serve = (terminal: Terminal, args: { readonly host: string; readonly port: number }) =>
   Effect.flatMap(Effect.promise(() => import("./serveCommand.js")), (m) => m.serve(args)).pipe(
-    Effect.provide(RunService.layer().pipe(Layer.provideMerge(mainLayer(terminal))))
+    Effect.provide(mainLayer(terminal))
   )

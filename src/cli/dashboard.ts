@@ -2,15 +2,14 @@
  * The Effect side of the dashboard: owns the state, hands the TUI plain data and actions.
  *
  * Workflow events are reduced by the pure `WorkflowState.reduce` into a snapshot the TUI reads;
- * log entries come from the `LogTail`. User actions start, cancel and clear runs by running Effects
- * on this session's runtime; each run is a fiber in a `FiberMap` keyed by its run id, so `x`
- * interrupts exactly that run and quitting interrupts them all — recorded as `cancelled` in the
- * history before the stack shuts down. The `dashboard` command also shows, read-only, the runs other
+ * log entries come from the `LogTail`. User actions start, cancel and clear runs through the
+ * `RunService` the API uses too, so `x` interrupts exactly that run and quitting cancels them all —
+ * recorded as `cancelled` in the history before the stack shuts down. The `dashboard` command also shows, read-only, the runs other
  * processes record in the same run history (`followOtherRuns.ts`).
  */
-import { randomUUID } from "node:crypto"
-import { Clock, Duration, Effect, Fiber, FiberMap, Option, Queue, Runtime, Stream } from "effect"
+import { Clock, Duration, Effect, Fiber, Option, Queue, Runtime, Stream } from "effect"
 import { WorkflowRegistry, type WorkflowRegistryService } from "../agents/registry.js"
+import { RunService, type RunServiceShape, type Started } from "../agents/RunService.js"
 import type { RunReport } from "../agents/Workflow.js"
 import * as LlmProvider from "../layers/LlmProvider.js"
 import type { Services } from "../layers/MainLayer.js"
@@ -51,63 +50,50 @@ const LOG_LINES = 200
 const DEMO_CONCURRENCY = 8
 const DEMO_INTERVAL = "500 millis"
 
-type Start<R> = (
-  workflow: string,
-  input: unknown,
-  maxCostUsd?: number
-) => Effect.Effect<Option.Option<Fiber.RuntimeFiber<RunReport<unknown>>>, never, R>
-
 /**
  * Keeps up to `DEMO_CONCURRENCY` demo runs going, one started every `DEMO_INTERVAL`, as
  * `DemoPlan` says; never ends. The plan is seeded from the clock, so each session shows new
  * inputs (a persistent cache would otherwise answer a replayed session in full). Without any of
  * the demo's workflows in the registry there is nothing to show.
  */
-const demoLoop = <R>(registry: WorkflowRegistryService, start: Start<R>, running: Effect.Effect<number>) =>
+const demoLoop = (registry: WorkflowRegistryService, runs: RunServiceShape) =>
   Effect.gen(function*() {
     const seed = yield* Clock.currentTimeMillis
     const workflows = demoWorkflows.filter((name) => Option.isSome(registry.find(name)))
     if (workflows.length === 0) return yield* Effect.never
     const plan = makeDemoPlan(seed, workflows)
     return yield* Effect.gen(function*() {
-      if ((yield* running) < DEMO_CONCURRENCY) {
+      if ((yield* runs.running) < DEMO_CONCURRENCY) {
         const run = plan.next()
-        const fiber = yield* start(run.workflow, run.input, run.maxCostUsd)
-        if (run.cancelAfterMs !== undefined && Option.isSome(fiber)) {
-          // Cancelled as `x` does it: the run's fiber is interrupted and recorded `cancelled`.
-          yield* Fiber.interrupt(fiber.value).pipe(Effect.delay(Duration.millis(run.cancelAfterMs)), Effect.fork)
+        const started = yield* start(runs, run.workflow, run.input, run.maxCostUsd)
+        if (run.cancelAfterMs !== undefined && Option.isSome(started)) {
+          // Cancelled as `x` does it: the run is interrupted and recorded `cancelled`.
+          yield* runs.cancel(started.value).pipe(Effect.ignore, Effect.delay(Duration.millis(run.cancelAfterMs)), Effect.fork)
         }
       }
       yield* Effect.sleep(DEMO_INTERVAL)
     }).pipe(Effect.forever)
   })
 
-/** Starts `workflow` on `input` as a fiber of `fibers` keyed by a new run id. */
-const starter = (registry: WorkflowRegistryService, fibers: FiberMap.FiberMap<string, RunReport<unknown>>) =>
-(workflow: string, input: unknown, maxCostUsd?: number, onReport?: (report: RunReport<unknown>) => void) =>
-  Effect.gen(function*() {
-    const found = registry.find(workflow)
-    if (Option.isNone(found)) {
-      yield* Effect.logWarning(`unknown workflow '${workflow}'`)
-      return Option.none<Fiber.RuntimeFiber<RunReport<unknown>>>()
-    }
-    const runId = randomUUID()
-    const run = found.value.runReportUnknown(input, { runId, maxCostUsd }).pipe(
-      // Told from the run's own fiber, so a report is kept even if the session is torn down next.
-      Effect.tap((report) => Effect.sync(() => onReport?.(report))),
-      Effect.catchTag("WorkflowInputError", (e) => Effect.logWarning(e.message).pipe(Effect.zipRight(Effect.interrupt)))
-    )
-    return Option.some(yield* FiberMap.run(fibers, runId, run))
-  })
+/** Starts a run; a run that cannot start (unknown workflow, bad input) is a warning in the log. */
+const startRun = (runs: RunServiceShape, workflow: string, input: unknown, maxCostUsd?: number) =>
+  runs.start({ workflow, input, maxCostUsd }).pipe(
+    Effect.map((started): Option.Option<Started> => Option.some(started)),
+    // Closing the session stops new runs: nothing to warn about.
+    Effect.catchTag("ShuttingDown", () => Effect.succeed(Option.none<Started>())),
+    Effect.catchAll((e) => Effect.as(Effect.logWarning(e.message), Option.none<Started>()))
+  )
+
+/** `startRun`, for who needs only the id. */
+const start = (runs: RunServiceShape, workflow: string, input: unknown, maxCostUsd?: number) =>
+  Effect.map(startRun(runs, workflow, input, maxCostUsd), Option.map((started) => started.id))
 
 /** The demo without a terminal UI: runs until interrupted (progress lines are printed by the caller). */
 export const dashboardHeadless = (options: { readonly demo: boolean }) =>
   Effect.gen(function*() {
-    const registry = yield* WorkflowRegistry
-    const fibers = yield* FiberMap.make<string, RunReport<unknown>, never>()
     if (!options.demo) return yield* Effect.never
-    return yield* demoLoop(registry, starter(registry, fibers), FiberMap.size(fibers))
-  }).pipe(Effect.scoped)
+    return yield* demoLoop(yield* WorkflowRegistry, yield* RunService)
+  })
 
 /**
  * Runs the dashboard until the user quits (or the initial runs finish with `exitWhenDone`), then
@@ -121,7 +107,8 @@ export const dashboardSession = (terminal: Terminal, options: DashboardOptions) 
     const registry = yield* WorkflowRegistry
     const events = yield* WorkflowEvents
     const tail = yield* LogTail
-    const runtime = yield* Effect.runtime<Services>()
+    const runs = yield* RunService
+    const runtime = yield* Effect.runtime<Services | RunService>()
     const runFork = Runtime.runFork(runtime)
 
     // --- state: events reduced into a snapshot, listeners told on every change -----------------
@@ -165,22 +152,17 @@ export const dashboardSession = (terminal: Terminal, options: DashboardOptions) 
       Effect.forkScoped
     )
 
-    // --- runs: one fiber per run id --------------------------------------------------------------
-    const fibers = yield* FiberMap.make<string, RunReport<unknown>, never>()
-    const startIn = starter(registry, fibers)
-    const start = (workflow: string, input: unknown, maxCostUsd?: number, onReport?: (report: RunReport<unknown>) => void) =>
-      startIn(workflow, input, maxCostUsd, onReport).pipe(Effect.provide(runtime))
-
+    // --- runs: through the run service ----------------------------------------------------------
     const abort = new AbortController()
     let ending = "done" as SessionEnding
     const actions = {
-      startRun: (workflow: string, input: string) => void runFork(start(workflow, input)),
+      startRun: (workflow: string, input: string) => void runFork(start(runs, workflow, input)),
       cancelRun: (runId: string) => {
         const other = Option.exists(WorkflowState.findRun(state, runId), (run) => run.origin !== undefined)
         void runFork(
           other
             ? Effect.logWarning(`run ${runId.slice(0, 8)} belongs to another process: cancel it there`)
-            : FiberMap.remove(fibers, runId)
+            : runs.cancel(runId).pipe(Effect.catchAll((e) => Effect.logWarning(e.message)))
         )
       },
       clearFinished: () => setState(WorkflowState.clearFinished(state)),
@@ -193,15 +175,16 @@ export const dashboardSession = (terminal: Terminal, options: DashboardOptions) 
       }
     }
 
-    if (options.demo) yield* Effect.forkScoped(demoLoop(registry, start, FiberMap.size(fibers)))
+    if (options.demo) yield* Effect.forkScoped(demoLoop(registry, runs))
 
     // --- initial runs (run / batch on a terminal) ----------------------------------------------
     // A run cancelled with `x` has no report; it is in the history as cancelled.
     const initial = yield* Effect.forEach(
       options.runs ?? [],
       (r, index) =>
-        start(r.workflow, r.input, r.maxCostUsd, (report) => options.onReport?.(index, report)).pipe(
-          Effect.flatMap(Option.match({ onNone: () => Effect.void, onSome: Fiber.await }))
+        startRun(runs, r.workflow, r.input, r.maxCostUsd).pipe(
+          Effect.flatMap(Effect.transposeMapOption((started) => started.report)),
+          Effect.map((report) => Option.flatten(report).pipe(Option.map((report) => options.onReport?.(index, report))))
         ),
       { concurrency: options.concurrency ?? 8, discard: true }
     ).pipe(Effect.forkScoped)
@@ -250,7 +233,9 @@ export const dashboardSession = (terminal: Terminal, options: DashboardOptions) 
     })
 
     // Whatever still runs is cancelled, and recorded as such, before the stack shuts down.
-    yield* Fiber.interrupt(initial)
-    yield* FiberMap.clear(fibers)
+    // Runs are cancelled first, so the initial runs' reports all come in: a run that finished just
+    // before is reported, one cancelled is not.
+    yield* runs.drain(Duration.zero)
+    yield* Fiber.await(initial)
     return ending
   }).pipe(Effect.scoped)

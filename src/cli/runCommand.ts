@@ -6,6 +6,7 @@
  */
 import { Console, Effect, Option } from "effect"
 import { WorkflowRegistry } from "../agents/registry.js"
+import { RunService } from "../agents/RunService.js"
 import type { AnyWorkflow, RunReport } from "../agents/Workflow.js"
 import { type BatchItem, readBatch } from "./batchFile.js"
 import { Interrupted, UsageError, WorkflowFailed } from "./CliError.js"
@@ -75,14 +76,23 @@ export const runOne = <R = never>(args: {
       })
       return yield* reportRun(report, { json: args.json, ending, historyFlush })
     }
-    // A signal interrupts the run (recorded `cancelled`); the progress printer's finalizer says so.
+    // A signal cancels the run (recorded `cancelled`); the progress printer's finalizer says so.
     const progress = yield* printProgress(historyFlush)
-    const report = yield* workflow.runReportUnknown(args.input, { maxCostUsd }).pipe(
+    const report = yield* runToEnd(workflow.name, args.input, maxCostUsd).pipe(
       Effect.mapError((e) => new UsageError({ message: e.message }))
     )
     yield* progress.flush
-    return yield* reportRun(report, { json: args.json, ending: "done", historyFlush })
+    return yield* reportRun(Option.getOrUndefined(report), { json: args.json, ending: "done", historyFlush })
   }).pipe(Effect.scoped)
+
+/**
+ * Starts a run through the run service and waits for its report (`None`: it was cancelled). An
+ * interruption (a signal) cancels the run, so it is recorded `cancelled` before the stack closes.
+ */
+const runToEnd = (workflow: string, input: unknown, maxCostUsd?: number) =>
+  Effect.flatMap(RunService, (runs) =>
+    Effect.flatMap(runs.start({ workflow, input, maxCostUsd }), ({ id, report }) =>
+      report.pipe(Effect.onInterrupt(() => Effect.ignore(runs.cancel(id))))))
 
 /** A run whose input was refused after all (the file was checked first, so only defensively). */
 const refused = (workflow: string, line: number, tag: string, message: string): RunReport<unknown> => ({
@@ -134,9 +144,9 @@ export const runBatch = <R = never>(args: {
     yield* Effect.forEach(
       items,
       (item, index) =>
-        item.workflow.runReportUnknown(item.input).pipe(
-          Effect.catchTag("WorkflowInputError", (e) => Effect.succeed(refused(item.workflow.name, item.line, e._tag, e.message))),
-          Effect.map((r) => record(index, r))
+        runToEnd(item.workflow.name, item.input).pipe(
+          Effect.map(Option.map((r) => record(index, r))),
+          Effect.catchAll((e) => Effect.sync(() => record(index, refused(item.workflow.name, item.line, e._tag, e.message))))
         ),
       { concurrency: args.concurrency, discard: true }
     ).pipe(Effect.onInterrupt(() => Effect.zipRight(progress.flush, onSignal)))
