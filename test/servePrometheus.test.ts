@@ -5,6 +5,7 @@
  * Prometheus stores must count the run's LLM requests, and a scrape without the token must be refused.
  */
 import { spawnSync } from "node:child_process"
+import { rmSync } from "node:fs"
 import { describe, expect, it } from "vitest"
 import { type PrometheusServer, type Sample, startPrometheus } from "./support/prometheusServer.js"
 import { type ServeProcess, startServe } from "./support/serveProcess.js"
@@ -100,6 +101,7 @@ describe.runIf(hasPrometheus || process.env["EFFECT_AGENTS_CI"] === "1")("serve 
     } finally {
       await prometheus?.stop()
       const code = await serve?.stop()
+      if (serve !== undefined) rmSync(serve.dir, { recursive: true, force: true })
       expect(code).toBe(0)
     }
   }, 20_000)

@@ -1,7 +1,8 @@
 /**
  * `effect-agents serve` in a child process on a free loopback port, as a user or a service manager
  * starts it: the built CLI, exactly the environment given (plus PATH and a fresh data directory), the
- * simulated provider. Resolves once the server prints where it listens.
+ * simulated provider. Resolves once the server prints where it listens. The serve-load benchmark
+ * starts its server with it too (with Node flags such as `--cpu-prof`).
  */
 import { spawn } from "node:child_process"
 import { mkdtempSync } from "node:fs"
@@ -15,20 +16,30 @@ export interface ServeProcess {
   /** `http://127.0.0.1:<port>`. */
   readonly url: string
   readonly port: number
+  readonly pid: number
+  /** Its working directory, holding `data/` and `logs/`. */
+  readonly dir: string
   /** What it wrote to stderr so far (the startup line, the JSON log). */
   readonly stderr: () => string
   /** SIGTERM, then waits for the graceful shutdown; resolves with the exit code. */
   readonly stop: () => Promise<number | null>
 }
 
-/** Starts `serve`; rejects (and kills it) if it has not printed its address within `timeoutMs`. */
+/** How to start it besides its environment. */
+export interface ServeOptions {
+  /** Flags for `node` itself, e.g. `--cpu-prof`. */
+  readonly nodeArgs?: ReadonlyArray<string>
+  readonly timeoutMs?: number
+}
+
+/** Starts `serve`; rejects (and kills it) if it has not printed its address within the timeout. */
 export const startServe = async (
   env: Readonly<Record<string, string>>,
-  timeoutMs = 15_000
+  options: ServeOptions = {}
 ): Promise<ServeProcess> => {
   const dir = mkdtempSync(join(tmpdir(), "ea-serve-"))
   const port = await freePort()
-  const child = spawn(process.execPath, [binPath, "serve", "--port", String(port)], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), binPath, "serve", "--port", String(port)], {
     cwd: dir,
     env: {
       PATH: process.env["PATH"] ?? "",
@@ -39,10 +50,14 @@ export const startServe = async (
     },
     stdio: ["ignore", "ignore", "pipe"]
   })
+  // The start of stderr (the startup line and any error) and its end; a long load test logs a lot.
   let stderr = ""
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString()
+    if (stderr.length > 64_000) stderr = `${stderr.slice(0, 16_000)}\n...\n${stderr.slice(-32_000)}`
+  })
   const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)))
-  const deadline = Date.now() + timeoutMs
+  const deadline = Date.now() + (options.timeoutMs ?? 15_000)
   while (!stderr.includes("listening on")) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill("SIGKILL")
@@ -53,6 +68,8 @@ export const startServe = async (
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    pid: child.pid ?? 0,
+    dir,
     stderr: () => stderr,
     stop: () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
