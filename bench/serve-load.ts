@@ -23,14 +23,19 @@
  *
  * Run: `npm run bench -- serve-load`. Knobs: BENCH_SERVE_RUNS (2000), BENCH_SERVE_CLIENTS (200),
  * BENCH_SERVE_SUBSCRIBERS (100), BENCH_SERVE_LATENCY_MS (20); BENCH_SERVE_CPU_PROF=<dir> runs the
- * server with `node --cpu-prof` and writes its profile there (open it in Chrome DevTools).
+ * server with `node --cpu-prof` and writes its profile there when it exits (open it in Chrome
+ * DevTools); it then runs `dist/main.js`, the unbundled build, so the profile shows function names
+ * (the bundle is minified). BENCH_SERVE_SCRIPT=<file> runs another build's CLI entry instead (its
+ * `bin/effect-agents.js`), to compare a change against the current build on the same machine.
  */
 import { fork } from "node:child_process"
 import { readFileSync, rmSync } from "node:fs"
 import { loadavg } from "node:os"
+import { dirname, join } from "node:path"
 import { performance } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
 import { Pool } from "undici"
+import { binPath } from "../test/support/cli.js"
 import { type ServeProcess, startServe } from "../test/support/serveProcess.js"
 import { percentile, pool as callers } from "./measure.js"
 import { type DeliveryReport, serveSubscribers } from "./sseSubscribers.js"
@@ -40,6 +45,7 @@ const CLIENTS = Number(process.env["BENCH_SERVE_CLIENTS"] ?? 200)
 const SUBSCRIBERS = Number(process.env["BENCH_SERVE_SUBSCRIBERS"] ?? 100)
 const LATENCY_MS = Number(process.env["BENCH_SERVE_LATENCY_MS"] ?? 20)
 const PROFILE_DIR = process.env["BENCH_SERVE_CPU_PROF"]
+const SCRIPT = process.env["BENCH_SERVE_SCRIPT"]
 const TOKEN = "serve-load-benchmark-token-0123456789"
 const WORKFLOW = "summarize"
 
@@ -162,6 +168,59 @@ const load = async (http: Pool) => {
 
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "–")
 
+/** Everything the report shows, measured on a running server. */
+const measure = async (server: ServeProcess, http: Pool) => {
+  const warm = await warmUp(http)
+  const subscribers = await startSubscribers(server.url)
+  const cpuAlone = cpuSeconds(server.pid)
+  const alone = sorted((await callers(RUNS, CLIENTS, () => healthz(http))).latencies)
+  const healthCpuMs = ((cpuSeconds(server.pid) - cpuAlone) * 1000) / RUNS
+
+  subscribers.begin()
+  const cpu0 = { server: cpuSeconds(server.pid), client: process.cpuUsage() }
+  const run = await load(http)
+  const started = run.ids.flatMap((id, i) => (id === undefined ? [] : [{ id, doneAt: run.postDoneAt[i]! }]))
+  const delivery = await subscribers.expect(started.map((s) => s.id), started.map((s) => s.doneAt))
+  const clientCpu = process.cpuUsage(cpu0.client)
+  const serverCpu = cpuSeconds(server.pid) - cpu0.server
+  const final = await statuses(http, started.map((s) => s.id))
+  subscribers.stop()
+  const notFinal = Object.entries(final).filter(([s]) => s === "running" || s.startsWith("HTTP")).reduce((n, [, c]) => n + c, 0)
+  return {
+    warm, alone, healthCpuMs, run, delivery, final, serverCpu,
+    clientCpu: (clientCpu.user + clientCpu.system) / 1e6,
+    lost: Math.max(notFinal + (RUNS - started.length), delivery.lostRuns)
+  }
+}
+
+const printReport = (m: Awaited<ReturnType<typeof measure>>, loadAtStart: string) => {
+  const { alone, delivery, run } = m
+  const wallS = (delivery.lastFinishedAt - run.startedAt) / 1000
+  const postP99 = p(run.postMs, 0.99)
+  const ratio = postP99 / p(run.healthMs, 0.99)
+  const row = (measure: string, value: string) => console.log(`| ${measure} | ${value} |`)
+  console.log(`### Serve under load (${RUNS} \`${WORKFLOW}\` runs, ${CLIENTS} clients, ${SUBSCRIBERS} SSE subscribers, SIM_LATENCY_MS=${LATENCY_MS})\n`)
+  console.log(`Node ${process.version}; load average at start ${loadAtStart}, at end ${loadavg().map((l) => l.toFixed(2)).join(" ")}; warm-up runs ${JSON.stringify(m.warm)}\n`)
+  console.log("| measure | value |\n|---|---:|")
+  row("runs/s (first POST → last `WorkflowFinished.at`)", `${fmt(RUNS / wallS)} (${fmt(wallS, 2)} s)`)
+  row("`POST /v1/runs` answered/s", fmt(RUNS / ((run.postedAt - run.startedAt) / 1000)))
+  row("`POST /v1/runs` p50 / p99 ms", `${fmt(p(run.postMs, 0.5))} / ${fmt(postP99)}`)
+  row("`GET /healthz` p50 / p99 ms, interleaved with the POSTs", `${fmt(p(run.healthMs, 0.5))} / ${fmt(p(run.healthMs, 0.99))}`)
+  row(`\`GET /healthz\` p50 / p99 ms, alone (same ${CLIENTS} clients, before the runs)`, `${fmt(p(alone, 0.5))} / ${fmt(p(alone, 0.99))}`)
+  row("**POST p99 / healthz p99, interleaved** (target ≤ 2)", `**${fmt(ratio, 2)}** ${ratio <= 2 ? "met" : "NOT met"}`)
+  row("POST p99 / healthz p99 alone", fmt(postP99 / p(alone, 0.99), 2))
+  row(`SSE lag, POST response → \`WorkflowStarted\` at a subscriber, p50 / p99 / max ms (${delivery.pairs} pairs)`, delivery.startedLag.map((x) => fmt(x)).join(" / "))
+  row("SSE lag, `WorkflowFinished.at` → arrival, p50 / p99 / max ms (server clock, whole ms)", delivery.finishedLag.map((x) => fmt(x)).join(" / "))
+  row("last subscriber got the last `WorkflowFinished` (s after the first POST)", fmt((delivery.allDeliveredAt - run.startedAt) / 1000, 2))
+  row("final statuses (`GET /v1/runs/{id}`)", JSON.stringify(m.final))
+  row("**lost runs** (not final, or not seen finished exactly once by every subscriber)", `**${m.lost}**`)
+  row("missing `WorkflowStarted` / missing / duplicate `WorkflowFinished` (pairs)", `${delivery.missingStarted} / ${delivery.missingFinished} / ${delivery.duplicateFinished}`)
+  row("subscriber reconnects (Last-Event-ID) / request failures", `${delivery.reconnects} / ${run.failures}`)
+  row(`CPU s: server / subscribers' process / load client (wall ${fmt(wallS)} s)`, `${fmt(m.serverCpu)} / ${fmt(delivery.cpuSeconds)} / ${fmt(m.clientCpu)}`)
+  row("server CPU ms per run (its POST and health check, the run, its events to every subscriber) / per health check alone", `${fmt((m.serverCpu * 1000) / RUNS, 2)} / ${fmt(m.healthCpuMs, 2)}`)
+  if (delivery.errors.length > 0) console.log(`\nSubscriber errors: ${delivery.errors.join("; ")}`)
+}
+
 const main = async () => {
   const server: ServeProcess = await startServe({
     API_TOKEN: TOKEN,
@@ -171,51 +230,19 @@ const main = async () => {
     RATE_LIMIT_ENABLED: "false",
     CACHE_ENABLED: "false",
     NODE_ENV: "production"
-  }, { nodeArgs: PROFILE_DIR === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] })
+  }, {
+    ...(PROFILE_DIR === undefined ? {} : {
+      nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`],
+      script: join(dirname(SCRIPT ?? binPath), "..", "dist", "main.js")
+    }),
+    ...(SCRIPT === undefined || PROFILE_DIR !== undefined ? {} : { script: SCRIPT })
+  })
   const http = new Pool(server.url, { connections: CLIENTS + 10 })
   const loadAtStart = loadavg().map((l) => l.toFixed(2)).join(" ")
   try {
-    const warm = await warmUp(http)
-    const subscribers = await startSubscribers(server.url)
-    const alone = sorted((await callers(RUNS, CLIENTS, () => healthz(http))).latencies)
-
-    subscribers.begin()
-    const cpu0 = { server: cpuSeconds(server.pid), client: process.cpuUsage() }
-    const run = await load(http)
-    const started = run.ids.flatMap((id, i) => (id === undefined ? [] : [{ id, doneAt: run.postDoneAt[i]! }]))
-    const delivery = await subscribers.expect(started.map((s) => s.id), started.map((s) => s.doneAt))
-    const cpu1 = process.cpuUsage(cpu0.client)
-    const serverCpu = cpuSeconds(server.pid) - cpu0.server
-    const final = await statuses(http, started.map((s) => s.id))
-    subscribers.stop()
-
-    const wallS = (delivery.lastFinishedAt - run.startedAt) / 1000
-    const notFinal = (final["running"] ?? 0) + Object.entries(final).filter(([s]) => s.startsWith("HTTP")).reduce((n, [, c]) => n + c, 0)
-    const lost = Math.max(notFinal + (RUNS - started.length), delivery.lostRuns)
-    const postP99 = p(run.postMs, 0.99)
-    const healthP99 = p(run.healthMs, 0.99)
-    const ratio = postP99 / healthP99
-    console.log(`### Serve under load (${RUNS} \`${WORKFLOW}\` runs, ${CLIENTS} clients, ${SUBSCRIBERS} SSE subscribers, SIM_LATENCY_MS=${LATENCY_MS})\n`)
-    console.log(`Node ${process.version}; load average at start ${loadAtStart}, at end ${loadavg().map((l) => l.toFixed(2)).join(" ")}; warm-up runs ${JSON.stringify(warm)}\n`)
-    console.log("| measure | value |")
-    console.log("|---|---:|")
-    console.log(`| runs/s (first POST → last \`WorkflowFinished.at\`) | ${fmt(RUNS / wallS)} (${fmt(wallS, 2)} s) |`)
-    console.log(`| POST /v1/runs answered/s | ${fmt(RUNS / ((run.postedAt - run.startedAt) / 1000))} |`)
-    console.log(`| \`POST /v1/runs\` p50 / p99 ms | ${fmt(p(run.postMs, 0.5))} / ${fmt(postP99)} |`)
-    console.log(`| \`GET /healthz\` p50 / p99 ms, interleaved with the POSTs | ${fmt(p(run.healthMs, 0.5))} / ${fmt(healthP99)} |`)
-    console.log(`| \`GET /healthz\` p50 / p99 ms, alone (same ${CLIENTS} clients, before the runs) | ${fmt(p(alone, 0.5))} / ${fmt(p(alone, 0.99))} |`)
-    console.log(`| **POST p99 / healthz p99 (interleaved)** (target ≤ 2) | **${fmt(ratio, 2)}** ${ratio <= 2 ? "met" : "NOT met"} |`)
-    console.log(`| POST p99 / healthz p99 alone | ${fmt(postP99 / p(alone, 0.99), 2)} |`)
-    console.log(`| SSE lag, POST response → \`WorkflowStarted\` at a subscriber, p50 / p99 / max ms (${delivery.pairs} pairs) | ${delivery.startedLag.map((x) => fmt(x)).join(" / ")} |`)
-    console.log(`| SSE lag, \`WorkflowFinished.at\` → arrival, p50 / p99 / max ms (server clock, whole ms) | ${delivery.finishedLag.map((x) => fmt(x)).join(" / ")} |`)
-    console.log(`| last subscriber got the last \`WorkflowFinished\` (s after the first POST) | ${fmt((delivery.allDeliveredAt - run.startedAt) / 1000, 2)} |`)
-    console.log(`| final statuses (\`GET /v1/runs/{id}\`) | ${JSON.stringify(final)} |`)
-    console.log(`| **lost runs** (not final, or not seen finished exactly once by every subscriber) | **${lost}** |`)
-    console.log(`| missing \`WorkflowStarted\` / missing / duplicate \`WorkflowFinished\` (pairs) | ${delivery.missingStarted} / ${delivery.missingFinished} / ${delivery.duplicateFinished} |`)
-    console.log(`| subscriber reconnects (Last-Event-ID) / request failures | ${delivery.reconnects} / ${run.failures} |`)
-    console.log(`| CPU s: server / subscribers' process / load client (wall ${fmt(wallS, 1)} s) | ${fmt(serverCpu)} / ${fmt(delivery.cpuSeconds)} / ${fmt((cpu1.user + cpu1.system) / 1e6)} |`)
-    if (delivery.errors.length > 0) console.log(`\nSubscriber errors: ${delivery.errors.join("; ")}`)
-    if (lost > 0) process.exitCode = 1
+    const measured = await measure(server, http)
+    printReport(measured, loadAtStart)
+    if (measured.lost > 0) process.exitCode = 1
   } finally {
     await http.destroy()
     const code = await server.stop()

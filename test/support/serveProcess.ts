@@ -29,6 +29,8 @@ export interface ServeProcess {
 export interface ServeOptions {
   /** Flags for `node` itself, e.g. `--cpu-prof`. */
   readonly nodeArgs?: ReadonlyArray<string>
+  /** The CLI's entry: the bundle behind `bin/effect-agents.js` by default. */
+  readonly script?: string
   readonly timeoutMs?: number
 }
 
@@ -39,7 +41,7 @@ export const startServe = async (
 ): Promise<ServeProcess> => {
   const dir = mkdtempSync(join(tmpdir(), "ea-serve-"))
   const port = await freePort()
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), binPath, "serve", "--port", String(port)], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.script ?? binPath, "serve", "--port", String(port)], {
     cwd: dir,
     env: {
       PATH: process.env["PATH"] ?? "",
