@@ -37,7 +37,7 @@ describe("serve: the API", () => {
     readSse(`${server.url}/v1/runs/${id}/events`, { headers: auth })
 
   beforeAll(async () => {
-    server = await startServe(baseEnv("api", { API_TOKEN: token, OPENROUTER_API_KEY: "", LOG_FORMAT: "json" }))
+    server = await startServe(baseEnv("api", { API_TOKEN: token, LOG_FORMAT: "json" }))
   })
   afterAll(() => {
     server.child.kill("SIGKILL")

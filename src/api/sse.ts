@@ -6,7 +6,7 @@
  * that stopped answering) ends with an `error` message the client can read before it reconnects.
  */
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Effect, Schema, Stream } from "effect"
+import { Chunk, Effect, Schema, Stream } from "effect"
 import type { LoggedEvent } from "../services/RunHistory.js"
 import { errorInfo, WorkflowEvent } from "../services/WorkflowEvents.js"
 
@@ -17,7 +17,20 @@ const encoder = new TextEncoder()
 export const message = (entry: LoggedEvent): string =>
   `id: ${entry.seq}\nevent: ${entry.event._tag}\ndata: ${JSON.stringify(encodeEvent(entry.event))}\n\n`
 
+// The feed hands one entry object to every subscriber: its bytes are made once, not per client.
+const bytesOf = new WeakMap<LoggedEvent, Uint8Array>()
+const messageBytes = (entry: LoggedEvent): Uint8Array => {
+  let bytes = bytesOf.get(entry)
+  if (bytes === undefined) {
+    bytes = encoder.encode(message(entry))
+    bytesOf.set(entry, bytes)
+  }
+  return bytes
+}
+
 const HEARTBEAT = "15 seconds"
+const connected = encoder.encode(": connected\n\n")
+const keepAlive = encoder.encode(": keep-alive\n\n")
 
 /** The position a client resumes after: its `Last-Event-ID`, when that is one of ours. */
 export const lastEventId = (header: string | undefined): number | undefined => {
@@ -25,19 +38,19 @@ export const lastEventId = (header: string | undefined): number | undefined => {
   return Number(header.trim())
 }
 
-/** A streaming `text/event-stream` response of `entries`. */
+/** A streaming `text/event-stream` response of `entries`; what arrives together is written at once. */
 export const response = <E>(entries: Stream.Stream<LoggedEvent, E>): HttpServerResponse.HttpServerResponse => {
   const messages = entries.pipe(
-    Stream.map(message),
+    Stream.mapChunks((chunk) => Chunk.of(Buffer.concat(Chunk.toReadonlyArray(Chunk.map(chunk, messageBytes))))),
     Stream.catchAll((error) =>
-      Stream.succeed(`event: error\ndata: ${JSON.stringify(errorInfo(error))}\n\n`).pipe(
+      Stream.succeed(encoder.encode(`event: error\ndata: ${JSON.stringify(errorInfo(error))}\n\n`)).pipe(
         Stream.tap(() => Effect.logWarning(`event stream ended: ${errorInfo(error).message}`))
       )
     )
   )
-  const heartbeat = Stream.tick(HEARTBEAT).pipe(Stream.as(": keep-alive\n\n"))
-  const body = Stream.merge(Stream.succeed(": connected\n\n").pipe(Stream.concat(messages)), heartbeat, { haltStrategy: "left" })
-  return HttpServerResponse.stream(Stream.map(body, (text) => encoder.encode(text)), {
+  const heartbeat = Stream.tick(HEARTBEAT).pipe(Stream.as(keepAlive))
+  const body = Stream.merge(Stream.succeed(connected).pipe(Stream.concat(messages)), heartbeat, { haltStrategy: "left" })
+  return HttpServerResponse.stream(body, {
     contentType: "text/event-stream",
     headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
   })

@@ -1,52 +1,92 @@
 /**
- * `effect-agents serve` as a child process on a port the OS picks (`--port 0`), and a small
- * Server-Sent Events reader over `fetch`, for the API's end-to-end tests.
+ * `effect-agents serve` in a child process on a free loopback port, as a user or a service manager
+ * starts it: the built CLI, exactly the environment given (plus PATH and a fresh data directory), the
+ * simulated provider. Resolves once the server prints where it listens. The serve-load benchmark
+ * starts its server with it too (with Node flags such as `--cpu-prof`). Also a small Server-Sent
+ * Events reader over `fetch`, as a client program reads the API's streams.
  */
 import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { binPath } from "./cli.js"
+import { freePort } from "./redisServer.js"
 
+/** A running `serve`. */
 export interface ServeProcess {
-  readonly child: ChildProcess
-  /** `http://127.0.0.1:<port>` */
+  /** `http://127.0.0.1:<port>`. */
   readonly url: string
-  /** Everything the process wrote to stderr so far. */
+  readonly port: number
+  readonly pid: number
+  /** Its working directory, holding `data/` and `logs/`. */
+  readonly dir: string
+  /** What it wrote to stderr so far (the startup line, the JSON log). */
   readonly stderr: () => string
-  /** Resolves with the exit code (or the signal's name). */
+  /** SIGTERM, then waits for the graceful shutdown; resolves with the exit code. */
+  readonly stop: () => Promise<number | null>
+  readonly child: ChildProcess
+  /** Resolves with the exit code (or the signal's name) once it has exited. */
   readonly exited: Promise<number | string | null>
 }
 
-/** Starts `serve` with exactly `env` (plus PATH) and waits until it listens. */
-export const startServe = (
+/** How to start it besides its environment. */
+export interface ServeOptions {
+  /** Flags for `node` itself, e.g. `--cpu-prof`. */
+  readonly nodeArgs?: ReadonlyArray<string>
+  /** The CLI's entry: the bundle behind `bin/effect-agents.js` by default. */
+  readonly script?: string
+  readonly timeoutMs?: number
+  /** More arguments of `serve` (`--host`, `--workflows`). */
+  readonly args?: ReadonlyArray<string>
+}
+
+/** Starts `serve`; rejects (and kills it) if it has not printed its address within the timeout. */
+export const startServe = async (
   env: Readonly<Record<string, string>>,
-  args: ReadonlyArray<string> = [],
-  cwd = process.cwd()
-): Promise<ServeProcess> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [binPath, "serve", "--port", "0", ...args], {
-      cwd,
-      env: { PATH: process.env["PATH"] ?? "", ...env },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let stderr = ""
-    const exited = new Promise<number | string | null>((done) => child.on("exit", (code, signal) => done(code ?? signal)))
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(new Error(`serve did not start in time:\n${stderr}`))
-    }, 20_000)
-    child.stderr!.on("data", (d: Buffer) => {
-      stderr += d.toString()
-      const match = /listening on (http:\/\/\S+?) /.exec(stderr)
-      if (match !== null) {
-        clearTimeout(timer)
-        resolve({ child, url: match[1]!, stderr: () => stderr, exited })
-      }
-    })
-    child.stdout!.resume()
-    void exited.then((code) => {
-      clearTimeout(timer)
-      reject(new Error(`serve exited (${code}) before listening:\n${stderr}`))
-    })
+  options: ServeOptions = {}
+): Promise<ServeProcess> => {
+  const dir = mkdtempSync(join(tmpdir(), "ea-serve-"))
+  const port = await freePort()
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.script ?? binPath, "serve", "--port", String(port), ...(options.args ?? [])], {
+    cwd: dir,
+    env: {
+      PATH: process.env["PATH"] ?? "",
+      DATA_DIR: join(dir, "data"),
+      LOG_DIR: join(dir, "logs"),
+      LLM_PROVIDER: "simulated",
+      ...env
+    },
+    stdio: ["ignore", "ignore", "pipe"]
   })
+  // The start of stderr (the startup line and any error) and its end; a long load test logs a lot.
+  let stderr = ""
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString()
+    if (stderr.length > 64_000) stderr = `${stderr.slice(0, 16_000)}\n...\n${stderr.slice(-32_000)}`
+  })
+  const exited = new Promise<number | string | null>((resolve) => child.once("close", (code, signal) => resolve(code ?? signal)))
+  const deadline = Date.now() + (options.timeoutMs ?? 15_000)
+  while (!stderr.includes("listening on")) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill("SIGKILL")
+      throw new Error(`serve did not start (exit ${child.exitCode}); stderr:\n${stderr}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    pid: child.pid ?? 0,
+    dir,
+    stderr: () => stderr,
+    stop: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
+      return exited.then((code) => (typeof code === "number" ? code : null))
+    },
+    child,
+    exited
+  }
+}
 
 /** One SSE message as a client sees it. */
 export interface SseMessage {
