@@ -61,11 +61,15 @@ export type BreakerState = typeof BreakerState.Type
 // Events
 // ---------------------------------------------------------------------------------------------
 
-/** A workflow run began; `input` is the decoded input as given to the workflow. */
+/**
+ * A workflow run began; `input` is the decoded input as given to the workflow, `traceId` the trace
+ * of its spans when they are exported (`OTEL_EXPORTER_OTLP_ENDPOINT`).
+ */
 export class WorkflowStarted extends Schema.TaggedClass<WorkflowStarted>()("WorkflowStarted", {
   runId: Schema.String,
   workflow: Schema.String,
   input: Schema.Unknown,
+  traceId: Schema.optional(Schema.String),
   at: Schema.Number
 }) {}
 
