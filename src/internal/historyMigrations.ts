@@ -106,11 +106,18 @@ const addRunUpdatedAt = Effect.gen(function*() {
   yield* sql`CREATE INDEX runs_updated_at ON runs (updated_at)`
 })
 
+/** The trace of a run whose spans were exported (`OTEL_EXPORTER_OTLP_ENDPOINT`); NULL otherwise. */
+const addRunTraceId = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE runs ADD COLUMN trace_id TEXT`
+})
+
 /** Every migration of the history, by `<id>_<name>`. */
 export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.SqlClient>> = {
   "1_create_runs_steps_llm_calls": createTables,
   "2_llm_calls_event_key": addCallEventKey,
-  "3_runs_updated_at": addRunUpdatedAt
+  "3_runs_updated_at": addRunUpdatedAt,
+  "4_runs_trace_id": addRunTraceId
 }
 
 /**

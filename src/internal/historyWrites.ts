@@ -42,11 +42,12 @@ export const makeApply = (sql: SqlClient.SqlClient, owner: Owner): ApplyEvent =>
   return (event, now) => {
     switch (event._tag) {
       case "WorkflowStarted":
-        // A start that arrives after its finish only fills in the input.
-        return sql`INSERT INTO runs (id, workflow, status, started_at, input, owner, host, pid, updated_at)
+        // A start that arrives after its finish only fills in the input and the trace.
+        return sql`INSERT INTO runs (id, workflow, status, started_at, input, owner, host, pid, updated_at, trace_id)
           VALUES (${event.runId}, ${event.workflow}, 'running', ${int(event.at)}, ${toJson(event.input)},
-            ${owner.id}, ${owner.host}, ${owner.pid}, ${int(now)})
-          ON CONFLICT (id) DO UPDATE SET input = excluded.input, updated_at = excluded.updated_at`
+            ${owner.id}, ${owner.host}, ${owner.pid}, ${int(now)}, ${event.traceId ?? null})
+          ON CONFLICT (id) DO UPDATE SET input = excluded.input, updated_at = excluded.updated_at,
+            trace_id = excluded.trace_id`
       case "WorkflowFinished":
         return sql`INSERT INTO runs (id, workflow, status, started_at, finished_at, duration_ms,
             input_tokens, output_tokens, cost_usd, output, error_tag, error_message, owner, host, pid, updated_at)
