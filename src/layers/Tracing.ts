@@ -16,6 +16,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { ConfigProvider, type Duration, Effect, Layer, Option, Redacted } from "effect"
 import { plainErrors, withoutInterruptLabels } from "../internal/otlpSpans.js"
+import { foldProviderSpans } from "../internal/providerSpans.js"
 import { AppConfig, type OtlpProtocol } from "../services/AppConfig.js"
 
 /** Where and how spans are exported. */
@@ -85,7 +86,7 @@ export const layerOtlp = (options: Options): Layer.Layer<never> =>
         exportInterval: options.exportInterval,
         shutdownTimeout: options.shutdownTimeout
       }).pipe(Effect.withConfigProvider(noEnvironment)),
-      (tracer) => Layer.setTracer(plainErrors(tracer))
+      (tracer) => Layer.setTracer(foldProviderSpans(plainErrors(tracer)))
     )
   ).pipe(Layer.provide(Layer.merge(reportingClient(options.url), serialization(options.protocol ?? "http/protobuf"))))
 
