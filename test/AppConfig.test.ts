@@ -234,19 +234,22 @@ describe("OTEL_* (trace export)", () => {
   it.effect("headers and resource attributes are %-decoded pairs; the headers are a secret; service.name may come from the attributes", () =>
     withEnv({
       OTEL_EXPORTER_OTLP_ENDPOINT: "http://localhost:4318",
-      OTEL_EXPORTER_OTLP_HEADERS: "x-honeycomb-team=abc%20123 , Authorization=Basic%20dTpw,,",
+      OTEL_EXPORTER_OTLP_HEADERS: "x-honeycomb-team=abc%20123 , Authorization=Basic%20dTpw,x-sentry-auth=old,,",
+      OTEL_EXPORTER_OTLP_TRACES_HEADERS: "X-Sentry-Auth=sentry sentry_key=k1",
       OTEL_RESOURCE_ATTRIBUTES: "service.name=from-attrs,deployment.environment=prod%2Ceu",
       OTEL_EXPORTER_OTLP_PROTOCOL: "HTTP/JSON"
     })((dotenvPath) =>
       Effect.gen(function*() {
         const { config, effective } = yield* load({ dotenvPath })
-        expect(Redacted.value(config.tracing.headers)).toEqual({ "x-honeycomb-team": "abc 123", Authorization: "Basic dTpw" })
+        expect(Redacted.value(config.tracing.headers))
+          .toEqual({ "x-honeycomb-team": "abc 123", Authorization: "Basic dTpw", "X-Sentry-Auth": "sentry sentry_key=k1" })
         expect(config.tracing.resourceAttributes).toEqual({ "service.name": "from-attrs", "deployment.environment": "prod,eu" })
         expect(config.tracing.serviceName).toBe("from-attrs")
         expect(config.tracing.protocol).toBe("http/json")
         const shown = JSON.stringify(effective) + JSON.stringify(config) + String(config.tracing.headers)
         expect(shown).not.toContain("abc")
         expect(shown).not.toContain("dTpw")
+        expect(shown).not.toContain("k1")
       })
     ))
 

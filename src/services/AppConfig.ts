@@ -274,6 +274,7 @@ export const decodeSettings = (
     endpoint: opt("OTEL_EXPORTER_OTLP_ENDPOINT"),
     tracesEndpoint: opt("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
     headers: opt("OTEL_EXPORTER_OTLP_HEADERS"),
+    tracesHeaders: opt("OTEL_EXPORTER_OTLP_TRACES_HEADERS"),
     protocol: get<OtlpProtocol>("OTEL_EXPORTER_OTLP_PROTOCOL"),
     serviceName: opt("OTEL_SERVICE_NAME"),
     resourceAttributes: opt("OTEL_RESOURCE_ATTRIBUTES")

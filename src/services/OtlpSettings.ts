@@ -34,26 +34,37 @@ export const tracesPath = "/v1/traces"
 /** The traces URL under a base endpoint: its path keeps, `/v1/traces` is appended once. */
 export const tracesUrlOf = (endpoint: string): string => `${endpoint.replace(/\/+$/, "")}${tracesPath}`
 
+/** `base` with `over`'s headers added, replacing those of the same name in any case. */
+const mergeHeaders = (
+  base: Readonly<Record<string, string>>,
+  over: Readonly<Record<string, string>>
+): Readonly<Record<string, string>> => {
+  const names = new Set(Object.keys(over).map((name) => name.toLowerCase()))
+  return { ...Object.fromEntries(Object.entries(base).filter(([name]) => !names.has(name.toLowerCase()))), ...over }
+}
+
 /** The decoded `OTEL_*` values, each absent when unset. */
 export interface OtlpValues {
   readonly endpoint: Option.Option<string>
   readonly tracesEndpoint: Option.Option<string>
   readonly headers: Option.Option<Readonly<Record<string, string>>>
+  readonly tracesHeaders: Option.Option<Readonly<Record<string, string>>>
   readonly protocol: OtlpProtocol
   readonly serviceName: Option.Option<string>
   readonly resourceAttributes: Option.Option<Readonly<Record<string, string>>>
 }
 
 /**
- * The settings the values make: the traces endpoint wins over the base one, and `OTEL_SERVICE_NAME`
- * over a `service.name` among the resource attributes, as the OpenTelemetry SDKs read them.
+ * The settings the values make: the traces endpoint wins over the base one, the traces headers over
+ * the common ones (name by name, case-insensitively), and `OTEL_SERVICE_NAME` over a `service.name`
+ * among the resource attributes, as the OpenTelemetry SDKs read them.
  */
 export const tracingSettings = (values: OtlpValues): TracingSettings => {
   const resourceAttributes: Readonly<Record<string, string>> = Option.getOrElse(values.resourceAttributes, () => ({}))
   return {
     url: Option.orElse(values.tracesEndpoint, () => Option.map(values.endpoint, tracesUrlOf)),
     protocol: values.protocol,
-    headers: Redacted.make(Option.getOrElse(values.headers, () => ({}))),
+    headers: Redacted.make(mergeHeaders(Option.getOrElse(values.headers, () => ({})), Option.getOrElse(values.tracesHeaders, () => ({})))),
     serviceName: Option.getOrElse(values.serviceName, () => resourceAttributes["service.name"] ?? defaultServiceName),
     resourceAttributes
   }
