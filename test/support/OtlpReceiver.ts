@@ -19,6 +19,8 @@ export interface ExportRequest {
   readonly headers: Readonly<Record<string, string>>
   readonly contentType: string
   readonly body: Buffer
+  /** When it arrived (epoch ms). */
+  readonly receivedAt: number
 }
 
 export interface OtlpReceiver {
@@ -111,7 +113,7 @@ export const start = (): Promise<OtlpReceiver> => {
       }
       const headers: Record<string, string> = {}
       for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(", ") : v
-      requests.push({ path, headers, contentType: headers["content-type"] ?? "", body: Buffer.concat(chunks) })
+      requests.push({ path, headers, contentType: headers["content-type"] ?? "", body: Buffer.concat(chunks), receivedAt: Date.now() })
       res.writeHead(status, { "content-type": "application/json" }).end(status === 200 ? "{}" : "{\"error\":\"refused\"}")
     })
   })
