@@ -8,11 +8,12 @@
  */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Option } from "effect"
+import { ConfigProvider, Effect, Layer, Option, Tracer } from "effect"
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { summarize } from "../src/agents/workflows/summarize.js"
+import { tracedWith } from "../src/internal/tracing.js"
 import * as MainLayer from "../src/layers/MainLayer.js"
 import { flush, RunHistory } from "../src/services/RunHistory.js"
 import * as FakeProvider from "./support/FakeProvider.js"
@@ -227,4 +228,28 @@ describe("traces over OTLP", () => {
       expect(logLines(dir).filter((l) => l["runId"] === detail.id).length).toBeGreaterThan(0)
       expect(logLines(dir).some((l) => "traceId" in l)).toBe(false)
     }))
+})
+
+describe("spans only under an exporting tracer", () => {
+  const probe = Effect.gen(function*() {
+    let built = 0
+    const seen = yield* tracedWith("probe", () => {
+      built += 1
+      return { attributes: { costly: true } }
+    }, (span) => Effect.succeed(span))
+    return { built, seen }
+  })
+
+  it.effect("under Effect's built-in tracer no span is made and no span option is built", () =>
+    Effect.map(probe, ({ built, seen }) => expect([built, seen]).toEqual([0, undefined])))
+
+  it.effect("under an exporting tracer the span is made, its options built once", () => {
+    const native = Effect.runSync(Effect.tracer)
+    const exporting = Tracer.make({ span: (...args) => native.span(...args), context: native.context })
+    return Effect.map(probe, ({ built, seen }) => {
+      expect(built).toBe(1)
+      expect(seen?.name).toBe("probe")
+      expect(seen?.attributes.get("costly")).toBe(true)
+    }).pipe(Effect.provide(Layer.setTracer(exporting)))
+  })
 })
