@@ -1,12 +1,13 @@
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Duration, Effect, Option, Redacted } from "effect"
+import { ConfigProvider, Duration, Effect, Either, Option, Redacted } from "effect"
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { load } from "../src/layers/AppConfigEnv.js"
 import { AppConfig, settings } from "../src/services/AppConfig.js"
 import * as AppConfigEnv from "../src/layers/AppConfigEnv.js"
+import { parsePairs } from "../src/services/OtlpSettings.js"
 
 const withEnv = (env: Record<string, string>, dotenv?: string) => {
   const dir = mkdtempSync(join(tmpdir(), "ea-config-"))
@@ -203,6 +204,92 @@ describe("AppConfig", () => {
         expect(config.llm.model).toBe("m-1")
       }).pipe(Effect.provide(AppConfigEnv.layer({ dotenvPath })))
     ))
+})
+
+describe("OTEL_* (trace export)", () => {
+  it.effect("nothing is exported by default", () =>
+    withEnv({})((dotenvPath) =>
+      Effect.gen(function*() {
+        const { config, effective } = yield* load({ dotenvPath })
+        expect(Option.isNone(config.tracing.url)).toBe(true)
+        expect(config.tracing.serviceName).toBe("effect-agents")
+        expect(config.tracing.protocol).toBe("http/protobuf")
+        expect(effective.find((s) => s.key === "OTEL_SERVICE_NAME")).toEqual({ key: "OTEL_SERVICE_NAME", value: "effect-agents", source: "default" })
+      })
+    ))
+
+  it.effect("a base endpoint gets /v1/traces under its path; the traces endpoint is used as is and wins", () =>
+    Effect.gen(function*() {
+      const url = (env: Record<string, string>) =>
+        withEnv(env)((dotenvPath) => Effect.map(load({ dotenvPath }), ({ config }) => Option.getOrThrow(config.tracing.url)))
+      expect(yield* url({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://localhost:4318" })).toBe("http://localhost:4318/v1/traces")
+      expect(yield* url({ OTEL_EXPORTER_OTLP_ENDPOINT: "https://otlp.example.com/otlp/" })).toBe("https://otlp.example.com/otlp/v1/traces")
+      expect(yield* url({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://a:4318", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "https://b/x/traces" }))
+        .toBe("https://b/x/traces")
+      const { effective } = yield* withEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://localhost:4318" })((dotenvPath) => load({ dotenvPath }))
+      expect(effective.find((s) => s.key === "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+        .toEqual({ key: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", value: "http://localhost:4318/v1/traces", source: "derived" })
+    }))
+
+  it.effect("headers and resource attributes are %-decoded pairs; the headers are a secret; service.name may come from the attributes", () =>
+    withEnv({
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://localhost:4318",
+      OTEL_EXPORTER_OTLP_HEADERS: "x-honeycomb-team=abc%20123 , Authorization=Basic%20dTpw,x-sentry-auth=old,,",
+      OTEL_EXPORTER_OTLP_TRACES_HEADERS: "X-Sentry-Auth=sentry sentry_key=k1",
+      OTEL_RESOURCE_ATTRIBUTES: "service.name=from-attrs,deployment.environment=prod%2Ceu",
+      OTEL_EXPORTER_OTLP_PROTOCOL: "HTTP/JSON"
+    })((dotenvPath) =>
+      Effect.gen(function*() {
+        const { config, effective } = yield* load({ dotenvPath })
+        expect(Redacted.value(config.tracing.headers))
+          .toEqual({ "x-honeycomb-team": "abc 123", Authorization: "Basic dTpw", "X-Sentry-Auth": "sentry sentry_key=k1" })
+        expect(config.tracing.resourceAttributes).toEqual({ "service.name": "from-attrs", "deployment.environment": "prod,eu" })
+        expect(config.tracing.serviceName).toBe("from-attrs")
+        expect(config.tracing.protocol).toBe("http/json")
+        const shown = JSON.stringify(effective) + JSON.stringify(config) + String(config.tracing.headers)
+        expect(shown).not.toContain("abc")
+        expect(shown).not.toContain("dTpw")
+        expect(shown).not.toContain("k1")
+      })
+    ))
+
+  it.effect("OTEL_SERVICE_NAME wins over service.name among the resource attributes", () =>
+    withEnv({ OTEL_SERVICE_NAME: "mine", OTEL_RESOURCE_ATTRIBUTES: "service.name=theirs" })((dotenvPath) =>
+      Effect.map(load({ dotenvPath }), ({ config }) => expect(config.tracing.serviceName).toBe("mine"))
+    ))
+
+  it.effect("bad values are listed with the other bad keys, and a header's value is never shown", () =>
+    withEnv({
+      OTEL_EXPORTER_OTLP_ENDPOINT: "localhost:4318",
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "not a url",
+      OTEL_EXPORTER_OTLP_HEADERS: "x-api-key=s3cret-value,just-a-token",
+      OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
+      OTEL_RESOURCE_ATTRIBUTES: "team=%zz",
+      MAX_RETRIES: "abc"
+    })((dotenvPath) =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(load({ dotenvPath }))
+        expect(error.problems.map((p) => p.key).sort()).toEqual([
+          "MAX_RETRIES",
+          "OTEL_EXPORTER_OTLP_ENDPOINT",
+          "OTEL_EXPORTER_OTLP_HEADERS",
+          "OTEL_EXPORTER_OTLP_PROTOCOL",
+          "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+          "OTEL_RESOURCE_ATTRIBUTES"
+        ])
+        expect(error.message).toContain("OTEL_EXPORTER_OTLP_ENDPOINT: expected an http(s) URL, found \"localhost:4318\"")
+        expect(error.message).toContain("OTEL_EXPORTER_OTLP_HEADERS: expected comma-separated name=value pairs, values %-encoded, found <redacted>")
+        expect(error.message).toContain("OTEL_EXPORTER_OTLP_PROTOCOL: expected http/protobuf | http/json, found \"grpc\"")
+        expect(error.message).not.toContain("s3cret")
+      })
+    ))
+
+  it("a header name or value that cannot be sent is refused, naming the entry, not its value", () => {
+    expect(parsePairs("a=1,b", {})).toEqual(Either.left("entry 2 is not key=value"))
+    expect(parsePairs("bad name=1", { key: /^[a-z-]+$/ })).toEqual(Either.left("entry 1 has a key that is not a header name"))
+    expect(parsePairs("x=a%0Ab", { value: /^[^\r\n]*$/ })).toEqual(Either.left("entry 1 has a line break in its value"))
+    expect(parsePairs(" k = v%3Dw ", {})).toEqual(Either.right({ k: "v=w" }))
+  })
 })
 
 describe(".env.example", () => {

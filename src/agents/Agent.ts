@@ -188,6 +188,8 @@ export function make<I, II, O, OI extends Record<string, unknown>>(
       ])
     })
 
+  // Made once per agent; `gen_ai.agent.name` is the OpenTelemetry GenAI name of the same thing.
+  const spanOptions = { attributes: { "agent.name": name, "agent.model": modelLabel, "gen_ai.agent.name": name } }
   // The agent's context and its metrics share one region, held open while the agent runs.
   const run = (input: I): Effect.Effect<O | string, AgentError, LanguageModel.LanguageModel> =>
     traced(
@@ -197,7 +199,7 @@ export function make<I, II, O, OI extends Record<string, unknown>>(
         ([start, outer], exit) => Effect.zipRight(measure(name, start, exit), FiberRef.set(WorkflowContext.ref, outer))
       ),
       `Agent.${name}`,
-      { attributes: { "agent.name": name, "agent.model": modelLabel } }
+      spanOptions
     )
 
   return { name, instructions, model: options.model, run }

@@ -14,8 +14,8 @@
  * (`annotateLogger`), so code deep inside logs plainly and is still attributed.
  */
 import { randomUUID } from "node:crypto"
-import { Cause, Clock, Effect, Exit, FiberRef, Metric, Option } from "effect"
-import { traced } from "../internal/tracing.js"
+import { Cause, Clock, Effect, Exit, FiberRef, Metric, Option, type Tracer } from "effect"
+import { tracedWith } from "../internal/tracing.js"
 import { AppConfig } from "../services/AppConfig.js"
 import * as Budget from "../services/Budget.js"
 import * as Metrics from "../services/Metrics.js"
@@ -105,6 +105,15 @@ const withinBudget: Effect.Effect<void, Budget.BudgetExceeded> = Effect.flatMap(
   (ctx) => (ctx.budget === undefined ? Effect.void : Budget.overrun(ctx.budget))
 )
 
+/** What a run or step ended as, on its span: the status (a cancelled run's span is not an error) and its totals. */
+const annotateTotals = (span: Tracer.Span, status: RunStatus, tally: WorkflowContext.Tally): void => {
+  span.attribute("workflow.status", status)
+  span.attribute("workflow.llm_calls", tally.calls)
+  span.attribute("workflow.input_tokens", tally.inputTokens)
+  span.attribute("workflow.output_tokens", tally.outputTokens)
+  span.attribute("workflow.cost_usd", tally.costUsd)
+}
+
 /** How workflow `name` runs `body`, for inputs already checked against its Schema. */
 export interface Runner<I, A, E, R> {
   readonly run: (input: I, options: RunOptions) => Effect.Effect<A, E | Budget.BudgetExceeded, R | WorkflowEvents>
@@ -124,55 +133,60 @@ export const make = <I, A, E, R>(name: string, body: (input: I) => Effect.Effect
       const runId = state.runId
       const maxCostUsd = options.maxCostUsd ?? (yield* configuredBudget)
       const tally = WorkflowContext.makeTally()
-      const context = yield* WorkflowContext.ofRun({ runId, workflow: name, maxCostUsd, tally })
-      // The run's context and step state are set as it starts and restored as it ends, in the same
-      // region that publishes both: one region held open per run in flight rather than three.
-      return yield* Effect.acquireUseRelease(
+      // The run's span (when spans are exported) covers its start and finish events too, so its
+      // trace id is known as the run starts: in the WorkflowStarted event and every log line.
+      return yield* tracedWith(`Workflow.${name}`, () => ({ attributes: { "workflow.name": name, "workflow.run_id": runId } }), (span) =>
         Effect.gen(function*() {
-          const at = yield* Clock.currentTimeMillis
-          yield* Metric.increment(Metrics.activeWorkflows)
-          yield* events.publish(
-            new WorkflowStarted({
-              runId,
-              workflow: name,
-              input,
-              ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey }),
-              at
-            })
+          const traceId = span?.traceId
+          const context = yield* WorkflowContext.ofRun({ runId, workflow: name, traceId, maxCostUsd, tally })
+          // The run's context and step state are set as it starts and restored as it ends, in the same
+          // region that publishes both: one region held open per run in flight rather than three.
+          return yield* Effect.acquireUseRelease(
+            Effect.gen(function*() {
+              const at = yield* Clock.currentTimeMillis
+              yield* Metric.increment(Metrics.activeWorkflows)
+              yield* events.publish(
+                new WorkflowStarted({
+                  runId,
+                  workflow: name,
+                  input,
+                  ...(traceId === undefined ? {} : { traceId }),
+                  ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey }),
+                  at
+                })
+              )
+              const outer = yield* FiberRef.getAndSet(WorkflowContext.ref, context)
+              const outerState = yield* FiberRef.getAndSet(runStateRef, state)
+              return { at, outer, outerState }
+            }),
+            () => Effect.zipLeft(body(input), withinBudget),
+            ({ at: startedAt, outer, outerState }, exit) =>
+              Effect.gen(function*() {
+                const at = yield* Clock.currentTimeMillis
+                const status = statusOf(exit)
+                const durationMs = at - startedAt
+                const tags = { workflow: name, status }
+                yield* Metric.incrementBy(Metrics.activeWorkflows, -1)
+                yield* Metric.increment(Metrics.withTags(Metrics.workflowExecutionsTotal, tags))
+                yield* Metric.update(Metrics.withTags(Metrics.workflowDurationSeconds, tags), durationMs / 1000)
+                const finished = new WorkflowFinished({
+                  runId,
+                  workflow: name,
+                  status,
+                  ...(Exit.isSuccess(exit) ? { output: exit.value } : { error: errorOf(exit.cause) }),
+                  usage: { inputTokens: tally.inputTokens, outputTokens: tally.outputTokens },
+                  costUsd: tally.costUsd,
+                  durationMs,
+                  at
+                })
+                if (span !== undefined) annotateTotals(span, status, tally)
+                onFinished(finished)
+                yield* events.publish(finished)
+                yield* FiberRef.set(runStateRef, outerState)
+                yield* FiberRef.set(WorkflowContext.ref, outer)
+              })
           )
-          const outer = yield* FiberRef.getAndSet(WorkflowContext.ref, context)
-          const outerState = yield* FiberRef.getAndSet(runStateRef, state)
-          return { at, outer, outerState }
-        }),
-        () =>
-          traced(Effect.zipLeft(body(input), withinBudget), `Workflow.${name}`, {
-            attributes: { "workflow.name": name, "workflow.run_id": runId }
-          }),
-        ({ at: startedAt, outer, outerState }, exit) =>
-          Effect.gen(function*() {
-            const at = yield* Clock.currentTimeMillis
-            const status = statusOf(exit)
-            const durationMs = at - startedAt
-            const tags = { workflow: name, status }
-            yield* Metric.incrementBy(Metrics.activeWorkflows, -1)
-            yield* Metric.increment(Metrics.withTags(Metrics.workflowExecutionsTotal, tags))
-            yield* Metric.update(Metrics.withTags(Metrics.workflowDurationSeconds, tags), durationMs / 1000)
-            const finished = new WorkflowFinished({
-              runId,
-              workflow: name,
-              status,
-              ...(Exit.isSuccess(exit) ? { output: exit.value } : { error: errorOf(exit.cause) }),
-              usage: { inputTokens: tally.inputTokens, outputTokens: tally.outputTokens },
-              costUsd: tally.costUsd,
-              durationMs,
-              at
-            })
-            onFinished(finished)
-            yield* events.publish(finished)
-            yield* FiberRef.set(runStateRef, outerState)
-            yield* FiberRef.set(WorkflowContext.ref, outer)
-          })
-      )
+        }))
     })
 
   const newState = (options: RunOptions): RunState => ({ runId: options.runId ?? randomUUID(), nextStep: 1, steps: [] })
@@ -222,54 +236,59 @@ export const step = <A, E, R>(
       const stepId = `step-${state.nextStep++}`
       const tally = WorkflowContext.makeTally()
       const runId = state.runId
-      return yield* Effect.acquireUseRelease(
-        Effect.gen(function*() {
-          const at = yield* Clock.currentTimeMillis
-          yield* events.publish(
-            new StepStarted({ runId, stepId, label, ...(options.agent === undefined ? {} : { agent: options.agent }), at })
-          )
-          // Set and restored by the step's own region, as the run's are.
-          const outer = yield* FiberRef.getAndUpdate(WorkflowContext.ref, (ctx) => WorkflowContext.ofStep(ctx, stepId, tally))
-          return { at, outer }
-        }),
-        () => effect,
-        ({ at: startedAt, outer }, exit) =>
+      const attributes = () => ({
+        attributes: { "workflow.run_id": runId, "workflow.step_id": stepId, "workflow.step_label": label }
+      })
+      return yield* tracedWith(`Step.${label}`, attributes, (span) =>
+        Effect.acquireUseRelease(
           Effect.gen(function*() {
             const at = yield* Clock.currentTimeMillis
-            const agent = options.agent ?? tally.agent
-            const summary: StepSummary = {
-              stepId,
-              label,
-              agent,
-              status: statusOf(exit),
-              durationMs: at - startedAt,
-              cached: tally.calls > 0 && tally.cachedCalls === tally.calls,
-              attempts: tally.attempts,
-              calls: tally.calls,
-              usage: { inputTokens: tally.inputTokens, outputTokens: tally.outputTokens },
-              costUsd: tally.costUsd,
-              error: Exit.isFailure(exit) ? errorOf(exit.cause) : undefined
-            }
-            state.steps.push(summary)
             yield* events.publish(
-              new StepFinished({
-                runId,
+              new StepStarted({ runId, stepId, label, ...(options.agent === undefined ? {} : { agent: options.agent }), at })
+            )
+            // Set and restored by the step's own region, as the run's are.
+            const outer = yield* FiberRef.getAndUpdate(WorkflowContext.ref, (ctx) => WorkflowContext.ofStep(ctx, stepId, tally))
+            return { at, outer }
+          }),
+          () => effect,
+          ({ at: startedAt, outer }, exit) =>
+            Effect.gen(function*() {
+              const at = yield* Clock.currentTimeMillis
+              const agent = options.agent ?? tally.agent
+              const summary: StepSummary = {
                 stepId,
                 label,
-                ...(agent === undefined ? {} : { agent }),
-                status: summary.status,
-                durationMs: summary.durationMs,
-                cached: summary.cached,
-                attempts: summary.attempts,
-                calls: summary.calls,
-                usage: summary.usage,
-                costUsd: summary.costUsd,
-                ...(Exit.isSuccess(exit) ? { output: truncate(exit.value) } : { error: errorOf(exit.cause) }),
-                at
-              })
-            )
-            yield* FiberRef.set(WorkflowContext.ref, outer)
-          })
-      )
+                agent,
+                status: statusOf(exit),
+                durationMs: at - startedAt,
+                cached: tally.calls > 0 && tally.cachedCalls === tally.calls,
+                attempts: tally.attempts,
+                calls: tally.calls,
+                usage: { inputTokens: tally.inputTokens, outputTokens: tally.outputTokens },
+                costUsd: tally.costUsd,
+                error: Exit.isFailure(exit) ? errorOf(exit.cause) : undefined
+              }
+              state.steps.push(summary)
+              if (span !== undefined) annotateTotals(span, summary.status, tally)
+              yield* events.publish(
+                new StepFinished({
+                  runId,
+                  stepId,
+                  label,
+                  ...(agent === undefined ? {} : { agent }),
+                  status: summary.status,
+                  durationMs: summary.durationMs,
+                  cached: summary.cached,
+                  attempts: summary.attempts,
+                  calls: summary.calls,
+                  usage: summary.usage,
+                  costUsd: summary.costUsd,
+                  ...(Exit.isSuccess(exit) ? { output: truncate(exit.value) } : { error: errorOf(exit.cause) }),
+                  at
+                })
+              )
+              yield* FiberRef.set(WorkflowContext.ref, outer)
+            })
+        ))
     })
   })

@@ -71,6 +71,8 @@ export const followOtherRuns = (
 
     return yield* poll.pipe(
       Effect.flatMap((full) => (full ? Effect.void : Effect.sleep(interval))),
-      Effect.forever
+      Effect.forever,
+      // A poll a second is not worth a trace each when spans are exported.
+      Effect.withTracerEnabled(false)
     )
   })

@@ -57,6 +57,7 @@ export const showRun = (args: { readonly id: string; readonly json: boolean }) =
       `Status   ${run.status}${run.error === undefined ? "" : ` (${run.error.tag}: ${run.error.message})`}`,
       `Started  ${formatTime(run.startedAt)}   Duration ${formatDuration(run.durationMs)}`,
       `Tokens   ${run.inputTokens} in / ${run.outputTokens} out   Cost ${formatUsd(run.costUsd)}`,
+      ...(run.traceId === undefined ? [] : [`Trace    ${run.traceId}`]),
       ""
     ].join("\n"))
     yield* Console.log(formatTable(

@@ -13,7 +13,7 @@ const short = (id: string): string => id.slice(0, 8)
 export const progressLine = (event: WorkflowEvent): string | undefined => {
   switch (event._tag) {
     case "WorkflowStarted":
-      return `[${short(event.runId)}] ${event.workflow} started`
+      return `[${short(event.runId)}] ${event.workflow} started${event.traceId === undefined ? "" : ` · trace ${event.traceId}`}`
     case "StepStarted":
       return `[${short(event.runId)}]   ${event.label}…`
     case "StepFinished":

@@ -131,12 +131,19 @@ const addEventLog = Effect.gen(function*() {
   yield* sql`CREATE INDEX runs_idempotency_key ON runs (idempotency_key)`
 })
 
+/** The trace of a run whose spans were exported (`OTEL_EXPORTER_OTLP_ENDPOINT`); NULL otherwise. */
+const addRunTraceId = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE runs ADD COLUMN trace_id TEXT`
+})
+
 /** Every migration of the history, by `<id>_<name>`. */
 export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.SqlClient>> = {
   "1_create_runs_steps_llm_calls": createTables,
   "2_llm_calls_event_key": addCallEventKey,
   "3_runs_updated_at": addRunUpdatedAt,
-  "4_event_log": addEventLog
+  "4_event_log": addEventLog,
+  "5_runs_trace_id": addRunTraceId
 }
 
 /**

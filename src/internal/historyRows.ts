@@ -42,6 +42,7 @@ export interface RunRow extends OwnerColumns {
   readonly cost_usd: Num
   readonly error_tag: Text
   readonly error_message: Text
+  readonly trace_id: Text
 }
 
 /** A `runs` row with its input and output, as `getRun` selects it. */
@@ -97,7 +98,7 @@ export interface TotalsRow {
 
 /** The columns of `runs` that `RunRow` maps. */
 export const summaryColumns =
-  "id, workflow, status, started_at, finished_at, duration_ms, input_tokens, output_tokens, cost_usd, error_tag, error_message, owner, host, pid"
+  "id, workflow, status, started_at, finished_at, duration_ms, input_tokens, output_tokens, cost_usd, error_tag, error_message, owner, host, pid, trace_id"
 
 /** The columns of `steps` that `StepRow` maps. */
 export const stepColumns =
@@ -187,7 +188,8 @@ export const toSummary = (row: RunRow, isOrphan: (row: OwnerColumns) => boolean)
   inputTokens: num(row.input_tokens),
   outputTokens: num(row.output_tokens),
   costUsd: num(row.cost_usd),
-  ...errorOf(row.error_tag, row.error_message)
+  ...errorOf(row.error_tag, row.error_message),
+  ...(row.trace_id === null ? {} : { traceId: row.trace_id })
 })
 
 /** A step row; `interrupted` turns a step still `running` into `interrupted` (its run is dead). */

@@ -50,13 +50,13 @@ export const makeApply = (sql: SqlClient.SqlClient, owner: Owner): ApplyEvent =>
   const rows = (event: WorkflowEvent, now: number): Effect.Effect<void, unknown> => {
     switch (event._tag) {
       case "WorkflowStarted":
-        // A start that arrives after its finish only fills in the input.
-        return sql`INSERT INTO runs (id, workflow, status, started_at, input, owner, host, pid, updated_at,
+        // A start that arrives after its finish only fills in the input, the trace and the key.
+        return sql`INSERT INTO runs (id, workflow, status, started_at, input, owner, host, pid, updated_at, trace_id,
             idempotency_key)
           VALUES (${event.runId}, ${event.workflow}, 'running', ${int(event.at)}, ${toJson(event.input)},
-            ${owner.id}, ${owner.host}, ${owner.pid}, ${int(now)}, ${event.idempotencyKey ?? null})
+            ${owner.id}, ${owner.host}, ${owner.pid}, ${int(now)}, ${event.traceId ?? null}, ${event.idempotencyKey ?? null})
           ON CONFLICT (id) DO UPDATE SET input = excluded.input, updated_at = excluded.updated_at,
-            idempotency_key = excluded.idempotency_key`
+            trace_id = excluded.trace_id, idempotency_key = excluded.idempotency_key`
       case "WorkflowFinished":
         return sql`INSERT INTO runs (id, workflow, status, started_at, finished_at, duration_ms,
             input_tokens, output_tokens, cost_usd, output, error_tag, error_message, owner, host, pid, updated_at)

@@ -2,8 +2,9 @@
  * MainLayer — the production wiring: every service built from `AppConfig`.
  *
  * AppConfig (env + .env) → logging → telemetry → cache, limiter, breaker, pricing, events →
- * the provider wrapped by the resilient layer → run history and its recorder. The CLI provides this
- * once; tests build their own from the same pieces (`TestLayer.ts`).
+ * the provider wrapped by the resilient layer → run history and its recorder, and trace export
+ * when an OTLP endpoint is set. The CLI provides this once; tests build their own from the same
+ * pieces (`TestLayer.ts`).
  */
 import type { LanguageModel } from "@effect/ai"
 import type { FileSystem } from "@effect/platform"
@@ -27,6 +28,7 @@ import * as RunHistoryFromConfig from "./RunHistoryFromConfig.js"
 import * as RunHistoryRecorder from "./RunHistoryRecorder.js"
 import type { MetricsServerError } from "./Telemetry.js"
 import * as Telemetry from "./Telemetry.js"
+import * as Tracing from "./Tracing.js"
 import * as WorkflowEventsPubSub from "./WorkflowEventsPubSub.js"
 
 /** How the process uses the terminal. */
@@ -78,5 +80,7 @@ export const layer = (
   options: MainOptions
 ): Layer.Layer<Services, StartupError, FileSystem.FileSystem> => {
   const history = RunHistoryRecorder.layer.pipe(Layer.provideMerge(RunHistoryFromConfig.layer))
-  return Layer.mergeAll(ResilientLanguageModel.layer, history).pipe(Layer.provideMerge(layerInfra(options)))
+  // The tracer is set beside the other services, not below them: what they do in the background
+  // (the history's migrations and writes) is not traced, only what the program runs.
+  return Layer.mergeAll(ResilientLanguageModel.layer, history, Tracing.layer).pipe(Layer.provideMerge(layerInfra(options)))
 }

@@ -15,17 +15,18 @@
  */
 import * as LanguageModel from "@effect/ai/LanguageModel"
 import type { NonEmptyReadonlyArray } from "effect/Array"
-import { Cause, Clock, Context, Duration, Effect, Layer, Option, Schema, type Scope, Stream } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Layer, Option, Schema, type Scope, Stream, type Tracer } from "effect"
 import * as Attempt from "../llm/Attempt.js"
 import type { Call, Method } from "../llm/Call.js"
 import * as CachedResponses from "../llm/CachedResponses.js"
+import * as CallSpans from "../llm/CallSpans.js"
 import * as CallTelemetry from "../llm/CallTelemetry.js"
 import { withFallbacks } from "../llm/Fallback.js"
 import * as Models from "../llm/Models.js"
 import * as Reservation from "../llm/Reservation.js"
 import * as Retry from "../llm/Retry.js"
 import * as SingleFlight from "../llm/SingleFlight.js"
-import { traced } from "../internal/tracing.js"
+import { tracedWith } from "../internal/tracing.js"
 import { AppConfig, type AppConfigShape } from "../services/AppConfig.js"
 import type { BudgetExceeded } from "../services/Budget.js"
 import { CircuitBreaker } from "../services/CircuitBreaker.js"
@@ -156,7 +157,8 @@ export const make = (settings: Settings): Effect.Effect<LanguageModel.Service, n
     const perform = (
       method: Method,
       options: CallOptions,
-      ask: Call["ask"]
+      ask: Call["ask"],
+      span: Tracer.Span | undefined
     ): Effect.Effect<Response, LlmError | BudgetExceeded> =>
       Effect.withFiberRuntime((fiber) => {
         const ctx = fiber.getFiberRef(WorkflowContext.ref)
@@ -166,7 +168,8 @@ export const make = (settings: Settings): Effect.Effect<LanguageModel.Service, n
         // Encoded at most once, and only if needed: a key from the memo and a cache hit need none.
         let encoded: unknown
         const encode = () => (encoded ??= encodePrompt(options.prompt))
-        const call: Call = { method, options, ask, ctx, clock, started: clock.unsafeCurrentTimeMillis(), model, tokens: 0 }
+        const call: Call = { method, options, ask, ctx, clock, started: clock.unsafeCurrentTimeMillis(), model, tokens: 0, span }
+        if (span !== undefined) CallSpans.callStarted(span, call)
         const cacheable = settings.cacheEnabled && isCacheable(options) && policy !== "bypass"
         const key = callKey(options, model, ctx.settings, encode)
         const provider = () => {
@@ -217,19 +220,25 @@ const asObject = (options: CallOptions, response: Response, model: ModelRef): Ef
  * caller's options; these take them as `CallOptions` and hand them to the wrapped model unchanged.
  */
 const serviceOf = (
-  perform: (method: Method, options: CallOptions, ask: Call["ask"]) => Effect.Effect<Response, LlmError | BudgetExceeded>,
+  perform: (
+    method: Method,
+    options: CallOptions,
+    ask: Call["ask"],
+    span: Tracer.Span | undefined
+  ) => Effect.Effect<Response, LlmError | BudgetExceeded>,
   stream: (options: CallOptions) => Effect.Effect<Stream.Stream<unknown, unknown>>
 ): LanguageModel.Service => {
   type Generate = (options: CallOptions) => Effect.Effect<Response, unknown>
-  const generate = (method: Method) => (options: CallOptions) =>
-    traced(
+  const generate = (method: Method) => {
+    const name = `LanguageModel.${method}`
+    const ask = (options: CallOptions) => (m: LanguageModel.Service) => (m[method] as unknown as Generate)(options)
+    // The span ends with the call's own error (its tag on the span), wrapped for the caller after.
+    return (options: CallOptions) =>
       Effect.mapError(
-        perform(method, options, (m) => (m[method] as unknown as Generate)(options)),
+        tracedWith(name, undefined, (span) => perform(method, options, ask(options), span)),
         (e) => toAiError(e, method)
-      ),
-      `LanguageModel.${method}`,
-      spanOptions
-    )
+      )
+  }
   return {
     generateText: generate("generateText") as unknown as LanguageModel.Service["generateText"],
     generateObject: generate("generateObject") as unknown as LanguageModel.Service["generateObject"],
@@ -238,9 +247,6 @@ const serviceOf = (
 }
 
 const noUsage = { inputTokens: 0, outputTokens: 0 }
-
-// A captured stack trace per call is a visible share of a cache hit; the span's name says enough.
-const spanOptions = { captureStackTrace: false } as const
 
 /** The stack with explicit settings, around the models of the `ModelFactory` in context. */
 export const layerWith = (settings: Settings): Layer.Layer<LanguageModel.LanguageModel, never, Requirements> =>

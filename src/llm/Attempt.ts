@@ -1,8 +1,9 @@
 /**
  * Attempt — one try of a call on one model: the circuit breaker admits it, the rate limiter grants
  * a permit (a wait is published), the attempt is announced, and the model answers (within the
- * per-attempt deadline its `ModelFactory` keeps). Whatever it fails with becomes an `LlmError`; a
- * 429's `Retry-After` pauses every caller of the model's limiter key.
+ * per-attempt deadline its `ModelFactory` keeps) — inside the attempt's span when spans are
+ * exported (`CallSpans`). Whatever it fails with becomes an `LlmError`; a 429's `Retry-After`
+ * pauses every caller of the model's limiter key.
  */
 import type { LanguageModel } from "@effect/ai"
 import { isAiError } from "@effect/ai/AiError"
@@ -17,7 +18,9 @@ import {
 } from "../services/LlmError.js"
 import type { ModelRef } from "../services/ModelFactory.js"
 import type { RateLimiterService } from "../services/RateLimiter.js"
+import { tracedWith } from "../internal/tracing.js"
 import type { Call } from "./Call.js"
+import * as CallSpans from "./CallSpans.js"
 import type { CallTelemetry } from "./CallTelemetry.js"
 import type { Models } from "./Models.js"
 
@@ -63,16 +66,30 @@ export const make = (stages: AttemptStages): Attempt => {
   const ask = (call: Call, model: ModelRef, service: LanguageModel.Service): Effect.Effect<Response, unknown> =>
     call.ctx.settings === undefined ? call.ask(service) : models.withSettings(model, call.ctx.settings)(call.ask(service))
 
+  /** The provider's answer, or its failure as an `LlmError` (the attempt's span ends with it). */
+  const request = (call: Call, model: ModelRef): Effect.Effect<Response, LlmError> =>
+    models.get(model).pipe(
+      Effect.flatMap((service) => ask(call, model, service)),
+      Effect.catchAll(failure(call, model))
+    )
+
   const unguarded = (call: Call, model: ModelRef, count: Count): Effect.Effect<Response, LlmError> =>
     Effect.flatMap(limiter.acquire(model.key, { requests: 1, tokens: call.tokens }), (waited) => {
-      const started = telemetry.started(call, model, count.attempts)
+      const attempt = count.attempts
+      const started = telemetry.started(call, model, attempt)
       const announced = Duration.greaterThan(waited, Duration.zero)
         ? Effect.zipRight(telemetry.limited(call, model, waited), started)
         : started
-      return announced.pipe(
-        Effect.zipRight(models.get(model)),
-        Effect.flatMap((service) => ask(call, model, service)),
-        Effect.catchAll(failure(call, model))
+      return Effect.zipRight(
+        announced,
+        tracedWith(
+          CallSpans.attemptName(model),
+          () => CallSpans.attemptOptions(call, model, attempt, waited),
+          (span) =>
+            span === undefined
+              ? request(call, model)
+              : Effect.tap(request(call, model), (response) => CallSpans.attemptAnswered(span, response))
+        )
       )
     })
 

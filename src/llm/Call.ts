@@ -3,7 +3,7 @@
  * whose behalf, of which model, and when it started. Read once, as the call begins.
  */
 import type { LanguageModel } from "@effect/ai"
-import type { Clock, Effect } from "effect"
+import type { Clock, Effect, Tracer } from "effect"
 import type { CallOptions } from "../services/LlmCacheKey.js"
 import type { ModelRef } from "../services/ModelFactory.js"
 import type { WorkflowContextValue } from "../services/WorkflowContext.js"
@@ -24,4 +24,6 @@ export interface Call {
   readonly model: ModelRef
   /** The prompt's estimated tokens, for the rate limiter and the budget's reservation. */
   readonly tokens: number
+  /** The call's span, when spans are exported (`CallSpans`). */
+  readonly span: Tracer.Span | undefined
 }

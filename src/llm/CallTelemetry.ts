@@ -1,7 +1,8 @@
 /**
  * CallTelemetry — everything the resilient layer tells the world about its calls, in one place:
  * `WorkflowEvents` (started, rate-limited, retrying, finished, breaker changes), the `llm_*` and
- * `gen_ai_*` metrics, the log lines, and the run's and steps' tallies (which budgets read).
+ * `gen_ai_*` metrics, the log lines, the run's and steps' tallies (which budgets read), and the
+ * call's span when spans are exported (`CallSpans`).
  */
 import type { LanguageModel } from "@effect/ai"
 import type * as Response from "@effect/ai/Response"
@@ -24,6 +25,7 @@ import {
   type WorkflowEventsService
 } from "../services/WorkflowEvents.js"
 import type { Call } from "./Call.js"
+import * as CallSpans from "./CallSpans.js"
 
 /** How a logical call ended. */
 export interface Outcome {
@@ -190,6 +192,7 @@ const finished = (
     })
     // The run's budget and the steps' totals count the call before anyone hears of it.
     WorkflowContext.recordIn(ctx, event)
+    if (call.span !== undefined) CallSpans.callFinished(call.span, outcome)
     const m = metricsFor(ctx.agent ?? "none", outcome.model)
     const seconds = durationMs / 1000
     const usage = outcome.usage

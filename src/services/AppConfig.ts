@@ -7,7 +7,9 @@
  */
 import { Context, Duration, Either, Option, Redacted, Schema } from "effect"
 import { type CacheBackend, type LogLevelName, type ProviderName, type RateLimitBackend, type SettingSpec, settings } from "./AppSettings.js"
+import { type OtlpProtocol, tracingSettings, type TracingSettings } from "./OtlpSettings.js"
 
+export type { OtlpProtocol, TracingSettings } from "./OtlpSettings.js"
 export {
   CacheBackend,
   LogLevelName,
@@ -43,6 +45,8 @@ export interface AppConfigShape {
     readonly port: number
     readonly host: string
   }
+  /** OTLP trace export (`OTEL_*`); spans are exported only when `url` is set. */
+  readonly tracing: TracingSettings
   readonly cache: {
     readonly enabled: boolean
     readonly backend: CacheBackend
@@ -272,6 +276,21 @@ export const decodeSettings = (
 
   if (problems.length > 0) return Either.left(new InvalidConfig({ problems }))
 
+  const tracing = tracingSettings({
+    endpoint: opt("OTEL_EXPORTER_OTLP_ENDPOINT"),
+    tracesEndpoint: opt("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+    headers: opt("OTEL_EXPORTER_OTLP_HEADERS"),
+    tracesHeaders: opt("OTEL_EXPORTER_OTLP_TRACES_HEADERS"),
+    protocol: get<OtlpProtocol>("OTEL_EXPORTER_OTLP_PROTOCOL"),
+    serviceName: opt("OTEL_SERVICE_NAME"),
+    resourceAttributes: opt("OTEL_RESOURCE_ATTRIBUTES")
+  })
+  const derive = (key: string, value: string, source: SettingSource = "derived") => {
+    if (!values.has(key)) effective.set(key, { key, value, source })
+  }
+  if (Option.isSome(tracing.url)) derive("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", tracing.url.value)
+  derive("OTEL_SERVICE_NAME", tracing.serviceName, "service.name" in tracing.resourceAttributes ? "derived" : "default")
+
   const seconds = (key: string) => Duration.seconds(get<number>(key))
   const config: AppConfigShape = {
     llm: {
@@ -290,6 +309,7 @@ export const decodeSettings = (
       dir: get("LOG_DIR")
     },
     metrics: { enabled: get("ENABLE_METRICS_SERVER"), port: get("METRICS_PORT"), host: get("METRICS_HOST") },
+    tracing,
     cache: {
       enabled: get("CACHE_ENABLED"),
       backend: get("CACHE_BACKEND"),

@@ -4,6 +4,7 @@
  * decoding in `AppConfig.decodeSettings` all read this one table. Pure; re-exported by `AppConfig`.
  */
 import { ParseResult, Schema } from "effect"
+import { defaultServiceName, HttpUrl, OtlpHeaders, Protocol, ResourceAttributes } from "./OtlpSettings.js"
 
 // ---------------------------------------------------------------------------------------------
 // Value schemas (string → typed), shared by the settings table
@@ -99,6 +100,13 @@ export const settings: ReadonlyArray<SettingSpec> = [
   spec({ key: "ENABLE_METRICS_SERVER", default: "false", expected: "true or false", description: "Serve Prometheus metrics on /metrics", schema: BooleanFromEnv }),
   spec({ key: "METRICS_PORT", default: "8000", expected: "an integer port 1-65535", description: "Port of the metrics server", schema: Port }),
   spec({ key: "METRICS_HOST", default: "127.0.0.1", expected: "a host name or IP address", description: "Interface the metrics server binds", schema: NonEmpty }),
+  spec({ key: "OTEL_EXPORTER_OTLP_ENDPOINT", expected: "an http(s) URL", description: "Export traces over OTLP/HTTP to this collector; spans go to <endpoint>/v1/traces (none: no export)", schema: HttpUrl }),
+  spec({ key: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", expected: "an http(s) URL", description: "Export traces to exactly this URL (wins over OTEL_EXPORTER_OTLP_ENDPOINT)", schema: HttpUrl }),
+  spec({ key: "OTEL_EXPORTER_OTLP_HEADERS", expected: "comma-separated name=value pairs, values %-encoded", description: "Headers sent with every trace export, e.g. x-honeycomb-team=KEY (secret)", secret: true, schema: OtlpHeaders }),
+  spec({ key: "OTEL_EXPORTER_OTLP_TRACES_HEADERS", expected: "comma-separated name=value pairs, values %-encoded", description: "Headers of the trace export only, added to (and winning over) OTEL_EXPORTER_OTLP_HEADERS (secret)", secret: true, schema: OtlpHeaders }),
+  spec({ key: "OTEL_EXPORTER_OTLP_PROTOCOL", default: "http/protobuf", expected: "http/protobuf | http/json", description: "Encoding of the trace export (gRPC is not supported)", schema: Protocol }),
+  spec({ key: "OTEL_SERVICE_NAME", expected: "a service name", description: `service.name of the exported traces; default service.name of OTEL_RESOURCE_ATTRIBUTES, else ${defaultServiceName}`, schema: NonEmpty }),
+  spec({ key: "OTEL_RESOURCE_ATTRIBUTES", expected: "comma-separated key=value pairs, values %-encoded", description: "Resource attributes of the exported traces, e.g. deployment.environment=prod", schema: ResourceAttributes }),
   spec({ key: "CACHE_ENABLED", default: "true", expected: "true or false", description: "Cache successful LLM responses", schema: BooleanFromEnv }),
   spec({ key: "CACHE_BACKEND", default: "sqlite", expected: "memory | sqlite | redis", description: "Where the LLM cache lives", schema: CacheBackend }),
   spec({ key: "CACHE_TTL", default: "3600", expected: "a positive number of seconds", description: "Time-to-live of a cache entry (seconds)", schema: PositiveSeconds }),

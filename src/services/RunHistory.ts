@@ -39,7 +39,9 @@ export const RunSummary = Schema.Struct({
   outputTokens: Schema.Number,
   costUsd: Schema.Number,
   /** Why a failed run failed (tag and message, never a stack). */
-  error: Schema.optional(ErrorInfo)
+  error: Schema.optional(ErrorInfo),
+  /** The trace of the run's spans, when they were exported (`OTEL_EXPORTER_OTLP_ENDPOINT`). */
+  traceId: Schema.optional(Schema.String)
 })
 export type RunSummary = typeof RunSummary.Type
 

@@ -57,6 +57,8 @@ export const makeTally = (): Tally => ({
 export interface WorkflowContextValue {
   readonly runId: string | undefined
   readonly workflow: string | undefined
+  /** The trace of the run, when its spans are exported (`OTEL_EXPORTER_OTLP_ENDPOINT`). */
+  readonly traceId: string | undefined
   readonly stepId: string | undefined
   readonly agent: string | undefined
   /** The model the current agent asked for (overrides `LLM_MODEL` when the LLM layer supports it). */
@@ -76,6 +78,7 @@ export interface WorkflowContextValue {
 export const empty: WorkflowContextValue = {
   runId: undefined,
   workflow: undefined,
+  traceId: undefined,
   stepId: undefined,
   agent: undefined,
   model: undefined,
@@ -102,6 +105,8 @@ export const current: Effect.Effect<WorkflowContextValue> = FiberRef.get(ref)
 export interface RunScope {
   readonly runId: string
   readonly workflow: string
+  /** The trace the run's spans belong to, when they are exported. */
+  readonly traceId?: string | undefined
   readonly maxCostUsd?: number | undefined
   /** The run's tally; pass one to read the totals after the run ends. */
   readonly tally?: Tally
@@ -118,6 +123,7 @@ export const ofRun = (run: RunScope): Effect.Effect<WorkflowContextValue> =>
       ...empty,
       runId: run.runId,
       workflow: run.workflow,
+      traceId: run.traceId,
       maxCostUsd: run.maxCostUsd,
       budget,
       run: tally
@@ -186,8 +192,8 @@ export const recordIn = (ctx: WorkflowContextValue, event: LlmCallFinished): voi
 export const spentUsd: Effect.Effect<number> = Effect.map(current, (ctx) => ctx.run?.costUsd ?? 0)
 
 /**
- * `logger` with each line annotated with the logging fiber's `runId`, `workflow`, `stepId` and
- * `agent` (those that are set; a line's own annotations win). The logging layer applies it; wrap
+ * `logger` with each line annotated with the logging fiber's `runId`, `workflow`, `traceId` (when
+ * the run's spans are exported), `stepId` and `agent` (those that are set; a line's own annotations win). The logging layer applies it; wrap
  * your own logger with it to get the same fields. Read from the context as a line is written rather
  * than set with `Effect.annotateLogs` around each run, step and agent: each such region stays open
  * for the whole run, ~3 KB a level per run in flight (README › Performance).
@@ -202,6 +208,7 @@ export const annotateLogger = <Message, Output>(logger: Logger.Logger<Message, O
     }
     add("runId", ctx.runId)
     add("workflow", ctx.workflow)
+    add("traceId", ctx.traceId)
     add("stepId", ctx.stepId)
     add("agent", ctx.agent)
     return { ...options, annotations }

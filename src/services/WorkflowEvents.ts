@@ -62,13 +62,15 @@ export type BreakerState = typeof BreakerState.Type
 // ---------------------------------------------------------------------------------------------
 
 /**
- * A workflow run began; `input` is the decoded input as given to the workflow, `idempotencyKey`
- * the key of the API request that started it, if it had one.
+ * A workflow run began; `input` is the decoded input as given to the workflow, `traceId` the trace
+ * of its spans when they are exported (`OTEL_EXPORTER_OTLP_ENDPOINT`), `idempotencyKey` the key of
+ * the API request that started it, if it had one.
  */
 export class WorkflowStarted extends Schema.TaggedClass<WorkflowStarted>()("WorkflowStarted", {
   runId: Schema.String,
   workflow: Schema.String,
   input: Schema.Unknown,
+  traceId: Schema.optional(Schema.String),
   idempotencyKey: Schema.optional(Schema.String),
   at: Schema.Number
 }) {}

@@ -7,7 +7,7 @@ import { Effect, Layer, Option, TestClock } from "effect"
 import { expect } from "vitest"
 import type { StoreOptions } from "../../src/internal/historySql.js"
 import { RunHistory, type RunHistoryError } from "../../src/services/RunHistory.js"
-import type { WorkflowEvent } from "../../src/services/WorkflowEvents.js"
+import { type WorkflowEvent, WorkflowStarted } from "../../src/services/WorkflowEvents.js"
 import { runEvents, twoSteps } from "./historyEvents.js"
 
 const snapshot = (ids: ReadonlyArray<string>) =>
@@ -131,3 +131,28 @@ export const changedRunsFollowOtherWriters = (
     expect((yield* changed(1, "all", 2)).map((r) => r.id)).toEqual([`${prefix}-own`, `${prefix}-1`])
     expect((yield* changed(1, "others")).map((r) => r.id)).toEqual([`${prefix}-1`, `${prefix}-2`])
   }).pipe(Effect.scoped)
+
+/**
+ * A run's trace id (its spans were exported) is kept from its `WorkflowStarted`, in the list and
+ * the detail, also when the start lands after the finish; a run without one has none.
+ */
+export const traceIdKept = (prefix: string) =>
+  Effect.gen(function*() {
+    const h = yield* RunHistory
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736"
+    const withTrace = (events: ReadonlyArray<WorkflowEvent>) =>
+      events.map((e) => e._tag === "WorkflowStarted" ? new WorkflowStarted({ ...e, traceId }) : e)
+    yield* h.recordAll(withTrace(runEvents({ runId: `${prefix}-traced`, start: 7_000, status: "succeeded", steps: twoSteps })))
+    const late = withTrace(runEvents({ runId: `${prefix}-late`, start: 7_100, status: "failed", steps: twoSteps }))
+    yield* h.recordAll([...late.slice(1), late[0]!])
+    yield* h.recordAll(runEvents({ runId: `${prefix}-plain`, start: 7_200, status: "succeeded", steps: twoSteps }))
+
+    const listed = (yield* h.listRuns({ limit: 1_000 })).filter((r) => r.id.startsWith(prefix))
+    expect(Object.fromEntries(listed.map((r) => [r.id, r.traceId]))).toEqual({
+      [`${prefix}-traced`]: traceId,
+      [`${prefix}-late`]: traceId,
+      [`${prefix}-plain`]: undefined
+    })
+    expect(Option.getOrThrow(yield* h.getRun(`${prefix}-traced`)).traceId).toBe(traceId)
+    expect(Option.getOrThrow(yield* h.getRun(`${prefix}-plain`))).not.toHaveProperty("traceId")
+  })
