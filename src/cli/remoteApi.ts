@@ -10,8 +10,8 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Data, Duration, Effect, Option, type Redacted, Stream } from "effect"
 import { Api } from "../api/Api.js"
+import type { RunSummary } from "../services/RunHistory.js"
 import * as SseClient from "../internal/sseClient.js"
-import type { WorkflowInfo } from "../tui/types.js"
 import { UsageError } from "./CliError.js"
 import * as RemoteEvents from "./remoteEvents.js"
 
@@ -30,7 +30,7 @@ export interface RemoteApi {
   /** The base URL, without a trailing slash. */
   readonly server: string
   /** The workflows the server offers; the first request, so it also checks the server and the token. */
-  readonly workflows: Effect.Effect<ReadonlyArray<WorkflowInfo>, ServerUnreachable | RemoteEvents.Unauthorized>
+  readonly workflows: Effect.Effect<ReadonlyArray<{ readonly name: string; readonly description: string }>, ServerUnreachable | RemoteEvents.Unauthorized>
   /** Starts a run; its id. Failures carry the server's message (unknown workflow, bad input...). */
   readonly start: (workflow: string, input: string) => Effect.Effect<string, RemoteFailure>
   /** Cancels a run (the server records it `cancelled`). */
@@ -41,6 +41,8 @@ export interface RemoteApi {
    * also catches a run started meanwhile; `undefined` (from now) when it cannot be found.
    */
   readonly recentPosition: (runs: number) => Effect.Effect<number | undefined, RemoteFailure>
+  /** The newest runs the server's history reads as interrupted (their process died). */
+  readonly interrupted: (limit: number) => Effect.Effect<ReadonlyArray<RunSummary>, RemoteFailure>
   /** The event log from `after`, reconnecting as needed (`remoteEvents.ts`). */
   readonly events: (
     after: number | undefined,
@@ -122,6 +124,8 @@ export const make = (server: string, token: Option.Option<Redacted.Redacted<stri
         api.runs.start({ payload: { workflow, input }, headers: {} }).pipe(Effect.map((started) => started.id), Effect.mapError(failure)),
       cancel: (id) => api.runs.cancel({ path: { id } }).pipe(Effect.asVoid, Effect.mapError(failure)),
       recentPosition,
+      interrupted: (limit) =>
+        api.runs.list({ urlParams: { status: "interrupted", limit } }).pipe(Effect.map((page) => page.runs), Effect.mapError(failure)),
       events: (after, options = {}) => RemoteEvents.follow({ ...options, client, server, after })
     } satisfies RemoteApi
   })
