@@ -64,12 +64,7 @@ const remoteActions = (api: RemoteApi.RemoteApi, remote: RemoteSource.RemoteSour
  * The dashboard over `api` until the user quits; fails with `Unauthorized` if the server starts
  * refusing the token (the screen closes first).
  */
-export const attachSession = (
-  terminal: Terminal,
-  api: RemoteApi.RemoteApi,
-  workflows: WorkflowList,
-  options: { readonly stdout?: NodeJS.WriteStream; readonly stdin?: NodeJS.ReadStream; readonly frameMs?: number } = {}
-) =>
+export const attachSession = (terminal: Terminal, api: RemoteApi.RemoteApi, workflows: WorkflowList) =>
   Effect.gen(function*() {
     const remote = RemoteSource.make(hostOf(api.server))
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
@@ -114,7 +109,7 @@ export const attachSession = (
       remote.source,
       actions,
       { provider: "remote", model: "(no LLM call seen yet)", simulated: false, workflows, color: terminal.stdoutColor },
-      { signal: abort.signal, ...options }
+      { signal: abort.signal }
     )
     // Interruption (a signal) closes the dashboard and waits until the terminal is restored.
     yield* Effect.async<void>((resume) => {
@@ -129,15 +124,19 @@ export const attachSession = (
   }).pipe(Effect.scoped)
 
 /**
- * Without a terminal: progress lines of the server's runs on stderr from now on (like `tail -f`),
- * and a line whenever the connection drops or comes back; until interrupted.
+ * Without a terminal: progress lines on stderr of the server's recent runs, then of its runs as they
+ * go, and a line whenever the connection drops or comes back; until interrupted. Starting from a
+ * known position (not "from now") is what lets a reconnect fill the gap of an outage.
  */
 export const attachHeadless = (api: RemoteApi.RemoteApi) =>
   Effect.gen(function*() {
     const server = hostOf(api.server)
     yield* Console.error(`effect-agents dashboard: not a terminal; printing progress lines of ${server} instead (Ctrl-C stops)`)
+    const position = yield* api.recentPosition(RECENT_RUNS).pipe(
+      Effect.catchAll((e) => Effect.as(Console.error(`recent runs not shown: ${e.message}`), undefined))
+    )
     let last: number | undefined
-    return yield* api.events(undefined).pipe(
+    return yield* api.events(position).pipe(
       Stream.runForEach((item) => {
         switch (item._tag) {
           case "Event": {
