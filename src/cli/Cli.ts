@@ -25,6 +25,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
 import * as Registry from "../agents/registry.js"
 import { ExitCode, exitCodeFor, UsageError } from "./CliError.js"
 import { formatTable } from "./format.js"
@@ -83,11 +84,41 @@ const withCommands = <A, E, R>(
     return yield* workflows === undefined ? handler : handler.pipe(withOwnWorkflows(workflows, loaded.config.workflowsModule))
   })
 
+/**
+ * `dashboard --attach URL` reads no configuration but `API_TOKEN` (a remote screen needs neither
+ * keys nor `DATA_DIR`), so it skips the configuration check of the local commands.
+ */
+const attachTo = (url: string, token: Option.Option<Redacted.Redacted<string>>, others: { readonly demo: boolean; readonly workflows: Option.Option<string> }) =>
+  Effect.gen(function*() {
+    if (others.demo || Option.isSome(others.workflows)) {
+      return yield* new UsageError({ message: "--demo and --workflows are for a local dashboard; the attached server runs its own workflows" })
+    }
+    const terminal = yield* TerminalInfo
+    const attach = yield* Effect.promise(() => import("./attach.js"))
+    return yield* attach.attach(terminal, { url, token })
+  })
+
 const dashboard = Command.make(
   "dashboard",
-  { demo: Options.boolean("demo").pipe(Options.withDescription("Start a steady stream of demo runs")), workflows: workflowsModule },
-  ({ demo, workflows }) => withCommands((c, terminal) => c.dashboard(terminal, { demo }), workflows)
-).pipe(Command.withDescription("The live terminal dashboard (demo runs by default when no provider key is set)"))
+  {
+    demo: Options.boolean("demo").pipe(Options.withDescription("Start a steady stream of demo runs")),
+    workflows: workflowsModule,
+    attach: Options.text("attach").pipe(
+      Options.optional,
+      Options.withDescription("Show a running `serve` instead (its URL, e.g. http://127.0.0.1:8080): its runs, started and cancelled through its API")
+    ),
+    token: Options.redacted("token").pipe(
+      Options.optional,
+      Options.withDescription("The server's API_TOKEN for --attach (default: API_TOKEN from the environment or .env)")
+    )
+  },
+  ({ attach, demo, token, workflows }) =>
+    Effect.gen(function*() {
+      if (Option.isSome(attach)) return yield* attachTo(attach.value, token, { demo, workflows })
+      if (Option.isSome(token)) return yield* new UsageError({ message: "--token is for --attach" })
+      return yield* withCommands((c, terminal) => c.dashboard(terminal, { demo }), workflows)
+    })
+).pipe(Command.withDescription("The live terminal dashboard (demo runs by default when no provider key is set), or a server's with --attach"))
 
 const runCommand = Command.make(
   "run",

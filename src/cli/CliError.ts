@@ -44,7 +44,9 @@ const usageTags = new Set([
   "RunHistoryError",
   "WorkflowInputError",
   "TokenRequired",
-  "ListenError"
+  "ListenError",
+  "ServerUnreachable",
+  "Unauthorized"
 ])
 
 /** The exit code for a failure with this `_tag`. */

@@ -11,6 +11,7 @@ import { clip, formatCompact, formatCost, formatDuration, formatPercent, formatT
 import { Block } from "./Block.js"
 import type { Pieces } from "./pieces.js"
 import { breakerColor, type ColorName } from "./theme.js"
+import type { RemoteView } from "./types.js"
 import { HEADER_LINES } from "./view.js"
 
 /** A piece of header text with an optional colour. */
@@ -85,20 +86,36 @@ export interface HeaderProps {
   readonly breakers: Readonly<Record<string, BreakerView>>
   /** Callers waiting for a rate-limit permit now. */
   readonly limiterWaiting?: number
+  /** The server and connection of a remote dashboard. */
+  readonly remote?: RemoteView | undefined
   readonly width: number
   readonly color: boolean
 }
 
+/** A remote dashboard's connection, as the title shows it. */
+export const connectionSegment = (remote: RemoteView): Segment => {
+  switch (remote.connection) {
+    case "connecting":
+      return { text: `… connecting to ${remote.server}`, color: "cyan" }
+    case "connected":
+      return { text: `● connected to ${remote.server}`, color: "green" }
+    case "reconnecting":
+      return { text: `↻ reconnecting to ${remote.server}…${remote.note === undefined ? "" : ` ${remote.note}`}`, color: "yellow" }
+  }
+}
+
 /** The header's lines: the title, then the counters packed into the lines left. */
 export const headerLines = (props: HeaderProps): ReadonlyArray<Pieces> => {
-  const { breakers, color, limiterWaiting, model, provider, simulated, totals, width } = props
+  const { breakers, color, limiterWaiting, model, provider, remote, simulated, totals, width } = props
   const counters = packSegments(headerSegments(totals, breakers, limiterWaiting), width, HEADER_LINES - 1)
-  // The badge comes before provider and model so a narrow terminal cuts those, not the badge.
+  // The badge and the connection come before provider and model so a narrow terminal cuts those.
+  const connection = remote === undefined ? undefined : connectionSegment(remote)
   const title: Pieces = [
     { text: "effect-agents", bold: true },
     ...(simulated
       ? [{ text: "  " }, { text: color ? " SIMULATED " : "[SIMULATED]", bold: true, inverse: true, color: "yellow" as const }]
       : []),
+    ...(connection === undefined ? [] : [{ text: "  " }, { text: connection.text, color: connection.color }]),
     { text: `  ${provider} · ${model}` }
   ]
   const counterLines = counters.map((line): Pieces =>

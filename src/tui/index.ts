@@ -4,4 +4,4 @@
  */
 export { App, type AppProps, DEFAULT_FRAME_MS } from "./App.js"
 export { runDashboard, type RunDashboardOptions } from "./runDashboard.js"
-export type { DashboardActions, DashboardInfo, DashboardSource, WorkflowInfo } from "./types.js"
+export type { DashboardActions, DashboardInfo, DashboardSource, RemoteView, WorkflowInfo } from "./types.js"

@@ -52,11 +52,14 @@ export const buildScreenModel = (input: ScreenInput): ScreenModel => {
   const state: DashboardState = snapshot.state
   const color = info.color
   const frame = Math.floor(snapshot.now / CLOCK_TICK_MS)
+  const remote = snapshot.remote
   const header: Pane = {
     lines: headerLines({
-      provider: info.provider,
-      model: info.model,
-      simulated: info.simulated,
+      // A remote server's provider shows once its LLM calls have said which it is.
+      provider: remote?.provider ?? info.provider,
+      model: remote?.model ?? info.model,
+      simulated: remote === undefined ? info.simulated : remote.provider === "simulated",
+      remote,
       totals: state.totals,
       breakers: state.breakers,
       limiterWaiting: state.limiterWaiting,

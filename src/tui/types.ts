@@ -23,6 +23,23 @@ export interface DashboardSource {
   readonly getLogs: () => ReadonlyArray<LogEntry>
   /** Called whenever an entry is added; returns unsubscribe. */
   readonly subscribeLogs: (listener: () => void) => () => void
+  /**
+   * The server a remote dashboard (`dashboard --attach`) follows and how its connection is doing;
+   * absent for a local one. Changes are told through `subscribe`.
+   */
+  readonly getRemote?: () => RemoteView
+}
+
+/** A remote dashboard's server and connection, for the header. */
+export interface RemoteView {
+  /** The server as the user named it (`host:port`). */
+  readonly server: string
+  readonly connection: "connecting" | "connected" | "reconnecting"
+  /** While reconnecting: what happened and when the next attempt is. */
+  readonly note: string | undefined
+  /** The provider and model the server's LLM calls report, once one has been seen. */
+  readonly provider: string | undefined
+  readonly model: string | undefined
 }
 
 /**

@@ -12,7 +12,7 @@
 import { useEffect, useRef, useState } from "react"
 import type { LogEntry } from "../services/LogTail.js"
 import type { DashboardState } from "../state/WorkflowState.js"
-import type { DashboardSource } from "./types.js"
+import type { DashboardSource, RemoteView } from "./types.js"
 
 /** Default frame interval: 100 ms, i.e. at most 10 frames a second. */
 export const DEFAULT_FRAME_MS = 100
@@ -24,6 +24,8 @@ export const CLOCK_TICK_MS = 125
 export interface Snapshot {
   readonly state: DashboardState
   readonly logs: ReadonlyArray<LogEntry>
+  /** A remote dashboard's connection (`undefined` for a local one). */
+  readonly remote: RemoteView | undefined
   readonly now: number
   /** `performance.now()` when it was taken, to time the frame it makes. */
   readonly takenAt: number
@@ -37,6 +39,7 @@ export const useThrottledSnapshot = (source: DashboardSource, frameMs: number, c
   const [snapshot, setSnapshot] = useState<Snapshot>(() => ({
     state: source.getState(),
     logs: source.getLogs(),
+    remote: source.getRemote?.(),
     now: clock(),
     takenAt: performance.now()
   }))
@@ -56,10 +59,11 @@ export const useThrottledSnapshot = (source: DashboardSource, frameMs: number, c
       const now = clockRef.current()
       const state = source.getState()
       const logs = source.getLogs()
+      const remote = source.getRemote?.()
       setSnapshot((previous) =>
-        previous.state === state && previous.logs === logs && previous.now === now
+        previous.state === state && previous.logs === logs && previous.remote === remote && previous.now === now
           ? previous
-          : { state, logs, now, takenAt: performance.now() }
+          : { state, logs, remote, now, takenAt: performance.now() }
       )
       // Spinners and elapsed times move while something runs, changed or not.
       if (frameMs > 0 && state.totals.running > 0) scheduleAt(lastFlush + CLOCK_TICK_MS)

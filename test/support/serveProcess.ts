@@ -12,6 +12,8 @@ import { join } from "node:path"
 import { binPath } from "./cli.js"
 import { freePort } from "./redisServer.js"
 
+export { freePort }
+
 /** A running `serve`. */
 export interface ServeProcess {
   /** `http://127.0.0.1:<port>`. */
@@ -22,8 +24,8 @@ export interface ServeProcess {
   readonly dir: string
   /** What it wrote to stderr so far (the startup line, the JSON log). */
   readonly stderr: () => string
-  /** SIGTERM, then waits for the graceful shutdown; resolves with the exit code. */
-  readonly stop: () => Promise<number | null>
+  /** Sends `signal` (default SIGTERM: a graceful shutdown) and resolves with the exit code once it has exited. */
+  readonly stop: (signal?: NodeJS.Signals) => Promise<number | null>
   readonly child: ChildProcess
   /** Resolves with the exit code (or the signal's name) once it has exited. */
   readonly exited: Promise<number | string | null>
@@ -38,6 +40,8 @@ export interface ServeOptions {
   readonly timeoutMs?: number
   /** More arguments of `serve` (`--host`, `--workflows`). */
   readonly args?: ReadonlyArray<string>
+  /** A port of its own (to restart a server where its clients expect it); default a free one. */
+  readonly port?: number
 }
 
 /** Starts `serve`; rejects (and kills it) if it has not printed its address within the timeout. */
@@ -46,7 +50,7 @@ export const startServe = async (
   options: ServeOptions = {}
 ): Promise<ServeProcess> => {
   const dir = mkdtempSync(join(tmpdir(), "ea-serve-"))
-  const port = await freePort()
+  const port = options.port ?? await freePort()
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.script ?? binPath, "serve", "--port", String(port), ...(options.args ?? [])], {
     cwd: dir,
     env: {
@@ -79,8 +83,8 @@ export const startServe = async (
     pid: child.pid ?? 0,
     dir,
     stderr: () => stderr,
-    stop: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
+    stop: (signal = "SIGTERM") => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
       return exited.then((code) => (typeof code === "number" ? code : null))
     },
     child,
