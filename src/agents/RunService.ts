@@ -78,7 +78,10 @@ export interface RunPage {
 }
 
 export interface RunServiceShape {
-  /** Checks the input and starts the run; returns once it runs (its events may still be in flight). */
+  /**
+   * Checks the input and starts the run; returns once its `WorkflowStarted` is published (the
+   * recorder writes it moments later: `HistoryRecorder.flush` waits for that).
+   */
   readonly start: (
     request: StartRequest
   ) => Effect.Effect<Started, UnknownWorkflow | WorkflowInputError | ShuttingDown | RunHistoryError>
@@ -146,10 +149,12 @@ export const make = (options: EventFeed.FeedOptions = {}) =>
         yield* workflow.value.validateInput(request.input)
         const id = randomUUID()
         const done = yield* Deferred.make<Option.Option<RunReport<unknown>>>()
+        const started = yield* Deferred.make<void>()
         const run = workflow.value.runReportUnknown(request.input, {
           runId: id,
           maxCostUsd: request.maxCostUsd,
-          idempotencyKey: request.idempotencyKey
+          idempotencyKey: request.idempotencyKey,
+          started
         }).pipe(
           // Checked above; a workflow whose decoding is not repeatable fails here as a cancelled run.
           Effect.catchTag("WorkflowInputError", () => Effect.interrupt),
@@ -163,6 +168,9 @@ export const make = (options: EventFeed.FeedOptions = {}) =>
         )
         live.set(id, { workflow: request.workflow, input: request.input, startedAt: yield* Clock.currentTimeMillis })
         yield* FiberMap.run(fibers, id, run)
+        // Returns once the run's WorkflowStarted is out (or the run is over): whoever asks next,
+        // here or through the history, finds it.
+        yield* Effect.raceFirst(Deferred.await(started), Effect.asVoid(Deferred.await(done)))
         return { id, existing: false, report: Deferred.await(done) } satisfies Started
       })
 

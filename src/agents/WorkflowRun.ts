@@ -14,7 +14,7 @@
  * (`annotateLogger`), so code deep inside logs plainly and is still attributed.
  */
 import { randomUUID } from "node:crypto"
-import { Cause, Clock, Effect, Exit, FiberRef, Metric, Option, type Tracer } from "effect"
+import { Cause, Clock, Deferred, Effect, Exit, FiberRef, Metric, Option, type Tracer } from "effect"
 import { tracedWith } from "../internal/tracing.js"
 import { AppConfig } from "../services/AppConfig.js"
 import * as Budget from "../services/Budget.js"
@@ -69,6 +69,8 @@ export interface RunOptions {
   readonly maxCostUsd?: number | undefined
   /** The key of the request that started the run (the API's `Idempotency-Key`), kept in its history. */
   readonly idempotencyKey?: string | undefined
+  /** Completed once the run's `WorkflowStarted` is published: how a caller knows the run has begun. */
+  readonly started?: Deferred.Deferred<void> | undefined
 }
 
 interface RunState {
@@ -155,6 +157,7 @@ export const make = <I, A, E, R>(name: string, body: (input: I) => Effect.Effect
                   at
                 })
               )
+              if (options.started !== undefined) yield* Deferred.succeed(options.started, undefined)
               const outer = yield* FiberRef.getAndSet(WorkflowContext.ref, context)
               const outerState = yield* FiberRef.getAndSet(runStateRef, state)
               return { at, outer, outerState }

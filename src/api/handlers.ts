@@ -10,7 +10,7 @@ import { WorkflowRegistry } from "../agents/registry.js"
 import { RunService } from "../agents/RunService.js"
 import * as Telemetry from "../layers/Telemetry.js"
 import { LlmCache } from "../services/LlmCache.js"
-import { type RunDetail, RunHistory, RunHistoryError } from "../services/RunHistory.js"
+import { HistoryRecorder, type RunDetail, RunHistory, RunHistoryError } from "../services/RunHistory.js"
 import { Api, NotReady, type RunJson, RunNotCancellable, RunNotFound } from "./Api.js"
 import * as Sse from "./sse.js"
 
@@ -27,12 +27,16 @@ const toCursor = (at: { readonly startedAt: number; readonly id: string }) =>
 const fromCursor = (text: string) =>
   Either.map(decodeCursor(Buffer.from(text, "base64url").toString("utf8")), ([startedAt, id]) => ({ startedAt, id }))
 
+/** The longest a `POST /v1/runs` waits for its run to be written before answering anyway. */
+const FLUSH_TIMEOUT = "5 seconds"
+
 const toJson = (run: RunDetail): RunJson => ({ ...run, usage: { inputTokens: run.inputTokens, outputTokens: run.outputTokens } })
 
 const runs = HttpApiBuilder.group(Api, "runs", (handlers) =>
   Effect.gen(function*() {
     const service = yield* RunService
     const registry = yield* WorkflowRegistry
+    const recorder = yield* HistoryRecorder
     const found = (id: string) =>
       service.get(id).pipe(
         Effect.mapError(storeError),
@@ -41,6 +45,14 @@ const runs = HttpApiBuilder.group(Api, "runs", (handlers) =>
     return handlers
       .handle("start", ({ headers, payload }) =>
         service.start({ ...payload, idempotencyKey: headers["idempotency-key"] }).pipe(
+          // 202 once the run is in the history: a server killed next still shows it (interrupted),
+          // and a retry with its Idempotency-Key finds it rather than starting it twice.
+          Effect.tap(({ existing, id }) =>
+            existing ? Effect.void : Effect.flatMap(recorder.flush(FLUSH_TIMEOUT), (unwritten) =>
+              unwritten.includes(id)
+                ? Effect.logWarning(`run ${id} started but is not in the history yet (the store is slow or down)`)
+                : Effect.void)
+          ),
           Effect.map(({ existing, id }) => ({ id, existing })),
           Effect.catchTag("RunHistoryError", (e) => Effect.fail(storeError(e)))
         ))
