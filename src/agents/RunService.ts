@@ -159,10 +159,11 @@ export const make = (options: EventFeed.FeedOptions = {}) =>
           // Checked above; a workflow whose decoding is not repeatable fails here as a cancelled run.
           Effect.catchTag("WorkflowInputError", () => Effect.interrupt),
           Effect.onExit((exit) =>
-            Effect.zipRight(
+            Effect.all([
               Effect.sync(() => live.delete(id)),
+              Deferred.succeed(started, undefined),
               Deferred.succeed(done, Exit.isSuccess(exit) ? Option.some(exit.value) : Option.none())
-            )
+            ])
           ),
           Effect.provide(context)
         )
@@ -170,7 +171,7 @@ export const make = (options: EventFeed.FeedOptions = {}) =>
         yield* FiberMap.run(fibers, id, run)
         // Returns once the run's WorkflowStarted is out (or the run is over): whoever asks next,
         // here or through the history, finds it.
-        yield* Effect.raceFirst(Deferred.await(started), Effect.asVoid(Deferred.await(done)))
+        yield* Deferred.await(started)
         return { id, existing: false, report: Deferred.await(done) } satisfies Started
       })
 
