@@ -10,7 +10,7 @@ import * as RunHistoryPostgres from "../src/layers/RunHistoryPostgres.js"
 import { RunHistory } from "../src/services/RunHistory.js"
 import { testConfigLayer } from "./support/config.js"
 import { changedRunsFollowOtherWriters, deadRunsReadInterrupted, replayedBatchCountsOnce, traceIdKept } from "./support/historyContract.js"
-import { eventLogReplaysInOrder, idempotencyKeysFindTheirRun, listRunsFiltersAndPages } from "./support/historyEventLog.js"
+import { eventLogReplaysInOrder, idempotencyKeysFindTheirRun, interruptedRunsEndInTheLog, listRunsFiltersAndPages } from "./support/historyEventLog.js"
 import { runEvents, twoSteps } from "./support/historyEvents.js"
 
 const adminUrl = process.env["DATABASE_URL_PG"]
@@ -101,6 +101,9 @@ describe.runIf(adminUrl !== undefined)("RunHistory on PostgreSQL", () => {
 
   it.effect("a run is found by the idempotency key of the request that started it", () =>
     idempotencyKeysFindTheirRun("pgk").pipe(Effect.provide(layer())))
+
+  it.effect("a run marked interrupted ends in the event log, once", () =>
+    interruptedRunsEndInTheLog("pgi", (options) => RunHistoryPostgres.layer(Redacted.make(testUrl()), options)))
 
   it.effect("DATABASE_URL=postgres://... selects this backend", () =>
     Effect.gen(function*() {

@@ -16,7 +16,7 @@ import { migrations, migrationsTable } from "../src/internal/historyMigrations.j
 import * as RunHistorySqlite from "../src/layers/RunHistorySqlite.js"
 import { RunHistory } from "../src/services/RunHistory.js"
 import { changedRunsFollowOtherWriters, deadRunsReadInterrupted, replayedBatchCountsOnce, traceIdKept } from "./support/historyContract.js"
-import { eventLogReplaysInOrder, idempotencyKeysFindTheirRun, listRunsFiltersAndPages } from "./support/historyEventLog.js"
+import { eventLogReplaysInOrder, idempotencyKeysFindTheirRun, interruptedRunsEndInTheLog, listRunsFiltersAndPages } from "./support/historyEventLog.js"
 import { runEvents, twoSteps } from "./support/historyEvents.js"
 
 const root = mkdtempSync(join(tmpdir(), "effect-agents-replay-"))
@@ -89,4 +89,9 @@ describe("RunHistory on SQLite: the event log, filters and keys the API reads", 
 
   it.effect("a run is found by the idempotency key of the request that started it", () =>
     idempotencyKeysFindTheirRun("sqk").pipe(Effect.provide(RunHistorySqlite.layerFile(freshFile()))))
+
+  it.effect("a run marked interrupted ends in the event log, once", () => {
+    const file = freshFile()
+    return interruptedRunsEndInTheLog("sqi", (options) => RunHistorySqlite.layerFile(file, options))
+  })
 })

@@ -27,7 +27,7 @@ import {
   RunHistoryError,
   type RunHistoryService
 } from "../services/RunHistory.js"
-import type { WorkflowEvent } from "../services/WorkflowEvents.js"
+import { type WorkflowEvent, WorkflowFinished } from "../services/WorkflowEvents.js"
 import {
   type CallRow,
   fromJson,
@@ -49,9 +49,25 @@ import {
 } from "./historyRows.js"
 import { migrate } from "./historyMigrations.js"
 import { makeEventReads } from "./historyEvents.js"
-import { makeApply } from "./historyWrites.js"
+import { appendEvent, makeApply } from "./historyWrites.js"
 
 export type { Owner } from "./historyRows.js"
+
+/**
+ * How a run marked interrupted ends in the event log: a `WorkflowFinished` cancelled with tag
+ * `Interrupted`, with what the run had spent.
+ */
+const interruptedEvent = (row: RunRow, now: number) =>
+  new WorkflowFinished({
+    runId: row.id,
+    workflow: row.workflow,
+    status: "cancelled",
+    error: { tag: "Interrupted", message: "the process running it ended before it finished" },
+    usage: { inputTokens: num(row.input_tokens), outputTokens: num(row.output_tokens) },
+    costUsd: num(row.cost_usd),
+    durationMs: Math.max(0, now - num(row.started_at)),
+    at: now
+  })
 
 /** Options of `makeStore`; the defaults describe this process. */
 export interface StoreOptions {
@@ -241,10 +257,12 @@ export const makeStore = (
         const orphaned = running.filter(orphanCheck(owner, isAlive, "orphaned")).map((row) => row.id)
         let marked = 0
         for (const ids of chunks(orphaned, IN_CHUNK)) {
-          const rows = yield* sql<{ readonly id: string }>`UPDATE runs SET status = 'interrupted', updated_at = ${int(now)}
-            WHERE status = 'running' AND id IN ${sql.in(ids)} RETURNING id`
+          const rows = yield* sql<RunRow>`UPDATE runs SET status = 'interrupted', updated_at = ${int(now)}
+            WHERE status = 'running' AND id IN ${sql.in(ids)} RETURNING ${columns}`
           marked += rows.length
           yield* sql`UPDATE steps SET status = 'interrupted' WHERE status = 'running' AND run_id IN ${sql.in(ids)}`
+          // Followers of the event log (SSE clients) see these runs end.
+          yield* Effect.forEach(rows, (row) => appendEvent(sql, `interrupted:${row.id}`, interruptedEvent(row, now)), { discard: true })
         }
         return marked
       })).pipe(guard("markInterrupted"), Effect.withSpan("RunHistory.markInterrupted"))

@@ -40,12 +40,6 @@ export const makeApply = (sql: SqlClient.SqlClient, owner: Owner): ApplyEvent =>
 
   const touch = (runId: string, now: number) => sql`UPDATE runs SET updated_at = ${int(now)} WHERE id = ${runId}`
 
-  const log = (event: WorkflowEvent) => {
-    const runId = "runId" in event ? event.runId ?? null : null
-    return sql`INSERT INTO events (event_key, run_id, at, body)
-      VALUES (${keyOf(event)}, ${runId}, ${int(event.at)}, ${bodyOf(event)})
-      ON CONFLICT (event_key) DO NOTHING`
-  }
 
   const rows = (event: WorkflowEvent, now: number): Effect.Effect<void, unknown> => {
     switch (event._tag) {
@@ -120,7 +114,15 @@ export const makeApply = (sql: SqlClient.SqlClient, owner: Owner): ApplyEvent =>
     }
   }
 
-  return (event, now) => Effect.zipRight(rows(event, now), log(event))
+  return (event, now) => Effect.zipRight(rows(event, now), appendEvent(sql, keyOf(event), event))
+}
+
+/** Appends `event` to the event log under `key`; a key already there appends nothing. */
+export const appendEvent = (sql: SqlClient.SqlClient, key: string, event: WorkflowEvent) => {
+  const runId = "runId" in event ? event.runId ?? null : null
+  return sql`INSERT INTO events (event_key, run_id, at, body)
+    VALUES (${key}, ${runId}, ${int(event.at)}, ${bodyOf(event)})
+    ON CONFLICT (event_key) DO NOTHING`
 }
 
 const encode = Schema.encodeSync(WorkflowEvent)

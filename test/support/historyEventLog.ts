@@ -3,10 +3,11 @@
  * store must have, written once and run on SQLite and PostgreSQL. Each takes a prefix so a store
  * shared by several tests only sees its own runs.
  */
-import { Effect, Option } from "effect"
+import { Effect, type Layer, Option } from "effect"
 import { expect } from "vitest"
-import { RunHistory } from "../../src/services/RunHistory.js"
-import { type WorkflowEvent, WorkflowStarted } from "../../src/services/WorkflowEvents.js"
+import type { StoreOptions } from "../../src/internal/historySql.js"
+import { RunHistory, type RunHistoryError } from "../../src/services/RunHistory.js"
+import { addUsage, emptyUsage, type WorkflowEvent, WorkflowStarted } from "../../src/services/WorkflowEvents.js"
 import { runEvents, twoSteps } from "./historyEvents.js"
 
 const plain = (event: WorkflowEvent) => JSON.parse(JSON.stringify(event)) as unknown
@@ -72,4 +73,34 @@ export const idempotencyKeysFindTheirRun = (prefix: string) =>
     yield* h.record(new WorkflowStarted({ runId: `${prefix}-k1`, workflow: "w", input: "x", idempotencyKey: `${prefix}-key`, at: 5 }))
     expect(yield* h.findIdempotent(`${prefix}-key`)).toEqual(Option.some(`${prefix}-k1`))
     expect(yield* h.findIdempotent(`${prefix}-nope`)).toEqual(Option.none())
+  })
+
+/**
+ * A run marked interrupted (its process died) ends in the event log with a `WorkflowFinished`
+ * (cancelled, tag `Interrupted`), so SSE followers see it end; marking again appends nothing.
+ */
+export const interruptedRunsEndInTheLog = (
+  prefix: string,
+  storeAs: (options: StoreOptions) => Layer.Layer<RunHistory, RunHistoryError>
+) =>
+  Effect.gen(function*() {
+    const runId = `${prefix}-died`
+    const events = runEvents({ runId, start: 60_000, status: "succeeded", steps: twoSteps, finish: false }).slice(0, -1)
+    yield* Effect.flatMap(RunHistory, (h) => h.recordAll(events)).pipe(
+      Effect.provide(storeAs({ owner: { id: `${prefix}-gone`, host: "this-host", pid: 2001 } }))
+    )
+    const marker = storeAs({ owner: { id: `${prefix}-marker`, host: "this-host", pid: 2002 }, isAlive: () => false })
+    const ended = yield* Effect.gen(function*() {
+      const h = yield* RunHistory
+      yield* h.markInterrupted
+      yield* h.markInterrupted
+      return yield* h.eventsAfter({ after: 0, runId, limit: 100 })
+    }).pipe(Effect.provide(marker))
+    expect(ended.map((e) => e.event._tag)).toEqual([...events.map((e) => e._tag), "WorkflowFinished"])
+    // What the run had spent when its process died: the calls that finished.
+    const spent = events.reduce(
+      (sum, e) => e._tag === "LlmCallFinished" ? addUsage(sum, e.usage) : sum,
+      emptyUsage
+    )
+    expect(ended.at(-1)!.event).toMatchObject({ runId, status: "cancelled", error: { tag: "Interrupted" }, usage: spent })
   })
