@@ -4,10 +4,12 @@
  * Run: `node --import tsx bench/tui-render.tsx [--seconds 4] [--events-per-second 2000] [--check]`
  * (or `npm run bench -- tui`, which runs the esbuild bundle with NODE_ENV=production).
  *
- * For each size the state is built with the real reducer (`reduce`), then events stream in at a
+ * For each size the state is built with the real reducer, then events stream in at a
  * fixed rate for a few seconds (LLM calls, steps, runs finishing and new ones starting so the
  * number running stays constant; each built as the product builds it) while the real `App` renders into a fake 160×50 terminal with its
- * production frame interval (`DEFAULT_FRAME_MS`). Each size runs twice: once with the events only
+ * production frame interval (`DEFAULT_FRAME_MS`). As in the CLI (`src/cli/dashboard.ts`), the events
+ * that arrived together (here: each 10 ms tick's) are folded by one `reduceAll` and the dashboard is
+ * told once. Each size runs twice: once with the events only
  * (the reducer's cost and the stream's own, the baseline) and once with the dashboard mounted.
  * Reported per size:
  * - CPU ms per second of wall time (`process.cpuUsage`, user + system) with and without the UI,
@@ -18,6 +20,8 @@
  * Targets: with 1,000 running, the dashboard row ≤ 150 ms/s (15 % of a core), and 1,000 running
  * costs ≤ 3× what 10 do. `--check` exits 1 when a target is missed.
  *
+ * `--only-large [--no-ui]` runs the 1,000-running scenario alone (with `node --cpu-prof`, a profile
+ * of the dashboard under load).
  * `node --expose-gc --import tsx bench/tui-render.tsx --heap [--seconds 20]` instead reports the
  * heap retained per second while rendering 1,000 runs (Ink caches the measurement of every
  * distinct string a text node holds, forever; the dashboard's nodes hold only blank lines, see
@@ -34,7 +38,7 @@ import {
   WorkflowFinished,
   WorkflowStarted
 } from "../src/services/WorkflowEvents.js"
-import { type DashboardState, initialState, reduce } from "../src/state/WorkflowState.js"
+import { type DashboardState, initialState, reduceAll } from "../src/state/WorkflowState.js"
 import type { DashboardActions, DashboardInfo, DashboardSource } from "../src/tui/types.js"
 
 // React picks its development or production build from NODE_ENV when first imported; the CLI
@@ -78,8 +82,17 @@ const makeWorkload = (running: number) => {
   let serial = 0
   const now = () => Date.now()
 
+  let pending: Array<WorkflowEvent> = []
   const apply = (event: WorkflowEvent) => {
-    state = reduce(state, event)
+    pending.push(event)
+  }
+  /** Folds the events since the last flush, then tells the listeners, as the CLI's source does. */
+  const flush = () => {
+    const next = reduceAll(state, pending)
+    pending = []
+    if (next === state) return
+    state = next
+    for (const listener of listeners) listener()
   }
   const startRun = () => {
     const runId = `run-${String(serial++).padStart(6, "0")}-${Math.floor(rand() * 1e9).toString(36)}`
@@ -90,6 +103,7 @@ const makeWorkload = (running: number) => {
     ids.push(runId)
   }
   for (let i = 0; i < running; i++) startRun()
+  flush()
 
   const step = () => {
     const index = Math.floor(rand() * ids.length)
@@ -154,7 +168,6 @@ const makeWorkload = (running: number) => {
       steps.delete(runId)
       startRun()
     }
-    for (const listener of listeners) listener()
   }
 
   const source: DashboardSource = {
@@ -182,8 +195,9 @@ const makeWorkload = (running: number) => {
         })
       )
     }
+    flush()
   }
-  return { source, step, finishAll, running: () => state.totals.running }
+  return { source, step, flush, finishAll, running: () => state.totals.running }
 }
 
 /** A terminal that discards output. */
@@ -260,6 +274,7 @@ const measure = async ({ idle = false, runs, ui }: Scenario): Promise<Measuremen
   const perBatch = Math.max(1, Math.round((EVENTS_PER_SECOND * BATCH_MS) / 1_000))
   const timer = idle ? undefined : setInterval(() => {
     for (let i = 0; i < perBatch; i++) workload.step()
+    workload.flush()
   }, BATCH_MS)
 
   await sleep(WARMUP_MS)
@@ -309,6 +324,7 @@ const heapProbe = async () => {
   const perBatch = Math.max(1, Math.round((EVENTS_PER_SECOND * BATCH_MS) / 1_000))
   const timer = setInterval(() => {
     for (let i = 0; i < perBatch; i++) workload.step()
+    workload.flush()
   }, BATCH_MS)
   await sleep(2_000)
   gc()
@@ -333,6 +349,10 @@ const describe = (result: Measurement): string =>
 
 const main = async () => {
   if (process.argv.includes("--heap")) return heapProbe()
+  if (process.argv.includes("--only-large")) {
+    // One scenario, for a profile (`node --cpu-prof`): 1,000 running with the dashboard.
+    return console.log(describe(await measure({ runs: 1_000, ui: !process.argv.includes("--no-ui") })))
+  }
   console.log(
     `tui-render: ${SECONDS}s per scenario, ${EVENTS_PER_SECOND} events/s, 160×50 terminal, ` +
       `frame interval ${DEFAULT_FRAME_MS} ms, NODE_ENV=${process.env["NODE_ENV"]}\n`
