@@ -20,6 +20,7 @@
  * Targets: with 1,000 running, the dashboard row ≤ 150 ms/s (15 % of a core), and 1,000 running
  * costs ≤ 3× what 10 do. `--check` exits 1 when a target is missed.
  *
+ * `--frame-ms N` renders at another frame interval than the dashboard's `DEFAULT_FRAME_MS`.
  * `--only-large [--no-ui]` runs the 1,000-running scenario alone (with `node --cpu-prof`, a profile
  * of the dashboard under load).
  * `node --expose-gc --import tsx bench/tui-render.tsx --heap [--seconds 20]` instead reports the
@@ -57,6 +58,8 @@ const argValue = (name: string, fallback: number): number => {
 
 const SECONDS = argValue("--seconds", 4)
 const EVENTS_PER_SECOND = argValue("--events-per-second", 2_000)
+/** `--frame-ms N`: another frame interval than the dashboard's own, to see what the rate costs. */
+const FRAME_MS = argValue("--frame-ms", DEFAULT_FRAME_MS)
 const WARMUP_MS = 500
 const BATCH_MS = 10
 const TARGET_RATIO = 3
@@ -253,6 +256,7 @@ const measure = async ({ idle = false, runs, ui }: Scenario): Promise<Measuremen
   const instance = ui
     ? render(
       createElement(App, {
+        frameMs: FRAME_MS,
         source: workload.source,
         actions,
         info,
@@ -355,7 +359,7 @@ const main = async () => {
   }
   console.log(
     `tui-render: ${SECONDS}s per scenario, ${EVENTS_PER_SECOND} events/s, 160×50 terminal, ` +
-      `frame interval ${DEFAULT_FRAME_MS} ms, NODE_ENV=${process.env["NODE_ENV"]}\n`
+      `frame interval ${FRAME_MS} ms, NODE_ENV=${process.env["NODE_ENV"]}\n`
   )
   const results: Array<Measurement> = []
   for (const runs of [10, 1_000]) {
