@@ -1,11 +1,13 @@
 /**
  * WorkflowState — the dashboard's view of everything happening, as a pure fold over events.
  *
- * `reduce(state, event)` is the only way state changes, so the dashboard, the API and tests all
- * see the same numbers from the same events. It must stay cheap with 1,000 concurrent runs:
- * running runs live in a persistent `HashMap` (an update copies O(log n) nodes, not the map),
- * finished runs are a short array capped at `maxFinished` (newest first), and a run's own step list
- * is capped at `maxSteps`. Nothing here reads a clock: elapsed times take `now` as an argument.
+ * `reduce(state, event)` and `reduceAll(state, events)` are the only ways events change it, so the
+ * dashboard, the API and tests all see the same numbers from the same events. It must stay cheap
+ * with 1,000 concurrent runs at thousands of events a second: running runs live in a persistent
+ * `HashMap` (an update copies O(log n) nodes, not the map; a batch copies each node it touches once,
+ * see `Draft.ts`), finished runs are a short array capped at `maxFinished` (newest first), and a
+ * run's own step list is capped at `maxSteps`. Nothing here reads a clock: elapsed times take `now`
+ * as an argument.
  */
 import { HashMap, Option, type Types } from "effect"
 import { copyRun, copyStep, type DashboardState, type RunView, type StepView, type Totals } from "./DashboardState.js"
@@ -42,8 +44,8 @@ const newRun = (runId: string, workflow: string, startedAt: number): RunView => 
 })
 
 /**
- * The run with step `stepId` replaced by `f` of a copy of it (a new steps array); the run itself
- * when it has no such step. `run` is a copy the caller owns.
+ * Replaces step `stepId` of `run` (a copy the caller owns) by a copy of the step changed by `f`, in
+ * a new steps array; nothing when the run has no such step.
  */
 const updateStep = (run: Types.Mutable<RunView>, stepId: string | undefined, f: (step: Types.Mutable<StepView>) => void): void => {
   if (stepId === undefined) return
