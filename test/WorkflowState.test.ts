@@ -223,3 +223,61 @@ describe("WorkflowState.reduce", () => {
     expect(timeFold(many)).toBeLessThan(timeFold(few) * 4 + 20)
   })
 })
+
+describe("WorkflowState.reduceAll", () => {
+  /** A state as plain data: running runs as entries sorted by id. */
+  const plain = (state: State.DashboardState) => ({
+    ...state,
+    active: HashMap.toEntries(state.active).sort(([a], [b]) => a.localeCompare(b))
+  })
+
+  /** A mixed stream over 40 runs: starts, steps, calls (some cached or failed), finishes, retries. */
+  const stream = (): Array<WorkflowEvent> => {
+    const events: Array<WorkflowEvent> = []
+    for (let i = 0; i < 40; i++) {
+      const id = `r${i}`
+      events.push(started(id, i), stepStarted(id, "s1", "plan", i + 1), call(id, "s1", { cached: i % 3 === 0 }))
+      if (i % 4 === 0) events.push(new Retrying({ model: "m", attempt: 1, delayMs: 10, reason: "Timeout", at: i }))
+      events.push(call(id, "s1", { error: i % 5 === 0 }), stepFinished(id, "s1", "plan", i + 2))
+      if (i % 2 === 0) events.push(stepStarted(id, "s2", "write", i + 3), finished(id, i % 6 === 0 ? "failed" : "succeeded", 200 + i))
+      events.push(stepStarted(`ghost${i}`, "s1", "x"))
+    }
+    return events
+  }
+
+  it("gives the same state as the events folded one at a time, whatever the batches", () => {
+    const events = stream()
+    const oneByOne = events.reduce(State.reduce, State.makeState({ maxFinished: 7, maxSteps: 1 }))
+    for (const size of [1, 2, 7, 31, events.length]) {
+      let batched = State.makeState({ maxFinished: 7, maxSteps: 1 })
+      for (let i = 0; i < events.length; i += size) batched = State.reduceAll(batched, events.slice(i, i + size))
+      expect(plain(batched)).toEqual(plain(oneByOne))
+    }
+  })
+
+  it("leaves the state it was given as it was when two batches fold onto it", () => {
+    const before = fold(stream().slice(0, 150))
+    const snapshot = structuredClone(plain(before))
+    const rest = stream().slice(150)
+    const a = fold(rest, before)
+    const b = fold(rest.slice(0, 40), before)
+    expect(plain(before)).toEqual(snapshot)
+    expect(plain(a)).toEqual(plain(rest.reduce(State.reduce, before)))
+    expect(plain(b)).toEqual(plain(rest.slice(0, 40).reduce(State.reduce, before)))
+  })
+
+  it("returns the very state when the events change nothing, and keeps what they did not change", () => {
+    const state = fold([started("r1", 5), stepStarted("r1", "s1", "plan", 6)])
+    const nothing = [
+      new LlmCallStarted({ runId: "r1", stepId: "s1", model: "m", provider: "p", attempt: 1, at: 6 }),
+      stepStarted("ghost", "s1", "x", 3)
+    ]
+    expect(fold(nothing, state)).toBe(state)
+    expect(fold([], state)).toBe(state)
+    // Only counters changed: the runs keep their identity, so the dashboard's list is not rebuilt.
+    const counted = fold([new Retrying({ model: "m", attempt: 1, delayMs: 10, reason: "Timeout", at: 7 })], state)
+    expect(counted.totals.retries).toBe(1)
+    expect(counted.active).toBe(state.active)
+    expect(counted.finished).toBe(state.finished)
+  })
+})

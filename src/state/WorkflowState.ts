@@ -1,15 +1,18 @@
 /**
  * WorkflowState — the dashboard's view of everything happening, as a pure fold over events.
  *
- * `reduce(state, event)` is the only way state changes, so the dashboard, the API and tests all
- * see the same numbers from the same events. It must stay cheap with 1,000 concurrent runs:
- * running runs live in a persistent `HashMap` (an update copies O(log n) nodes, not the map),
- * finished runs are a short array capped at `maxFinished` (newest first), and a run's own step list
- * is capped at `maxSteps`. Nothing here reads a clock: elapsed times take `now` as an argument.
+ * `reduce(state, event)` and `reduceAll(state, events)` are the only ways events change it, so the
+ * dashboard, the API and tests all see the same numbers from the same events. It must stay cheap
+ * with 1,000 concurrent runs at thousands of events a second: running runs live in a persistent
+ * `HashMap` (an update copies O(log n) nodes, not the map; a batch copies each node it touches once,
+ * see `Draft.ts`), finished runs are a short array capped at `maxFinished` (newest first), and a
+ * run's own step list is capped at `maxSteps`. Nothing here reads a clock: elapsed times take `now`
+ * as an argument.
  */
-import { HashMap, Option } from "effect"
-import type { DashboardState, RunView, StepView, Totals } from "./DashboardState.js"
-import { addUsage, emptyUsage, type RunStatus, truncate, type WorkflowEvent } from "../services/WorkflowEvents.js"
+import { HashMap, Option, type Types } from "effect"
+import { copyRun, copyStep, type DashboardState, type RunView, type StepView, type Totals } from "./DashboardState.js"
+import { addFinished, type Draft, draftOf, finish, removeActive, setActive, totalsOf, updateActive } from "./Draft.js"
+import { addUsage, emptyUsage, truncate, type WorkflowEvent } from "../services/WorkflowEvents.js"
 
 export {
   type BreakerView,
@@ -40,28 +43,24 @@ const newRun = (runId: string, workflow: string, startedAt: number): RunView => 
   origin: undefined
 })
 
-const updateActive = (
-  state: DashboardState,
-  runId: string | undefined,
-  f: (run: RunView) => RunView
-): DashboardState => {
-  if (runId === undefined) return state
-  const run = HashMap.get(state.active, runId)
-  return Option.isNone(run) ? state : { ...state, active: HashMap.set(state.active, runId, f(run.value)) }
-}
-
-const updateStep = (run: RunView, stepId: string | undefined, f: (step: StepView) => StepView): RunView => {
-  if (stepId === undefined) return run
+/**
+ * Replaces step `stepId` of `run` (a copy the caller owns) by a copy of the step changed by `f`, in
+ * a new steps array; nothing when the run has no such step.
+ */
+const updateStep = (run: Types.Mutable<RunView>, stepId: string | undefined, f: (step: Types.Mutable<StepView>) => void): void => {
+  if (stepId === undefined) return
   // Steps are few and the one updated is usually among the newest: search from the end.
   for (let i = run.steps.length - 1; i >= 0; i--) {
     const step = run.steps[i]!
     if (step.stepId === stepId) {
       const steps = run.steps.slice()
-      steps[i] = f(step)
-      return { ...run, steps }
+      const next = copyStep(step)
+      f(next)
+      steps[i] = next
+      run.steps = steps
+      return
     }
   }
-  return run
 }
 
 const latestRunningLabel = (steps: ReadonlyArray<StepView>): string | undefined => {
@@ -69,44 +68,36 @@ const latestRunningLabel = (steps: ReadonlyArray<StepView>): string | undefined 
   return undefined
 }
 
-const countStatus = (totals: Totals, status: RunStatus): Totals => ({ ...totals, [status]: totals[status] + 1 })
-
 type EventOf<Tag extends WorkflowEvent["_tag"]> = Extract<WorkflowEvent, { readonly _tag: Tag }>
 
-const workflowStarted = (s: DashboardState, event: EventOf<"WorkflowStarted">): DashboardState =>
-  HashMap.has(s.active, event.runId) ? s : {
-    ...s,
-    active: HashMap.set(s.active, event.runId, newRun(event.runId, event.workflow, event.at)),
-    totals: { ...s.totals, running: s.totals.running + 1 }
-  }
-
-const workflowFinished = (s: DashboardState, event: EventOf<"WorkflowFinished">): DashboardState => {
-  const existing = HashMap.get(s.active, event.runId)
-  const base = Option.getOrElse(existing, () => newRun(event.runId, event.workflow, event.at - event.durationMs))
-  const done: RunView = {
-    ...base,
-    status: event.status,
-    currentStep: undefined,
-    finishedAt: event.at,
-    durationMs: event.durationMs,
-    usage: event.usage,
-    costUsd: event.costUsd,
-    output: event.output === undefined ? undefined : truncate(event.output, s.limits.maxOutputChars),
-    error: event.error
-  }
-  const finished = [done, ...s.finished]
-  if (finished.length > s.limits.maxFinished) finished.length = s.limits.maxFinished
-  const totals = Option.isSome(existing) ? { ...s.totals, running: s.totals.running - 1 } : s.totals
-  return {
-    ...s,
-    active: Option.isSome(existing) ? HashMap.remove(s.active, event.runId) : s.active,
-    finished,
-    totals: countStatus(totals, event.status)
-  }
+const workflowStarted = (d: Draft, event: EventOf<"WorkflowStarted">): void => {
+  if (HashMap.has(d.active, event.runId)) return
+  setActive(d, newRun(event.runId, event.workflow, event.at))
+  totalsOf(d).running += 1
 }
 
-const stepStarted = (s: DashboardState, event: EventOf<"StepStarted">): DashboardState =>
-  updateActive(s, event.runId, (run) => {
+const workflowFinished = (d: Draft, event: EventOf<"WorkflowFinished">): void => {
+  const existing = HashMap.get(d.active, event.runId)
+  const done = copyRun(Option.getOrElse(existing, () => newRun(event.runId, event.workflow, event.at - event.durationMs)))
+  done.status = event.status
+  done.currentStep = undefined
+  done.finishedAt = event.at
+  done.durationMs = event.durationMs
+  done.usage = event.usage
+  done.costUsd = event.costUsd
+  done.output = event.output === undefined ? undefined : truncate(event.output, d.limits.maxOutputChars)
+  done.error = event.error
+  addFinished(d, done)
+  const totals = totalsOf(d)
+  if (Option.isSome(existing)) {
+    removeActive(d, event.runId)
+    totals.running -= 1
+  }
+  totals[event.status] += 1
+}
+
+const stepStarted = (d: Draft, event: EventOf<"StepStarted">): void =>
+  updateActive(d, event.runId, (run) => {
     const step: StepView = {
       stepId: event.stepId,
       label: event.label,
@@ -122,101 +113,100 @@ const stepStarted = (s: DashboardState, event: EventOf<"StepStarted">): Dashboar
       output: undefined,
       error: undefined
     }
-    const steps = run.steps.length >= s.limits.maxSteps
-      ? [...run.steps.slice(run.steps.length - s.limits.maxSteps + 1), step]
-      : [...run.steps, step]
-    return { ...run, steps, currentStep: event.label }
+    const steps = run.steps.length >= d.limits.maxSteps
+      ? run.steps.slice(run.steps.length - d.limits.maxSteps + 1)
+      : run.steps.slice()
+    steps.push(step)
+    run.steps = steps
+    run.currentStep = event.label
   })
 
-const stepFinished = (s: DashboardState, event: EventOf<"StepFinished">): DashboardState =>
-  updateActive(s, event.runId, (run) => {
-    const updated = updateStep(run, event.stepId, (step) => ({
-      ...step,
-      agent: event.agent ?? step.agent,
-      status: event.status,
-      durationMs: event.durationMs,
-      attempts: event.attempts,
-      calls: event.calls,
-      cached: event.cached,
-      usage: event.usage,
-      costUsd: event.costUsd,
-      output: event.output === undefined ? undefined : truncate(event.output, s.limits.maxOutputChars),
-      error: event.error
-    }))
-    return { ...updated, currentStep: latestRunningLabel(updated.steps) }
+const stepFinished = (d: Draft, event: EventOf<"StepFinished">): void =>
+  updateActive(d, event.runId, (run) => {
+    updateStep(run, event.stepId, (step) => {
+      step.agent = event.agent ?? step.agent
+      step.status = event.status
+      step.durationMs = event.durationMs
+      step.attempts = event.attempts
+      step.calls = event.calls
+      step.cached = event.cached
+      step.usage = event.usage
+      step.costUsd = event.costUsd
+      step.output = event.output === undefined ? undefined : truncate(event.output, d.limits.maxOutputChars)
+      step.error = event.error
+    })
+    run.currentStep = latestRunningLabel(run.steps)
   })
 
-const llmCallFinished = (s: DashboardState, event: EventOf<"LlmCallFinished">): DashboardState => {
-  const totals: Totals = {
-    ...s.totals,
-    llmCalls: s.totals.llmCalls + 1,
-    llmErrors: s.totals.llmErrors + (event.status === "error" ? 1 : 0),
-    usage: addUsage(s.totals.usage, event.usage),
-    costUsd: s.totals.costUsd + event.costUsd,
-    cacheHits: s.totals.cacheHits + (event.cached ? 1 : 0)
-  }
-  return updateActive({ ...s, totals }, event.runId, (run) => {
-    const withCall: RunView = {
-      ...run,
-      usage: addUsage(run.usage, event.usage),
-      costUsd: run.costUsd + event.costUsd,
-      llmCalls: run.llmCalls + 1
+const llmCallFinished = (d: Draft, event: EventOf<"LlmCallFinished">): void => {
+  const totals = totalsOf(d)
+  totals.llmCalls += 1
+  if (event.status === "error") totals.llmErrors += 1
+  totals.usage = addUsage(totals.usage, event.usage)
+  totals.costUsd += event.costUsd
+  if (event.cached) totals.cacheHits += 1
+  updateActive(d, event.runId, (run) => {
+    run.usage = addUsage(run.usage, event.usage)
+    run.costUsd += event.costUsd
+    run.llmCalls += 1
+    updateStep(run, event.stepId, (step) => {
+      step.agent = step.agent ?? event.agent
+      step.calls += 1
+      step.attempts += event.cached ? 0 : event.attempt
+      step.usage = addUsage(step.usage, event.usage)
+      step.costUsd += event.costUsd
+    })
+  })
+}
+
+/** Folds one event into the draft. Unknown runs' step events are ignored. */
+const fold = (d: Draft, event: WorkflowEvent): void => {
+  if (event.at > d.lastEventAt) d.lastEventAt = event.at
+  switch (event._tag) {
+    case "WorkflowStarted":
+      return workflowStarted(d, event)
+    case "WorkflowFinished":
+      return workflowFinished(d, event)
+    case "StepStarted":
+      return stepStarted(d, event)
+    case "StepFinished":
+      return stepFinished(d, event)
+    case "LlmCallStarted":
+      return
+    case "LlmCallFinished":
+      return llmCallFinished(d, event)
+    case "Retrying":
+      totalsOf(d).retries += 1
+      return
+    case "RateLimited": {
+      const totals = totalsOf(d)
+      totals.rateLimitWaits += 1
+      totals.rateLimitWaitMs += event.waitMs
+      return
     }
-    return updateStep(withCall, event.stepId, (step) => ({
-      ...step,
-      agent: step.agent ?? event.agent,
-      calls: step.calls + 1,
-      attempts: step.attempts + (event.cached ? 0 : event.attempt),
-      usage: addUsage(step.usage, event.usage),
-      costUsd: step.costUsd + event.costUsd
-    }))
-  })
+    case "CircuitStateChanged":
+      d.breakers = {
+        ...d.breakers,
+        [event.breaker]: { breaker: event.breaker, state: event.to, retryAt: event.retryAt, since: event.at }
+      }
+      return
+  }
+}
+
+/**
+ * Folds many events, in order: the same state as folding `reduce` over them, built once. The
+ * running runs' map is updated in place for the batch (a transient copy of `state.active`, frozen
+ * at the end), so a batch copies each map node and the totals once rather than once per event.
+ * What the events did not change keeps its identity; a batch that changes nothing returns `state`.
+ */
+export const reduceAll = (state: DashboardState, events: Iterable<WorkflowEvent>): DashboardState => {
+  const d = draftOf(state)
+  for (const event of events) fold(d, event)
+  return finish(state, d)
 }
 
 /** Folds one event into the state. Pure; never throws; unknown runs' step events are ignored. */
-export const reduce = (state: DashboardState, event: WorkflowEvent): DashboardState => {
-  const s = event.at > state.lastEventAt ? { ...state, lastEventAt: event.at } : state
-  switch (event._tag) {
-    case "WorkflowStarted":
-      return workflowStarted(s, event)
-    case "WorkflowFinished":
-      return workflowFinished(s, event)
-    case "StepStarted":
-      return stepStarted(s, event)
-    case "StepFinished":
-      return stepFinished(s, event)
-    case "LlmCallStarted":
-      return s
-    case "LlmCallFinished":
-      return llmCallFinished(s, event)
-    case "Retrying":
-      return { ...s, totals: { ...s.totals, retries: s.totals.retries + 1 } }
-    case "RateLimited":
-      return {
-        ...s,
-        totals: {
-          ...s.totals,
-          rateLimitWaits: s.totals.rateLimitWaits + 1,
-          rateLimitWaitMs: s.totals.rateLimitWaitMs + event.waitMs
-        }
-      }
-    case "CircuitStateChanged":
-      return {
-        ...s,
-        breakers: {
-          ...s.breakers,
-          [event.breaker]: { breaker: event.breaker, state: event.to, retryAt: event.retryAt, since: event.at }
-        }
-      }
-  }
-}
-
-/** Folds many events, in order. */
-export const reduceAll = (state: DashboardState, events: Iterable<WorkflowEvent>): DashboardState => {
-  let s = state
-  for (const event of events) s = reduce(s, event)
-  return s
-}
+export const reduce = (state: DashboardState, event: WorkflowEvent): DashboardState => reduceAll(state, [event])
 
 /** Running runs in start order (oldest first). */
 export const activeRuns = (state: DashboardState): ReadonlyArray<RunView> =>

@@ -48,8 +48,18 @@ export const formatPercent = (share: number): string => `${Math.round(Math.min(1
  */
 export const formatCompact = (n: number): string => (Math.abs(n) < 10_000 ? formatCount(n) : formatTokens(n))
 
-/** Thousands separators for counts (`1,000`). */
-export const formatCount = (n: number): string => Math.round(n).toLocaleString("en-US")
+/**
+ * Thousands separators for counts (`1,000`), as `toLocaleString("en-US")` writes them without
+ * going through Intl, which costs microseconds per call and the header shows several counts a frame.
+ */
+export const formatCount = (n: number): string => {
+  const rounded = Math.round(n)
+  if (!Number.isFinite(rounded)) return rounded.toLocaleString("en-US")
+  const digits = String(Math.abs(rounded))
+  let grouped = digits.slice(0, ((digits.length - 1) % 3) + 1)
+  for (let i = grouped.length; i < digits.length; i += 3) grouped += `,${digits.slice(i, i + 3)}`
+  return rounded < 0 ? `-${grouped}` : grouped
+}
 
 /** Local wall-clock time `HH:MM:SS` of an epoch-millisecond timestamp. */
 export const formatClock = (epochMs: number): string => {

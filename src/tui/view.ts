@@ -68,7 +68,10 @@ export const makeRunLister = (): ((state: DashboardState) => ReadonlyArray<RunVi
       let next = started.length === 0 ? stayed : mergeNewestFirst(stayed, started.sort(newestFirst))
       const moved = !isSorted(next)
       if (moved) next = next.sort(newestFirst)
-      if (moved || started.length > 0 || kept !== running.length) places = new Map(next.map((run, i) => [run.runId, i]))
+      if (moved || started.length > 0 || kept !== running.length) {
+        places = new Map()
+        for (let i = 0; i < next.length; i++) places.set(next[i]!.runId, i)
+      }
       running = next
       active = state.active
     }

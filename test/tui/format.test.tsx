@@ -3,7 +3,9 @@ import {
   cell,
   cellRight,
   clip,
+  formatCompact,
   formatCost,
+  formatCount,
   formatDuration,
   formatPercent,
   formatTokens,
@@ -36,6 +38,14 @@ describe("dashboard number formats", () => {
     expect(formatDuration(59_999)).toBe("59.9s")
     expect(formatDuration(184_000)).toBe("3m04s")
     expect(formatDuration(3_720_000)).toBe("1h02m")
+  })
+
+  it("groups counts by thousands and abbreviates them from 10,000 on", () => {
+    for (const n of [0, 7, 999, 1_000, 9_999, 12_345, 1_234_567, -1_234, 1_234.6]) {
+      expect(formatCount(n)).toBe(Math.round(n).toLocaleString("en-US"))
+    }
+    expect(formatCompact(9_999)).toBe("9,999")
+    expect(formatCompact(12_345)).toBe("12.3k")
   })
 
   it("shows shares as whole percentages", () => {
