@@ -16,7 +16,7 @@ import { progressLine } from "./progress.js"
 import * as RemoteApi from "./remoteApi.js"
 import type { Unauthorized } from "./remoteEvents.js"
 import * as RemoteSource from "./remoteSource.js"
-import type { Terminal } from "./terminal.js"
+import { type Terminal, untilClosed } from "./terminal.js"
 
 /** What `dashboard --attach` was given. */
 export interface AttachArgs {
@@ -112,13 +112,7 @@ export const attachSession = (terminal: Terminal, api: RemoteApi.RemoteApi, work
       { signal: abort.signal }
     )
     // Interruption (a signal) closes the dashboard and waits until the terminal is restored.
-    yield* Effect.async<void>((resume) => {
-      void shown.then(() => resume(Effect.void), () => resume(Effect.void))
-      return Effect.promise(() => {
-        abort.abort()
-        return shown
-      })
-    })
+    yield* untilClosed(shown, abort)
     if (refused !== undefined) return yield* Effect.fail(refused)
     return ending
   }).pipe(Effect.scoped)

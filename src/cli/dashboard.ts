@@ -22,7 +22,7 @@ import * as WorkflowState from "../state/WorkflowState.js"
 import { demoWorkflows } from "./demoInputs.js"
 import { followOtherRuns } from "./followOtherRuns.js"
 import { makeDemoPlan } from "./demoPlan.js"
-import type { Terminal } from "./terminal.js"
+import { type Terminal, untilClosed } from "./terminal.js"
 
 /** What a dashboard session does besides showing runs. */
 export interface DashboardOptions {
@@ -224,13 +224,7 @@ export const dashboardSession = (terminal: Terminal, options: DashboardOptions) 
       { signal: abort.signal }
     )
     // Interruption (SIGTERM) closes the dashboard and waits until the terminal is restored.
-    yield* Effect.async<void>((resume) => {
-      void shown.then(() => resume(Effect.void), () => resume(Effect.void))
-      return Effect.promise(() => {
-        abort.abort()
-        return shown
-      })
-    })
+    yield* untilClosed(shown, abort)
 
     // Whatever still runs is cancelled, and recorded as such, before the stack shuts down.
     // Runs are cancelled first, so the initial runs' reports all come in: a run that finished just
