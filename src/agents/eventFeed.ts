@@ -55,9 +55,11 @@ export const make = (options: FeedOptions = {}) =>
     // Where the follower is in the log; unset while nobody listens, so an idle feed reads nothing.
     let position: number | undefined
 
+    // A subscriber that leaves meanwhile has its queue shut down, where an offer is an interruption:
+    // caught per subscriber (`exit`), so it never ends the follower that serves the others.
     const deliver = (entries: ReadonlyArray<LoggedEvent>) =>
-      Effect.forEach(subscribers, (s) =>
-        Effect.gen(function*() {
+      Effect.forEach(Array.from(subscribers), (s) =>
+        Effect.exit(Effect.gen(function*() {
           if (s.dropped) return
           for (const entry of entries) {
             if (!(yield* Queue.offer(s.queue, entry))) {
@@ -65,7 +67,7 @@ export const make = (options: FeedOptions = {}) =>
               return yield* Queue.shutdown(s.queue)
             }
           }
-        }), { discard: true })
+        })), { discard: true })
 
     // Reads pages until caught up; a failed read is retried on the next round, nothing is skipped.
     const follow = Effect.gen(function*() {
