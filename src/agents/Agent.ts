@@ -19,6 +19,7 @@ import { fromAiError, type LlmError } from "../services/LlmError.js"
 import * as Metrics from "../services/Metrics.js"
 import * as WorkflowContext from "../services/WorkflowContext.js"
 import { type AgentError, BudgetExceeded, OutputParseError } from "./AgentError.js"
+import { durably } from "./durableAgent.js"
 
 /** What defines an agent. */
 export interface AgentOptions<I, II, O, OI> {
@@ -177,15 +178,18 @@ export function make<I, II, O, OI extends Record<string, unknown>>(
     })
   }
 
+  // Sound: a text agent's answer is a string; a structured one's is what its Schema decodes.
+  const storedOutput = (options.output === "text" ? Schema.String : options.output) as Schema.Schema<O | string, unknown>
   const scope = { model: options.model, settings: options.settings }
   const body = (input: I): Effect.Effect<O | string, AgentError, LanguageModel.LanguageModel> =>
     Effect.gen(function*() {
       const encoded = yield* Effect.orDie(encodeInput(input))
       const text = options.prompt !== undefined ? options.prompt(input, encoded) : renderInput(encoded)
-      return yield* generate([
+      const answer = generate([
         { role: "system", content: instructions },
         { role: "user", content: text }
       ])
+      return yield* durably(name, { encodedInput: encoded, model: options.model }, storedOutput, answer)
     })
 
   // Made once per agent; `gen_ai.agent.name` is the OpenTelemetry GenAI name of the same thing.

@@ -12,7 +12,7 @@
  */
 import { randomUUID } from "node:crypto"
 import type { LanguageModel } from "@effect/ai"
-import { Clock, Context, Deferred, type Duration, Effect, Exit, Fiber, FiberMap, Layer, Option, Schema, type Stream } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Exit, Fiber, FiberMap, Layer, Option, Schedule, Schema, type Stream } from "effect"
 import {
   HistoryStatus,
   type ListRunsOptions,
@@ -24,6 +24,7 @@ import {
   type RunSummary
 } from "../services/RunHistory.js"
 import type { WorkflowEvents } from "../services/WorkflowEvents.js"
+import * as DurableRuns from "./durableRuns.js"
 import * as EventFeed from "./eventFeed.js"
 import { WorkflowRegistry } from "./registry.js"
 import type { RunReport, WorkflowInputError } from "./Workflow.js"
@@ -97,12 +98,19 @@ export interface RunServiceShape {
   readonly running: Effect.Effect<number>
   /**
    * Stops starting runs (`start` fails with `ShuttingDown`), lets the runs of this process finish
-   * for up to `grace`, then cancels the rest; returns how many finished and how many were cancelled.
+   * for up to `grace`, then cancels the rest — or, for durable runs, leaves them to the engine to
+   * resume (`suspended`) — and says how many of each.
    */
-  readonly drain: (grace: Duration.DurationInput) => Effect.Effect<{ readonly finished: number; readonly cancelled: number }>
+  readonly drain: (
+    grace: Duration.DurationInput
+  ) => Effect.Effect<{ readonly finished: number; readonly cancelled: number; readonly suspended: number }>
 }
 
 export class RunService extends Context.Tag("effect-agents/RunService")<RunService, RunServiceShape>() {}
+
+/** How often, and how long, `start` looks for a durable run that another worker executes. */
+const STARTED_POLL = Duration.millis(25)
+const STARTED_WAIT = Duration.seconds(30)
 
 /** Keys of this process's recent requests kept in memory; older ones are found in the history. */
 const KEPT_KEYS = 10_000
@@ -137,6 +145,8 @@ export const make = (options: EventFeed.FeedOptions = {}) =>
     const keys = new Map<string, string>()
     const keyLock = yield* Effect.makeSemaphore(1)
     const feed = yield* EventFeed.make(options)
+    const durable = yield* Effect.serviceOption(DurableRuns.DurableRuns)
+    const localRuns = yield* Effect.serviceOption(DurableRuns.LocalRuns)
     let closed = false
 
     const launch = (request: StartRequest) =>
@@ -175,15 +185,53 @@ export const make = (options: EventFeed.FeedOptions = {}) =>
         return { id, existing: false, report: Deferred.await(done) } satisfies Started
       })
 
+    // A durable run is submitted to the engine, which may execute it on another worker: it is
+    // started once it executes here, or once another worker has written its start to the history.
+    const launchDurable = (engine: DurableRuns.DurableRunsShape, local: DurableRuns.LocalRunsShape) =>
+    (request: StartRequest, id: string) =>
+      Effect.gen(function*() {
+        const recorded = history.getRun(id).pipe(
+          Effect.repeat({ schedule: Schedule.spaced(STARTED_POLL), until: Option.isSome }),
+          Effect.orElse(() => Effect.never)
+        )
+        const submitted = engine.submit({
+          runId: id,
+          workflow: request.workflow,
+          input: request.input,
+          ...(request.maxCostUsd === undefined ? {} : { maxCostUsd: request.maxCostUsd }),
+          ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey })
+        })
+        yield* local.awaitStart(id, Effect.zipRight(submitted, recorded)).pipe(Effect.timeoutOption(STARTED_WAIT))
+        return { id, existing: false, report: Effect.succeedNone } satisfies Started
+      })
+
+    const durableLaunch = Option.isSome(durable) && Option.isSome(localRuns)
+      ? launchDurable(durable.value, localRuns.value)
+      : undefined
+
+    const launchChecked = (request: StartRequest) =>
+      Effect.gen(function*() {
+        if (durableLaunch === undefined) return yield* launch(request)
+        if (closed) return yield* new ShuttingDown()
+        const workflow = registry.find(request.workflow)
+        if (Option.isNone(workflow)) {
+          return yield* new UnknownWorkflow({ workflow: request.workflow, available: registry.names })
+        }
+        yield* workflow.value.validateInput(request.input)
+        // A keyed run's id follows from its key, so every worker submits the same run (the engine runs it once).
+        const key = request.idempotencyKey
+        return yield* durableLaunch(request, key === undefined ? randomUUID() : DurableRuns.runIdOfKey(key))
+      })
+
     const start = (request: StartRequest) => {
       const key = request.idempotencyKey
-      if (key === undefined) return launch(request)
+      if (key === undefined) return launchChecked(request)
       // One keyed start at a time: two requests with one key must not both miss and both start.
       return keyLock.withPermits(1)(Effect.gen(function*() {
         const known = keys.get(key)
         const found = known !== undefined ? Option.some(known) : yield* history.findIdempotent(key)
         if (Option.isSome(found)) return { id: found.value, existing: true, report: Effect.succeedNone } satisfies Started
-        const started = yield* launch(request)
+        const started = yield* launchChecked(request)
         keys.set(key, started.id)
         if (keys.size > KEPT_KEYS) keys.delete(keys.keys().next().value!)
         return started
@@ -199,6 +247,8 @@ export const make = (options: EventFeed.FeedOptions = {}) =>
 
     const cancel = (id: string) =>
       Effect.gen(function*() {
+        if (Option.isSome(localRuns) && (yield* localRuns.value.cancel(id))) return "cancelled" as const
+        if (Option.isSome(durable) && (yield* durable.value.cancel(id))) return "cancelled" as const
         if (yield* FiberMap.has(fibers, id)) {
           yield* FiberMap.remove(fibers, id)
           // So that reading the run next shows it cancelled.
@@ -236,7 +286,8 @@ export const make = (options: EventFeed.FeedOptions = {}) =>
         )
         const cancelled = Option.isSome(waited) ? 0 : yield* FiberMap.size(fibers)
         yield* FiberMap.clear(fibers)
-        return { finished: all.length - cancelled, cancelled }
+        const durableRuns = Option.isSome(localRuns) ? yield* localRuns.value.drain(grace) : { finished: 0, suspended: 0 }
+        return { finished: all.length - cancelled + durableRuns.finished, cancelled, suspended: durableRuns.suspended }
       })
 
     return RunService.of({
@@ -245,7 +296,10 @@ export const make = (options: EventFeed.FeedOptions = {}) =>
       get,
       list,
       events: feed.subscribe,
-      running: Effect.sync(() => live.size),
+      running: Effect.map(
+        Option.isSome(localRuns) ? localRuns.value.running : Effect.succeed(0),
+        (durableRuns) => live.size + durableRuns
+      ),
       drain
     })
   })

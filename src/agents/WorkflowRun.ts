@@ -71,6 +71,13 @@ export interface RunOptions {
   readonly idempotencyKey?: string | undefined
   /** Completed once the run's `WorkflowStarted` is published: how a caller knows the run has begun. */
   readonly started?: Deferred.Deferred<void> | undefined
+  /** The run is executed by the durable engine, which resumes it if its process dies (kept in its history). */
+  readonly durable?: boolean | undefined
+  /**
+   * Asked when the run is interrupted: `true` means its worker is stopping and the engine will
+   * resume the run elsewhere, so it is not finished (no `WorkflowFinished`), only suspended.
+   */
+  readonly suspended?: (() => boolean) | undefined
 }
 
 interface RunState {
@@ -154,6 +161,7 @@ export const make = <I, A, E, R>(name: string, body: (input: I) => Effect.Effect
                   input,
                   ...(traceId === undefined ? {} : { traceId }),
                   ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey }),
+                  ...(options.durable === true ? { durable: true } : {}),
                   at
                 })
               )
@@ -170,6 +178,10 @@ export const make = <I, A, E, R>(name: string, body: (input: I) => Effect.Effect
                 const durationMs = at - startedAt
                 const tags = { workflow: name, status }
                 yield* Metric.incrementBy(Metrics.activeWorkflows, -1)
+                if (status === "cancelled" && options.suspended?.() === true) {
+                  yield* FiberRef.set(runStateRef, outerState)
+                  return yield* FiberRef.set(WorkflowContext.ref, outer)
+                }
                 yield* Metric.increment(Metrics.withTags(Metrics.workflowExecutionsTotal, tags))
                 yield* Metric.update(Metrics.withTags(Metrics.workflowDurationSeconds, tags), durationMs / 1000)
                 const finished = new WorkflowFinished({

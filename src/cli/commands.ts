@@ -104,8 +104,21 @@ export const stats = (terminal: Terminal, args: { readonly json: boolean }) =>
 export const clear = (terminal: Terminal) =>
   cacheClear.pipe(Effect.provide(LlmCacheFromConfig.layer.pipe(Layer.provideMerge(configLayer(terminal)))))
 
-/** The API server, with the run service over the full stack. */
-export const serve = (terminal: Terminal, args: { readonly host: string; readonly port: number }) =>
-  Effect.flatMap(Effect.promise(() => import("./serveCommand.js")), (m) => m.serve(args)).pipe(
-    Effect.provide(mainLayer(terminal))
+/**
+ * The API server, with the run service over the full stack — and, unless `DURABLE_RUNS=false`, its
+ * runs on the durable engine (`RunCluster`), loaded only here.
+ */
+export const serve = (terminal: Terminal, args: { readonly host: string; readonly port: number }) => {
+  const main = MainLayer.layer({ isTty: terminal.stdoutIsTty, console: true, color: terminal.stderrColor })
+  const durable = Layer.unwrapEffect(
+    Effect.gen(function*() {
+      const config = yield* AppConfig
+      if (!config.durable.enabled) return Layer.empty
+      const RunCluster = yield* Effect.promise(() => import("../layers/RunCluster.js"))
+      return RunCluster.layer
+    })
   )
+  return Effect.flatMap(Effect.promise(() => import("./serveCommand.js")), (m) => m.serve(args)).pipe(
+    Effect.provide(RunService.layer().pipe(Layer.provide(durable), Layer.provideMerge(main)))
+  )
+}

@@ -1,7 +1,8 @@
 /**
  * `effect-agents serve`: the API on `--host`/`--port` until SIGTERM (or Ctrl-C), then a graceful
  * shutdown — stop accepting connections, let running workflows finish for up to
- * `SHUTDOWN_GRACE_SECONDS`, cancel (and record) the rest, write the history, and exit 0 on SIGTERM.
+ * `SHUTDOWN_GRACE_SECONDS`, cancel (and record) the rest — durable runs are left to the engine,
+ * which resumes them on the next worker — write the history, and exit 0 on SIGTERM.
  * SSE clients stay connected through the drain, so they see how the last runs ended.
  */
 import { Console, Duration, Effect } from "effect"
@@ -35,6 +36,7 @@ export const serve = (options: Server.ServeOptions) =>
       yield* Effect.sleep(LAST_EVENTS)
       yield* Effect.logInfo(
         `shut down: ${drained.finished} workflow(s) finished, ${drained.cancelled} cancelled` +
+          (drained.suspended === 0 ? "" : `, ${drained.suspended} left to resume on the next worker`) +
           (unwritten.length === 0 ? "; history written" : `; ${unwritten.length} run(s) not fully written`)
       )
     })

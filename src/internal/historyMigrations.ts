@@ -137,13 +137,20 @@ const addRunTraceId = Effect.gen(function*() {
   yield* sql`ALTER TABLE runs ADD COLUMN trace_id TEXT`
 })
 
+/** Runs of the durable engine (`serve`), which a dead process's successor resumes rather than marks interrupted. */
+const addRunDurable = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE runs ADD COLUMN durable INTEGER NOT NULL DEFAULT 0`
+})
+
 /** Every migration of the history, by `<id>_<name>`. */
 export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.SqlClient>> = {
   "1_create_runs_steps_llm_calls": createTables,
   "2_llm_calls_event_key": addCallEventKey,
   "3_runs_updated_at": addRunUpdatedAt,
   "4_event_log": addEventLog,
-  "5_runs_trace_id": addRunTraceId
+  "5_runs_trace_id": addRunTraceId,
+  "6_runs_durable": addRunDurable
 }
 
 /**

@@ -27,6 +27,8 @@ export interface OwnerColumns {
   readonly owner: Text
   readonly host: Text
   readonly pid: Num | null
+  /** Non-zero for a run of the durable engine, which resumes it rather than losing it. */
+  readonly durable: Num | null
 }
 
 /** A `runs` row as `listRuns` selects it. */
@@ -98,7 +100,7 @@ export interface TotalsRow {
 
 /** The columns of `runs` that `RunRow` maps. */
 export const summaryColumns =
-  "id, workflow, status, started_at, finished_at, duration_ms, input_tokens, output_tokens, cost_usd, error_tag, error_message, owner, host, pid, trace_id"
+  "id, workflow, status, started_at, finished_at, duration_ms, input_tokens, output_tokens, cost_usd, error_tag, error_message, owner, host, pid, durable, trace_id"
 
 /** The columns of `steps` that `StepRow` maps. */
 export const stepColumns =
@@ -166,6 +168,8 @@ export const orphanCheck = (
   }
   return (row) => {
     if (row.owner === owner.id) return false
+    // The engine resumes it on the next worker: running (or waiting to), never lost.
+    if (row.durable !== null && num(row.durable) !== 0) return false
     if (row.host === owner.host && row.pid !== null) {
       const pid = num(row.pid)
       return pid === owner.pid || !alive(pid)

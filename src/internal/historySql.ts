@@ -252,7 +252,7 @@ export const makeStore = (
 
       markInterrupted: sql.withTransaction(Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        const running = yield* sql<RunningRow>`SELECT id, owner, host, pid FROM runs WHERE status = 'running'`
+        const running = yield* sql<RunningRow>`SELECT id, owner, host, pid, durable FROM runs WHERE status = 'running'`
         // Another host's runs cannot be checked: they are marked, and a later finish overwrites the mark.
         const orphaned = running.filter(orphanCheck(owner, isAlive, "orphaned")).map((row) => row.id)
         let marked = 0

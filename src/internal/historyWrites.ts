@@ -44,13 +44,19 @@ export const makeApply = (sql: SqlClient.SqlClient, owner: Owner): ApplyEvent =>
   const rows = (event: WorkflowEvent, now: number): Effect.Effect<void, unknown> => {
     switch (event._tag) {
       case "WorkflowStarted":
-        // A start that arrives after its finish only fills in the input, the trace and the key.
+        // A start that arrives after its finish only fills in the input, the trace and the key. A
+        // durable run started again (resumed) before it finished now belongs to this process.
         return sql`INSERT INTO runs (id, workflow, status, started_at, input, owner, host, pid, updated_at, trace_id,
-            idempotency_key)
+            idempotency_key, durable)
           VALUES (${event.runId}, ${event.workflow}, 'running', ${int(event.at)}, ${toJson(event.input)},
-            ${owner.id}, ${owner.host}, ${owner.pid}, ${int(now)}, ${event.traceId ?? null}, ${event.idempotencyKey ?? null})
+            ${owner.id}, ${owner.host}, ${owner.pid}, ${int(now)}, ${event.traceId ?? null}, ${event.idempotencyKey ?? null},
+            ${event.durable === true ? 1 : 0})
           ON CONFLICT (id) DO UPDATE SET input = excluded.input, updated_at = excluded.updated_at,
-            trace_id = excluded.trace_id, idempotency_key = excluded.idempotency_key`
+            trace_id = excluded.trace_id, idempotency_key = excluded.idempotency_key, durable = excluded.durable,
+            owner = CASE WHEN runs.finished_at IS NULL THEN excluded.owner ELSE runs.owner END,
+            host = CASE WHEN runs.finished_at IS NULL THEN excluded.host ELSE runs.host END,
+            pid = CASE WHEN runs.finished_at IS NULL THEN excluded.pid ELSE runs.pid END,
+            status = CASE WHEN runs.finished_at IS NULL THEN 'running' ELSE runs.status END`
       case "WorkflowFinished":
         return sql`INSERT INTO runs (id, workflow, status, started_at, finished_at, duration_ms,
             input_tokens, output_tokens, cost_usd, output, error_tag, error_message, owner, host, pid, updated_at)

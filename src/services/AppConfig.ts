@@ -83,6 +83,12 @@ export interface AppConfigShape {
     readonly corsOrigins: ReadonlyArray<string>
     readonly shutdownGrace: Duration.Duration
   }
+  /** Durable runs of `serve` (`DURABLE_RUNS`) and, with PostgreSQL, this worker's runner address. */
+  readonly durable: {
+    readonly enabled: boolean
+    readonly runnerHost: string
+    readonly runnerPort: number
+  }
   readonly simulated: {
     readonly seed: number
     readonly latencyMs: number
@@ -344,6 +350,7 @@ export const decodeSettings = (
       corsOrigins: Option.getOrElse(opt<ReadonlyArray<string>>("API_CORS_ORIGINS"), () => []),
       shutdownGrace: seconds("SHUTDOWN_GRACE_SECONDS")
     },
+    durable: { enabled: get("DURABLE_RUNS"), runnerHost: get("RUNNER_HOST"), runnerPort: get("RUNNER_PORT") },
     simulated: {
       seed: get("SIM_SEED"),
       latencyMs: get("SIM_LATENCY_MS"),

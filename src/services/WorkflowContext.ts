@@ -213,3 +213,25 @@ export const annotateLogger = <Message, Output>(logger: Logger.Logger<Message, O
     add("agent", ctx.agent)
     return { ...options, annotations }
   })
+
+/** Runs `self` with its LLM calls also counted in `tally` (beside the run and steps). */
+export const withTally = (tally: Tally) =>
+<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(current, (ctx) => Effect.locally(self, ref, { ...ctx, steps: [...ctx.steps, tally] }))
+
+/** What a tally counts, without its agent. */
+export type TallyCounts = Omit<Tally, "agent">
+
+/** Adds calls counted elsewhere (a durable run's stored results) to the run and every step of `ctx`. */
+export const addTally = (ctx: WorkflowContextValue, counts: TallyCounts): void => {
+  const add = (tally: Tally) => {
+    tally.inputTokens += counts.inputTokens
+    tally.outputTokens += counts.outputTokens
+    tally.costUsd += counts.costUsd
+    tally.calls += counts.calls
+    tally.cachedCalls += counts.cachedCalls
+    tally.attempts += counts.attempts
+  }
+  if (ctx.run !== undefined) add(ctx.run)
+  for (const step of ctx.steps) add(step)
+}

@@ -64,7 +64,8 @@ export type BreakerState = typeof BreakerState.Type
 /**
  * A workflow run began; `input` is the decoded input as given to the workflow, `traceId` the trace
  * of its spans when they are exported (`OTEL_EXPORTER_OTLP_ENDPOINT`), `idempotencyKey` the key of
- * the API request that started it, if it had one.
+ * the API request that started it, if it had one. A durable run that is resumed starts again: its
+ * second `WorkflowStarted` has the same run id.
  */
 export class WorkflowStarted extends Schema.TaggedClass<WorkflowStarted>()("WorkflowStarted", {
   runId: Schema.String,
@@ -72,6 +73,8 @@ export class WorkflowStarted extends Schema.TaggedClass<WorkflowStarted>()("Work
   input: Schema.Unknown,
   traceId: Schema.optional(Schema.String),
   idempotencyKey: Schema.optional(Schema.String),
+  /** Executed by the durable engine: resumed, not interrupted, when its process dies. */
+  durable: Schema.optional(Schema.Boolean),
   at: Schema.Number
 }) {}
 

@@ -1,0 +1,85 @@
+/**
+ * An agent call as a durable activity. Inside a run executed by `@effect/workflow` (the durable
+ * runs of `serve`), each agent call is an `Activity` whose result the engine persists: when the run
+ * is executed again after its process died, a call that had completed returns its stored answer
+ * and is not sent to the provider again. Outside the engine the call simply runs.
+ *
+ * An activity is named by what it asks — the agent, its encoded input and model — and by how many
+ * identical calls the run made before it, so the name does not depend on the order in which
+ * parallel branches happen to start. The stored result carries the call's usage, cost and attempts,
+ * which a replay adds back to the run's and steps' tallies: the resumed run's totals and budget
+ * count every call once.
+ */
+import { createHash } from "node:crypto"
+import * as Activity from "@effect/workflow/Activity"
+import { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngine"
+import { Effect, FiberRef, Option, Schema } from "effect"
+import * as WorkflowContext from "../services/WorkflowContext.js"
+import { AgentError } from "./AgentError.js"
+
+const TallySchema = Schema.Struct({
+  inputTokens: Schema.Number,
+  outputTokens: Schema.Number,
+  costUsd: Schema.Number,
+  calls: Schema.Number,
+  cachedCalls: Schema.Number,
+  attempts: Schema.Number
+})
+
+/** How many calls of each name an execution of a run has made so far (reset on each execution). */
+const seen = new WeakMap<WorkflowInstance["Type"], Map<string, number>>()
+
+const occurrence = (instance: WorkflowInstance["Type"], key: string): number => {
+  let counts = seen.get(instance)
+  if (counts === undefined) {
+    counts = new Map()
+    seen.set(instance, counts)
+  }
+  const n = (counts.get(key) ?? 0) + 1
+  counts.set(key, n)
+  return n
+}
+
+const digest = (value: unknown): string =>
+  createHash("sha256").update(JSON.stringify(value) ?? "").digest("base64url").slice(0, 22)
+
+/**
+ * Runs `call` (agent `agent` on `encodedInput`) as a persisted activity when the current fiber
+ * executes a durable run, else as it is. `output` encodes the answer for storage.
+ */
+export const durably = <O, OI, R>(
+  agent: string,
+  request: { readonly encodedInput: unknown; readonly model: string | undefined },
+  output: Schema.Schema<O, OI>,
+  call: Effect.Effect<O, AgentError, R>
+): Effect.Effect<O, AgentError, R> =>
+  Effect.flatMap(Effect.serviceOption(WorkflowInstance), (instance) => {
+    if (Option.isNone(instance)) return call
+    return Effect.flatMap(Effect.serviceOption(WorkflowEngine), (engine) => {
+      if (Option.isNone(engine)) return call
+      const key = `${agent}/${digest([request.model ?? null, request.encodedInput])}`
+      const name = `agent/${key}/${occurrence(instance.value, key)}`
+      const tally = WorkflowContext.makeTally()
+      let ran = false
+      const activity = Activity.make({
+        name,
+        success: Schema.Struct({ output, tally: TallySchema }),
+        error: AgentError,
+        // Counted in a tally of its own as well, so the stored result knows what the call cost.
+        execute: Effect.suspend(() => {
+          ran = true
+          return Effect.map(WorkflowContext.withTally(tally)(call), (value) => ({ output: value, tally: { ...tally } }))
+        })
+      })
+      return Effect.suspend(() => activity).pipe(
+        Effect.tap((result) =>
+          // A result that came from storage was not counted by this execution: count it now.
+          ran ? Effect.void : Effect.flatMap(FiberRef.get(WorkflowContext.ref), (ctx) =>
+            Effect.sync(() => WorkflowContext.addTally(ctx, result.tally)))
+        ),
+        Effect.map((result) => result.output),
+        Effect.provideService(WorkflowInstance, instance.value),
+        Effect.provideService(WorkflowEngine, engine.value)
+      )
+    })
+  })

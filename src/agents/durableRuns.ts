@@ -1,0 +1,182 @@
+/**
+ * Durable runs: every run of `serve` executes as one `@effect/workflow` workflow, on whichever
+ * worker the engine's sharding gives it, and each agent call inside is a persisted activity
+ * (`durableAgent.ts`). A run whose process died is executed again by the engine — on a worker that
+ * comes back or on another one — and completed agent calls return their stored answers.
+ *
+ * The user's `Workflow.make` is unchanged: one engine workflow, `effect-agents/run`, carries the
+ * name of the registered workflow and its raw input, and its handler runs that workflow exactly as
+ * the in-process run service does (events, history, budget, metrics). The engine's execution id
+ * is derived from the run id, so submitting a run twice executes it once.
+ *
+ * A run ends in one of two ways here. It finishes or is cancelled: the handler returns its status
+ * and the engine keeps it as done. Or its worker stops (shutdown, crash): the handler is
+ * interrupted, the run is *suspended* — nothing is recorded as finished — and the engine resumes it.
+ */
+import { createHash } from "node:crypto"
+import * as EngineWorkflow from "@effect/workflow/Workflow"
+import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
+import type { LanguageModel } from "@effect/ai"
+import { Context, Deferred, type Duration, Effect, Exit, Fiber, FiberMap, Layer, Option, Schema } from "effect"
+import { HistoryRecorder } from "../services/RunHistory.js"
+import type { WorkflowEvents } from "../services/WorkflowEvents.js"
+import { WorkflowRegistry } from "./registry.js"
+import type { RunReport } from "./WorkflowRun.js"
+
+/** What a durable run is started with; its encoded form is what the engine stores. */
+export const RunPayload = Schema.Struct({
+  runId: Schema.String,
+  workflow: Schema.String,
+  input: Schema.Unknown,
+  maxCostUsd: Schema.optional(Schema.Number),
+  idempotencyKey: Schema.optional(Schema.String)
+})
+export type RunPayload = typeof RunPayload.Type
+
+/** The run id of the run started with idempotency key `key`: the same on every worker. */
+export const runIdOfKey = (key: string): string => {
+  const hex = createHash("sha256").update(`effect-agents/idempotency-key:${key}`).digest("hex")
+  // Shaped as a version-8 (custom) UUID, like the random ids of unkeyed runs.
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${((parseInt(hex[16]!, 16) & 3) | 8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`
+}
+
+/** How a durable run ended, as the engine keeps it. */
+export const RunOutcome = Schema.Literal("succeeded", "failed", "cancelled", "rejected")
+
+/** The one engine workflow every durable run executes as. */
+export const RunWorkflow = EngineWorkflow.make({
+  name: "effect-agents/run",
+  payload: RunPayload,
+  success: RunOutcome,
+  idempotencyKey: (payload) => payload.runId
+})
+
+/** What the engine-specific layer provides: submit a run, and cancel one wherever it runs. */
+export interface DurableRunsShape {
+  /** Persists the run's start with the engine; returns once the engine has it. */
+  readonly submit: (payload: RunPayload) => Effect.Effect<void>
+  /** Cancels run `runId` on the worker that executes it: whether it was running there. */
+  readonly cancel: (runId: string) => Effect.Effect<boolean>
+}
+
+export class DurableRuns extends Context.Tag("effect-agents/DurableRuns")<DurableRuns, DurableRunsShape>() {}
+
+/** The runs this process executes for the engine. */
+export interface LocalRunsShape {
+  /**
+   * Waits until run `runId` has published its start, if it runs here, or until `elsewhere`
+   * completes (it runs on another worker).
+   */
+  readonly awaitStart: (runId: string, elsewhere: Effect.Effect<void>) => Effect.Effect<void>
+  /** Runs the workflow of `payload` as the engine's handler does. */
+  readonly execute: (payload: RunPayload) => Effect.Effect<typeof RunOutcome.Type, never, LanguageModel.LanguageModel | WorkflowEvents>
+  /** Cancels run `runId` if it runs here, and waits until it has ended. */
+  readonly cancel: (runId: string) => Effect.Effect<boolean>
+  readonly running: Effect.Effect<number>
+  /**
+   * Lets the runs here finish for up to `grace`; those left are suspended as the engine stops:
+   * they stay `running` in the history, and the engine resumes them on the next worker.
+   */
+  readonly drain: (grace: Duration.DurationInput) => Effect.Effect<{ readonly finished: number; readonly suspended: number }>
+}
+
+export class LocalRuns extends Context.Tag("effect-agents/LocalRuns")<LocalRuns, LocalRunsShape>() {}
+
+const makeLocalRuns = Effect.gen(function*() {
+  const registry = yield* WorkflowRegistry
+  const recorder = yield* Effect.serviceOption(HistoryRecorder)
+  const fibers = yield* FiberMap.make<string, RunReport<unknown>>()
+  const signals = new Map<string, Deferred.Deferred<void>>()
+  const suspending = new Set<string>()
+
+  const startedSignal = (runId: string) =>
+    Effect.suspend(() => {
+      const known = signals.get(runId)
+      if (known !== undefined) return Effect.succeed(known)
+      return Effect.tap(Deferred.make<void>(), (d) => Effect.sync(() => signals.set(runId, d)))
+    })
+
+  const awaitStart = (runId: string, elsewhere: Effect.Effect<void>) =>
+    Effect.flatMap(startedSignal(runId), (started) =>
+      Effect.raceFirst(Deferred.await(started), elsewhere).pipe(
+        Effect.ensuring(
+          Effect.suspend(() => FiberMap.has(fibers, runId)).pipe(
+            Effect.flatMap((here) => Effect.sync(() => here || signals.delete(runId)))
+          )
+        )
+      ))
+
+  const execute = (payload: RunPayload) =>
+    Effect.gen(function*() {
+      const workflow = registry.find(payload.workflow)
+      if (Option.isNone(workflow)) {
+        // Another worker may know a workflow this one does not: not ours to run or to lose.
+        yield* Effect.logError(`durable run ${payload.runId}: no workflow '${payload.workflow}' on this worker`)
+        return "rejected" as const
+      }
+      const started = yield* startedSignal(payload.runId)
+      const fiber = yield* FiberMap.run(
+        fibers,
+        payload.runId,
+        workflow.value.runReportUnknown(payload.input, {
+          runId: payload.runId,
+          maxCostUsd: payload.maxCostUsd,
+          idempotencyKey: payload.idempotencyKey,
+          started,
+          durable: true,
+          suspended: () => suspending.has(payload.runId)
+        }).pipe(Effect.catchTag("WorkflowInputError", () => Effect.interrupt))
+      )
+      const exit = yield* Fiber.await(fiber).pipe(
+        // This worker is stopping: the run is suspended, to be resumed by the engine.
+        Effect.onInterrupt(() =>
+          Effect.suspend(() => {
+            suspending.add(payload.runId)
+            return Fiber.interrupt(fiber)
+          })
+        ),
+        Effect.ensuring(Effect.sync(() => {
+          signals.delete(payload.runId)
+          suspending.delete(payload.runId)
+        }))
+      )
+      yield* Deferred.succeed(started, undefined)
+      return Exit.isSuccess(exit) ? exit.value.status : "cancelled" as const
+    })
+
+  // Waits until the run has ended and its history is written, so whoever reads it next sees it cancelled.
+  const cancel = (runId: string) =>
+    Effect.flatMap(FiberMap.get(fibers, runId), (fiber) =>
+      Fiber.interrupt(fiber).pipe(
+        Effect.zipRight(Option.isSome(recorder) ? recorder.value.flush("2 seconds") : Effect.void),
+        Effect.as(true)
+      )).pipe(Effect.catchTag("NoSuchElementException", () => Effect.succeed(false)))
+
+  // Waits only: what is still running when the worker stops is interrupted by the engine's own
+  // shutdown, which keeps those runs for the next worker (`execute` marks them suspended).
+  const drain = (grace: Duration.DurationInput) =>
+    Effect.gen(function*() {
+      const all = Array.from(fibers, ([, fiber]) => fiber)
+      const waited = yield* Fiber.awaitAll(all).pipe(
+        Effect.timeout(grace),
+        Effect.option,
+        Effect.interruptible,
+        Effect.forkDaemon,
+        Effect.flatMap(Fiber.join)
+      )
+      const left = Option.isSome(waited) ? 0 : yield* FiberMap.size(fibers)
+      return { finished: all.length - left, suspended: left }
+    })
+
+  return LocalRuns.of({ awaitStart, execute, cancel, running: FiberMap.size(fibers), drain })
+})
+
+/** The runs of this process, for the engine's handler and the run service. */
+export const layerLocalRuns: Layer.Layer<LocalRuns, never, WorkflowRegistry> = Layer.scoped(LocalRuns, makeLocalRuns)
+
+/** Registers the handler of `effect-agents/run` with the engine. */
+export const layerHandler: Layer.Layer<
+  never,
+  never,
+  WorkflowEngine | LocalRuns | LanguageModel.LanguageModel | WorkflowEvents
+> = RunWorkflow.toLayer((payload) => Effect.flatMap(LocalRuns, (local) => local.execute(payload)))
