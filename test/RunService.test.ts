@@ -63,7 +63,7 @@ describe("RunService", () => {
       const slow = yield* runs.start({ workflow: "research", input: "a question with many steps" })
       const draining = yield* Effect.fork(runs.drain("3 seconds"))
       yield* TestClock.adjust("5 seconds")
-      expect(yield* Fiber.join(draining)).toEqual({ finished: 1, cancelled: 1 })
+      expect(yield* Fiber.join(draining)).toEqual({ finished: 1, cancelled: 1, suspended: 0 })
       expect(Option.getOrThrow(yield* quick.report).status).toBe("succeeded")
       expect(yield* slow.report).toEqual(Option.none())
       expect((yield* Effect.flip(runs.start(summarize("too late"))))._tag).toBe("ShuttingDown")

@@ -186,8 +186,8 @@ describe("serve: starting and stopping", () => {
     expect(runs.filter((r) => ids.includes(r.id)).map((r) => r.status)).toEqual(["succeeded", "succeeded", "succeeded"])
   })
 
-  it("a run answered 202 is in the history: killed with SIGKILL right after, it is there (interrupted) on restart", async () => {
-    const env = baseEnv("kill", { SIM_LATENCY_MS: "2000" })
+  it("without durable runs, a run answered 202 is in the history: killed with SIGKILL right after, it is there (interrupted) on restart", async () => {
+    const env = baseEnv("kill", { SIM_LATENCY_MS: "2000", DURABLE_RUNS: "false" })
     const first = await startServe(env)
     const ids = await Promise.all([1, 2, 3, 4].map(async (i) => {
       const response = await fetch(`${first.url}/v1/runs`, {
@@ -207,8 +207,8 @@ describe("serve: starting and stopping", () => {
     await second.stop()
   })
 
-  it("SIGTERM with no grace left: cancels what still runs, records it cancelled, and exits 0", async () => {
-    const server = await startServe(baseEnv("cut", { SIM_LATENCY_MS: "3000", SHUTDOWN_GRACE_SECONDS: "0" }))
+  it("without durable runs, SIGTERM with no grace left: cancels what still runs, records it cancelled, and exits 0", async () => {
+    const server = await startServe(baseEnv("cut", { SIM_LATENCY_MS: "3000", SHUTDOWN_GRACE_SECONDS: "0", DURABLE_RUNS: "false" }))
     const response = await fetch(`${server.url}/v1/runs`, {
       method: "POST",
       headers: { "content-type": "application/json" },
