@@ -107,3 +107,34 @@ describe("durable runs (embedded SQLite engine)", () => {
     }
   }, 90_000)
 })
+
+describe("durable runs: cancel and stop", () => {
+  it("a cancelled run stays cancelled; a run left by a graceful stop finishes on the next start", async () => {
+    const env = { ...envOf("stop"), SHUTDOWN_GRACE_SECONDS: "0" }
+    const first = await startServe(env)
+    const [cancelled, left] = await Promise.all([
+      post(first.url, { workflow: "research", input: "What is cancelled stays cancelled?" }),
+      post(first.url, { workflow: "research", input: "What survives a graceful stop?" })
+    ])
+    await until(() => provider.served.some((s) => s.user.includes("What is cancelled") && s.user.includes("(part 2)")), 15_000)
+    const cancel = await fetch(`${first.url}/v1/runs/${cancelled.id}`, { method: "DELETE" })
+    expect(cancel.status).toBe(200)
+    expect((await (await fetch(`${first.url}/v1/runs/${cancelled.id}`)).json() as RunJson).status).toBe("cancelled")
+    await until(() => provider.served.some((s) => s.user.includes("What survives") && s.user.includes("(part 2)")), 15_000)
+    expect(await first.stop("SIGTERM")).toBe(0)
+    expect(first.stderr()).toMatch(/1 left to resume on the next worker/)
+    // Between the two processes the run is neither lost nor interrupted: it waits for a worker.
+    const between = await startServe({ ...env, DURABLE_RUNS: "false" })
+    expect((await (await fetch(`${between.url}/v1/runs/${left.id}`)).json() as RunJson).status).toBe("running")
+    await between.stop()
+
+    const second = await startServe(env)
+    try {
+      await until(async () => (await (await fetch(`${second.url}/v1/runs/${left.id}`)).json() as RunJson).status === "succeeded", 30_000)
+      expect((await (await fetch(`${second.url}/v1/runs/${cancelled.id}`)).json() as RunJson).status).toBe("cancelled")
+      expect(provider.timesAsked((s) => s.user.includes("What is cancelled") && s.system.includes("final answer"))).toBe(0)
+    } finally {
+      await second.stop()
+    }
+  }, 90_000)
+})

@@ -128,19 +128,18 @@ const makeLocalRuns = Effect.gen(function*() {
         }).pipe(Effect.catchTag("WorkflowInputError", () => Effect.interrupt))
       )
       const exit = yield* Fiber.await(fiber).pipe(
-        // This worker is stopping: the run is suspended, to be resumed by the engine.
+        // This worker is stopping: the run is suspended, to be resumed by the engine. Not awaited:
+        // its call in flight cannot answer any more, and the engine waits for this handler to end.
         Effect.onInterrupt(() =>
           Effect.suspend(() => {
             suspending.add(payload.runId)
-            return Fiber.interrupt(fiber)
+            return Fiber.interruptFork(fiber)
           })
         ),
-        Effect.ensuring(Effect.sync(() => {
-          signals.delete(payload.runId)
-          suspending.delete(payload.runId)
-        }))
+        Effect.ensuring(Effect.sync(() => signals.delete(payload.runId)))
       )
       yield* Deferred.succeed(started, undefined)
+      suspending.delete(payload.runId)
       return Exit.isSuccess(exit) ? exit.value.status : "cancelled" as const
     })
 

@@ -68,12 +68,17 @@ const durableRunsLayer = Layer.effect(
   })
 )
 
-/** How often a runner looks for messages it has not seen (runs left by a dead runner, resumes). */
+/**
+ * A runner looks for messages it has not seen (runs left by a dead runner) every second, drops a
+ * silent runner after a few seconds, and on shutdown waits only briefly for a run's agent call in
+ * flight: the run resumes on the next worker, which makes that one call again.
+ */
 const tuning = {
   entityMessagePollInterval: Duration.seconds(1),
   runnerHealthCheckInterval: Duration.seconds(5),
   shardLockRefreshInterval: Duration.seconds(3),
-  shardLockExpiration: Duration.seconds(10)
+  shardLockExpiration: Duration.seconds(10),
+  entityTerminationTimeout: Duration.seconds(2)
 } satisfies Partial<ShardingConfig.ShardingConfig["Type"]>
 
 const address = (config: AppConfigShape) =>
