@@ -30,7 +30,7 @@ import type { MessageStorage } from "@effect/cluster/MessageStorage"
 import { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import { Duration, Effect, Either, Layer, Option, Redacted, Schema } from "effect"
+import { Cause, Duration, Effect, Either, Layer, Option, Redacted, Schedule, Schema } from "effect"
 import * as DurableRuns from "../agents/durableRuns.js"
 import type { WorkflowRegistry } from "../agents/registry.js"
 import { AppConfig, type AppConfigShape } from "../services/AppConfig.js"
@@ -132,7 +132,14 @@ export const layer: Layer.Layer<
   RunHistoryError,
   AppConfig | WorkflowRegistry | LanguageModel.LanguageModel | WorkflowEvents
 > = Layer.unwrapEffect(Effect.map(AppConfig, (config) => {
-  const engine = ClusterWorkflowEngine.layer.pipe(Layer.provideMerge(clusterOf(config)))
+  // Workers started together race to create the engine's tables (PostgreSQL refuses one of two
+  // concurrent CREATEs): the loser tries again.
+  const engine = ClusterWorkflowEngine.layer.pipe(
+    Layer.provideMerge(clusterOf(config)),
+    // The engine's migrations die rather than fail: made a failure, so that it is retried.
+    Layer.catchAllCause((cause) => Layer.fail(Cause.squash(cause))),
+    Layer.retry(Schedule.spaced(Duration.millis(500)).pipe(Schedule.intersect(Schedule.recurs(4))))
+  )
   const handlers = Layer.mergeAll(DurableRuns.layerHandler, controlLayer)
   return Layer.mergeAll(durableRunsLayer, handlers).pipe(
     Layer.provideMerge(DurableRuns.layerLocalRuns),
