@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Either, Fiber, Stream, TestClock } from "effect"
+import { Chunk, Effect, Either, Fiber, Layer, Stream, TestClock } from "effect"
 import * as EventFeed from "../src/agents/eventFeed.js"
 import * as RunHistorySqlite from "../src/layers/RunHistorySqlite.js"
 import { RunHistory } from "../src/services/RunHistory.js"
@@ -46,4 +46,39 @@ describe("the event feed (what SSE clients read)", () => {
       const rest = yield* feed.subscribe({ runId: "r-4", after: first[3]!.seq }).pipe(Stream.runCollect)
       expect([...first, ...Chunk.toReadonlyArray(rest)].map((e) => e.event)).toEqual(written)
     }).pipe(Effect.provide(RunHistorySqlite.layerMemory)))
+
+  // With several writers (PostgreSQL), a position can become visible after later ones: its
+  // transaction committed last. Here the store hides chosen positions until told otherwise.
+  const hiding = (hidden: Set<number>) =>
+    Layer.effect(
+      RunHistory,
+      Effect.map(RunHistory, (history) =>
+        RunHistory.of({
+          ...history,
+          eventsAfter: (options) => Effect.map(history.eventsAfter(options), (page) => page.filter((e) => !hidden.has(e.seq)))
+        }))
+    ).pipe(Layer.provide(RunHistorySqlite.layerMemory))
+
+  it.scoped("an event whose write commits late is still delivered, in order; one that never commits holds the rest back 2 s at most", () => {
+    const hidden = new Set<number>()
+    return Effect.gen(function*() {
+      const history = yield* RunHistory
+      const feed = yield* EventFeed.make({ pollInterval: "50 millis" })
+      const reader = yield* feed.subscribe({}).pipe(Stream.take(8), Stream.runCollect, Effect.fork)
+      yield* TestClock.adjust("50 millis")
+      const start = yield* history.lastEventSeq
+      hidden.add(start + 2)
+      yield* history.recordAll(events("late", 5_000))
+      yield* TestClock.adjust("500 millis")
+      hidden.clear()
+      hidden.add(start + 6)
+      yield* history.recordAll(events("lost", 6_000))
+      yield* TestClock.adjust("500 millis")
+      yield* TestClock.adjust("2 seconds")
+      const got = Chunk.toReadonlyArray(yield* Fiber.join(reader))
+      // All of the first run, in order, although its second event showed up late; of the second,
+      // everything but the event that never appeared.
+      expect(got.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 7, 8, 9].map((n) => start + n))
+    }).pipe(Effect.provide(hiding(hidden)))
+  })
 })

@@ -10,7 +10,7 @@
  * `SubscriberTooSlow` — so a stuck client never holds back the others or the runs; it reconnects
  * and resumes from where it was, from the history.
  */
-import { Chunk, Duration, Effect, Option, Queue, Schema, Stream } from "effect"
+import { Chunk, Clock, Duration, Effect, Option, Queue, Schema, Stream } from "effect"
 import { type LoggedEvent, RunHistory, type RunHistoryError } from "../services/RunHistory.js"
 
 /** A subscriber fell too far behind and was dropped; it may resume from the history. */
@@ -44,6 +44,7 @@ interface Subscriber {
 }
 
 const PAGE = 1_000
+const GAP_WAIT = 2_000
 
 /** The feed over the current `RunHistory`; its follower runs in the scope. */
 export const make = (options: FeedOptions = {}) =>
@@ -69,12 +70,32 @@ export const make = (options: FeedOptions = {}) =>
           }
         })), { discard: true })
 
+    // Since when the follower has been waiting for a missing position, if it is.
+    let gapSince: number | undefined
+
     // Reads pages until caught up; a failed read is retried on the next round, nothing is skipped.
+    // With several writers (PostgreSQL), a transaction can commit after one that took a later
+    // position: entries after a missing position are held back until it appears, or for at most
+    // `GAP_WAIT` (a rolled-back write leaves a position that never will).
     const follow = Effect.gen(function*() {
       for (;;) {
         if (position === undefined) return
         const page = yield* history.eventsAfter({ after: position, limit: PAGE })
         if (page.length === 0) return
+        const now = yield* Clock.currentTimeMillis
+        let ready = 0
+        while (ready < page.length && page[ready]!.seq === position + ready + 1) ready++
+        if (ready < page.length) {
+          gapSince ??= now
+          if (now - gapSince < GAP_WAIT) {
+            if (ready > 0) {
+              position = page[ready - 1]!.seq
+              yield* deliver(page.slice(0, ready))
+            }
+            return
+          }
+        }
+        gapSince = undefined
         position = page[page.length - 1]!.seq
         yield* deliver(page)
         if (page.length < PAGE) return
