@@ -90,6 +90,14 @@ describe("WorkflowState.reduce", () => {
     ])
   })
 
+  it("shows a durable run resumed by another worker once: its steps started again replace the old ones", () => {
+    const before = [started("r1"), stepStarted("r1", "s1", "decompose"), stepFinished("r1", "s1", "decompose"), stepStarted("r1", "s2", "answer 1")]
+    const resumed = [started("r1", 500), stepStarted("r1", "s1", "decompose", 501), stepFinished("r1", "s1", "decompose", 502), stepStarted("r1", "s2", "answer 1", 503)]
+    const state = fold([...before, ...resumed])
+    expect(state.totals.running).toBe(1)
+    expect(run(state, "r1").steps.map((s) => [s.stepId, s.status])).toEqual([["s1", "succeeded"], ["s2", "running"]])
+  })
+
   it("keeps showing a parallel step that is still running when another finishes", () => {
     const state = fold([
       started("r1"),

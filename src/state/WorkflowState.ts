@@ -113,10 +113,15 @@ const stepStarted = (d: Draft, event: EventOf<"StepStarted">): void =>
       output: undefined,
       error: undefined
     }
-    const steps = run.steps.length >= d.limits.maxSteps
+    // A durable run resumed on another worker starts its steps again, under the same ids.
+    const again = run.steps.findIndex((s) => s.stepId === event.stepId)
+    const steps = again >= 0
+      ? run.steps.slice()
+      : run.steps.length >= d.limits.maxSteps
       ? run.steps.slice(run.steps.length - d.limits.maxSteps + 1)
       : run.steps.slice()
-    steps.push(step)
+    if (again >= 0) steps[again] = step
+    else steps.push(step)
     run.steps = steps
     run.currentStep = event.label
   })
