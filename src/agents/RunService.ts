@@ -12,7 +12,7 @@
  */
 import { randomUUID } from "node:crypto"
 import type { LanguageModel } from "@effect/ai"
-import { Clock, Context, Deferred, Duration, Effect, Exit, Fiber, FiberMap, Layer, Option, Schedule, Schema, type Stream } from "effect"
+import { Clock, Context, Deferred, type Duration, Effect, Exit, Fiber, FiberMap, Layer, Option, Schema, type Stream } from "effect"
 import {
   HistoryStatus,
   type ListRunsOptions,
@@ -108,10 +108,6 @@ export interface RunServiceShape {
 
 export class RunService extends Context.Tag("effect-agents/RunService")<RunService, RunServiceShape>() {}
 
-/** How often, and how long, `start` looks for a durable run that another worker executes. */
-const STARTED_POLL = Duration.millis(25)
-const STARTED_WAIT = Duration.seconds(30)
-
 /** Keys of this process's recent requests kept in memory; older ones are found in the history. */
 const KEPT_KEYS = 10_000
 
@@ -185,28 +181,8 @@ export const make = (options: EventFeed.FeedOptions = {}) =>
         return { id, existing: false, report: Deferred.await(done) } satisfies Started
       })
 
-    // A durable run is submitted to the engine, which may execute it on another worker: it is
-    // started once it executes here, or once another worker has written its start to the history.
-    const launchDurable = (engine: DurableRuns.DurableRunsShape, local: DurableRuns.LocalRunsShape) =>
-    (request: StartRequest, id: string) =>
-      Effect.gen(function*() {
-        const recorded = history.getRun(id).pipe(
-          Effect.repeat({ schedule: Schedule.spaced(STARTED_POLL), until: Option.isSome }),
-          Effect.orElse(() => Effect.never)
-        )
-        const submitted = engine.submit({
-          runId: id,
-          workflow: request.workflow,
-          input: request.input,
-          ...(request.maxCostUsd === undefined ? {} : { maxCostUsd: request.maxCostUsd }),
-          ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey })
-        })
-        yield* local.awaitStart(id, Effect.zipRight(submitted, recorded)).pipe(Effect.timeoutOption(STARTED_WAIT))
-        return { id, existing: false, report: Effect.succeedNone } satisfies Started
-      })
-
     const durableLaunch = Option.isSome(durable) && Option.isSome(localRuns)
-      ? launchDurable(durable.value, localRuns.value)
+      ? DurableRuns.submitAndAwaitStart(durable.value, localRuns.value, history)
       : undefined
 
     const launchChecked = (request: StartRequest) =>
@@ -220,7 +196,15 @@ export const make = (options: EventFeed.FeedOptions = {}) =>
         yield* workflow.value.validateInput(request.input)
         // A keyed run's id follows from its key, so every worker submits the same run (the engine runs it once).
         const key = request.idempotencyKey
-        return yield* durableLaunch(request, key === undefined ? randomUUID() : DurableRuns.runIdOfKey(key))
+        const id = key === undefined ? randomUUID() : DurableRuns.runIdOfKey(key)
+        yield* durableLaunch({
+          runId: id,
+          workflow: request.workflow,
+          input: request.input,
+          ...(request.maxCostUsd === undefined ? {} : { maxCostUsd: request.maxCostUsd }),
+          ...(key === undefined ? {} : { idempotencyKey: key })
+        })
+        return { id, existing: false, report: Effect.succeedNone } satisfies Started
       })
 
     const start = (request: StartRequest) => {
