@@ -81,7 +81,7 @@ describe("remote dashboard client", () => {
     )
     await waitUntil(() => items.some((i) => i._tag === "Status" && i.status.state === "connected"), "the first connection")
 
-    // Runs in flight when the server dies: some of their events arrive before, the rest never happen.
+    // Runs in flight when the server dies: some of their events arrive before, the rest after the restart resumes them.
     const before = await run(Effect.forEach([1, 2, 3, 4], (i) => api.start("research", `question ${i}`)))
     await waitUntil(() => events().length >= 12, "events of the first runs")
     await server.stop("SIGKILL")
@@ -111,7 +111,8 @@ describe("remote dashboard client", () => {
     expect(seqs).toEqual(log.map((e) => e.seq))
     expect(events().map((e) => `${e.event._tag} ${runIdOf(e.event)}`)).toEqual(log.map((e) => `${e.event._tag} ${runIdOf(e.event)}`))
 
-    // And what the server's runs say: one start per run, one end per finished run with its status.
+    // And what the server's runs say: one end per finished run with its status; a run the killed
+    // server left running was resumed by the restarted one (a durable run), so it started twice.
     const page = await run(
       HttpClient.get(`${server.url}/v1/runs?limit=100`).pipe(
         Effect.flatMap((r) => r.json),
@@ -124,12 +125,10 @@ describe("remote dashboard client", () => {
     expect(page.runs.every((r) => before.includes(r.id) || after.includes(r.id))).toBe(true)
     for (const summary of page.runs) {
       const of = events().filter((e) => runIdOf(e.event) === summary.id).map((e) => e.event)
-      expect(of.filter((e) => e._tag === "WorkflowStarted")).toHaveLength(1)
+      const starts = of.filter((e) => e._tag === "WorkflowStarted").length
+      expect(starts === 1 || (starts === 2 && before.includes(summary.id))).toBe(true)
       const ends = of.filter((e) => e._tag === "WorkflowFinished")
-      // A run its killed server left running ends, once the restarted server marks it, as cancelled by the interruption.
-      if (summary.status === "interrupted") {
-        expect(ends).toMatchObject([{ status: "cancelled", error: { tag: "Interrupted" } }])
-      } else expect(ends.map((e) => e._tag === "WorkflowFinished" && e.status)).toEqual([summary.status])
+      expect(ends.map((e) => e._tag === "WorkflowFinished" && e.status)).toEqual([summary.status])
     }
     expect(page.runs.filter((r) => after.includes(r.id)).map((r) => r.status)).toEqual(["succeeded", "succeeded", "succeeded"])
     await runtime.dispose()
