@@ -81,11 +81,17 @@ const tuning = {
   entityTerminationTimeout: Duration.seconds(2)
 } satisfies Partial<ShardingConfig.ShardingConfig["Type"]>
 
-const address = (config: AppConfigShape) =>
+/** Where this worker's runner listens; all the engine layers below need of the configuration. */
+type RunnerConfig = Pick<AppConfigShape, "durable">
+
+const address = (config: RunnerConfig) =>
   Option.some(RunnerAddress.RunnerAddress.make({ host: config.durable.runnerHost, port: config.durable.runnerPort }))
 
-/** One runner over a SQLite file; a fixed address, so a restarted worker takes its runs back at once. */
-const embedded = (filename: string, config: AppConfigShape) =>
+/**
+ * One runner over a SQLite file; a fixed address, so a restarted worker takes its runs back at once.
+ * Exported for `bench/durable.ts`, which times the engine's storage round trip on it.
+ */
+export const embedded = (filename: string, config: RunnerConfig) =>
   Sharding.layer.pipe(
     Layer.provideMerge(Runners.layerNoop),
     Layer.provideMerge(SqlMessageStorage.layer),
@@ -94,8 +100,8 @@ const embedded = (filename: string, config: AppConfigShape) =>
     Layer.provide(SqliteClient.layer({ filename }))
   )
 
-/** A runner of the cluster of every worker on the PostgreSQL database. */
-const clustered = (url: Redacted.Redacted<string>, config: AppConfigShape) =>
+/** A runner of the cluster of every worker on the PostgreSQL database (exported for `bench/durable.ts`). */
+export const clustered = (url: Redacted.Redacted<string>, config: RunnerConfig) =>
   SocketRunner.layer.pipe(
     Layer.provide(RunnerHealth.layerPing.pipe(Layer.provide(Runners.layerRpc))),
     Layer.provideMerge(SqlMessageStorage.layer),
