@@ -153,9 +153,10 @@ beforeAll(async () => {
   writeFileSync(join(app, "main.ts"), mainTs)
 }, 20 * 60_000)
 
+// A fresh install is tens of thousands of files: removing them takes a while on a busy machine.
 afterAll(() => {
   if (work !== undefined) rmSync(work, { recursive: true, force: true })
-})
+}, 5 * 60_000)
 
 describe("npm pack, then npm install into a new project", () => {
   it("the README installs the peers at the ranges package.json declares", () => {

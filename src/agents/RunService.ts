@@ -12,7 +12,7 @@
  */
 import { randomUUID } from "node:crypto"
 import type { LanguageModel } from "@effect/ai"
-import { Clock, Context, Deferred, type Duration, Effect, Exit, Fiber, FiberMap, Layer, Option, Schema, type Stream } from "effect"
+import { Clock, Context, Deferred, type Duration, Effect, Exit, Fiber, FiberMap, Layer, Option, Schema, Stream } from "effect"
 import {
   HistoryStatus,
   type ListRunsOptions,
@@ -182,7 +182,9 @@ export const make = (options: EventFeed.FeedOptions = {}) =>
       })
 
     const durableLaunch = Option.isSome(durable) && Option.isSome(localRuns)
-      ? DurableRuns.submitAndAwaitStart(durable.value, localRuns.value, history)
+      ? DurableRuns.submitAndAwaitStart(durable.value, localRuns.value, (runId) =>
+        // The feed's one follower reads the log for every waiting start, rather than each polling the history.
+        feed.subscribe({ runId }).pipe(Stream.take(1), Stream.runDrain, Effect.orElse(() => Effect.never)))
       : undefined
 
     const launchChecked = (request: StartRequest) =>

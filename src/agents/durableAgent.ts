@@ -13,9 +13,12 @@
 import { createHash } from "node:crypto"
 import * as Activity from "@effect/workflow/Activity"
 import { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngine"
-import { Effect, FiberRef, Option, Schema } from "effect"
+import { Duration, Effect, FiberRef, Option, Schema } from "effect"
+import { HistoryRecorder } from "../services/RunHistory.js"
 import * as WorkflowContext from "../services/WorkflowContext.js"
 import { AgentError } from "./AgentError.js"
+
+const FLUSH_WAIT = Duration.seconds(10)
 
 const TallySchema = Schema.Struct({
   inputTokens: Schema.Number,
@@ -44,6 +47,16 @@ const digest = (value: unknown): string =>
   createHash("sha256").update(JSON.stringify(value) ?? "").digest("base64url").slice(0, 22)
 
 /**
+ * Waits until the history has this process's events so far — the call's among them — before the
+ * engine stores the call's result: a result the engine keeps is never one whose calls the history
+ * lost with a killed worker (a replay does not publish them again).
+ */
+const historyWritten: Effect.Effect<void> = Effect.flatMap(
+  Effect.serviceOption(HistoryRecorder),
+  (recorder) => Option.isSome(recorder) ? Effect.asVoid(recorder.value.flush(FLUSH_WAIT)) : Effect.void
+)
+
+/**
  * Runs `call` (agent `agent` on `encodedInput`) as a persisted activity when the current fiber
  * executes a durable run, else as it is. `output` encodes the answer for storage.
  */
@@ -68,7 +81,9 @@ export const durably = <O, OI, R>(
         // Counted in a tally of its own as well, so the stored result knows what the call cost.
         execute: Effect.suspend(() => {
           ran = true
-          return Effect.map(WorkflowContext.withTally(tally)(call), (value) => ({ output: value, tally: { ...tally } }))
+          return Effect.map(WorkflowContext.withTally(tally)(call), (value) => ({ output: value, tally: { ...tally } })).pipe(
+            Effect.ensuring(historyWritten)
+          )
         })
       })
       return Effect.suspend(() => activity).pipe(

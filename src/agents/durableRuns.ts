@@ -17,8 +17,8 @@ import { createHash } from "node:crypto"
 import * as EngineWorkflow from "@effect/workflow/Workflow"
 import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
 import type { LanguageModel } from "@effect/ai"
-import { Context, Deferred, Duration, Effect, Exit, Fiber, FiberMap, Layer, Option, Schedule, Schema } from "effect"
-import { HistoryRecorder, type RunHistoryService } from "../services/RunHistory.js"
+import { Context, Deferred, Duration, Effect, Exit, Fiber, FiberMap, Layer, Option, Schema } from "effect"
+import { HistoryRecorder } from "../services/RunHistory.js"
 import type { WorkflowEvents } from "../services/WorkflowEvents.js"
 import { WorkflowRegistry } from "./registry.js"
 import type { RunReport } from "./WorkflowRun.js"
@@ -170,25 +170,24 @@ const makeLocalRuns = Effect.gen(function*() {
   return LocalRuns.of({ awaitStart, execute, cancel, running: FiberMap.size(fibers), drain })
 })
 
-/** How often, and how long, a start looks for a durable run that another worker executes. */
-const STARTED_POLL = Duration.millis(25)
+/** How long a start waits to see a durable run begin before answering anyway (the engine has it). */
 const STARTED_WAIT = Duration.seconds(30)
 
 /**
  * Submits a run to the engine, which may execute it on another worker, and waits until it has
- * started: here, or — on another worker — once that worker has written its start to the history.
+ * started: here, or — on another worker — once `seenElsewhere` (the shared log of every worker's
+ * events) shows it.
  */
-export const submitAndAwaitStart = (engine: DurableRunsShape, local: LocalRunsShape, history: RunHistoryService) =>
-(payload: RunPayload): Effect.Effect<void> => {
-  const recorded = history.getRun(payload.runId).pipe(
-    Effect.repeat({ schedule: Schedule.spaced(STARTED_POLL), until: Option.isSome }),
-    Effect.orElse(() => Effect.never)
-  )
-  return local.awaitStart(payload.runId, Effect.zipRight(engine.submit(payload), recorded)).pipe(
+export const submitAndAwaitStart = (
+  engine: DurableRunsShape,
+  local: LocalRunsShape,
+  seenElsewhere: (runId: string) => Effect.Effect<void>
+) =>
+(payload: RunPayload): Effect.Effect<void> =>
+  local.awaitStart(payload.runId, Effect.zipRight(engine.submit(payload), seenElsewhere(payload.runId))).pipe(
     Effect.timeoutOption(STARTED_WAIT),
     Effect.asVoid
   )
-}
 
 /** The runs of this process, for the engine's handler and the run service. */
 export const layerLocalRuns: Layer.Layer<LocalRuns, never, WorkflowRegistry> = Layer.scoped(LocalRuns, makeLocalRuns)
