@@ -1,0 +1,130 @@
+/**
+ * ToolCall — one tool call an agent's model asked for: run through the toolkit's handler, seen as
+ * events, metrics and a span.
+ *
+ * The handler runs through `@effect/ai`'s `Toolkit.handle`, so parameters are decoded and results
+ * validated and encoded with the tool's Schemas, and the tool's `failureMode` decides whether a
+ * handler failure goes back to the model (`"return"`) or fails the agent (`"error"`). A call to a
+ * tool the toolkit lacks, or with arguments its Schema rejects, never gets here: `LanguageModel`
+ * rejects the response that holds it (`MalformedResponse`), so tool names on metrics are bounded.
+ * Arguments and results may hold user data: events carry them truncated, metrics never.
+ */
+import type * as Prompt from "@effect/ai/Prompt"
+import type * as Tool from "@effect/ai/Tool"
+import type * as Toolkit from "@effect/ai/Toolkit"
+import { Cause, Clock, Effect, Exit, Metric, Option, Schema, Tracer } from "effect"
+import { traced } from "../internal/tracing.js"
+import * as Metrics from "../services/Metrics.js"
+import * as WorkflowContext from "../services/WorkflowContext.js"
+import {
+  errorInfo,
+  type ErrorInfo,
+  ToolCallFinished,
+  ToolCallStarted,
+  type ToolCallStatus,
+  truncate,
+  WorkflowEvents
+} from "../services/WorkflowEvents.js"
+
+/** A tool call as the model sent it: its id, the tool's name and the arguments (encoded, JSON). */
+export interface Request {
+  readonly id: string
+  readonly name: string
+  readonly params: unknown
+}
+
+/** Characters of arguments and results kept in events. */
+const SHOWN = 500
+
+/** The result part that goes back to the model. */
+const resultPart = (request: Request, isFailure: boolean, result: unknown): Prompt.ToolResultPartEncoded => ({
+  type: "tool-result",
+  id: request.id,
+  name: request.name,
+  isFailure,
+  result,
+  providerExecuted: false
+})
+
+/**
+ * `Toolkit.handle` annotates its span, or failing that the current one, with the whole arguments.
+ * Under a disabled tracer and a parent that is not ours, that annotation goes nowhere.
+ */
+const hiddenParent = Tracer.externalSpan({ spanId: "tool-handler", traceId: "tool-handler", sampled: false })
+
+/**
+ * Runs one tool call. Succeeds with the result part for the model (an error result when the tool's
+ * failure mode is `"return"`); fails with the handler's error when its failure mode is `"error"`.
+ */
+export const run = <Tools extends Record<string, Tool.Any>>(
+  agent: string,
+  toolkit: Toolkit.WithHandler<Tools>,
+  request: Request
+): Effect.Effect<Prompt.ToolResultPartEncoded, Tool.HandlerError<Tools[keyof Tools]>, Tool.Requirements<Tools[keyof Tools]>> => {
+  const label = request.name
+  const shownArgs = truncate(request.params, SHOWN)
+  // Our span carries no arguments; `Toolkit.handle` would record them whole, so it runs untraced
+  // (spans made inside the handler go with it).
+  const handled = toolkit.handle(request.name as keyof Tools, request.params as Tool.Parameters<Tools[keyof Tools]>).pipe(
+    Effect.withParentSpan(hiddenParent),
+    Effect.withTracerEnabled(false),
+    Effect.map(({ encodedResult, isFailure }) => resultPart(request, isFailure, encodedResult))
+  )
+  const spanOptions = () => ({
+    kind: "internal" as const,
+    attributes: {
+      "gen_ai.operation.name": "execute_tool",
+      "gen_ai.tool.name": label,
+      "gen_ai.tool.call.id": request.id,
+      "gen_ai.agent.name": agent
+    }
+  })
+  return Effect.gen(function*() {
+    const ctx = yield* WorkflowContext.current
+    const events = yield* Effect.serviceOption(WorkflowEvents)
+    const ids = { runId: ctx.runId, stepId: ctx.stepId, agent, tool: request.name, callId: request.id }
+    const publish = (event: ToolCallStarted | ToolCallFinished) =>
+      Option.isSome(events) ? events.value.publish(event) : Effect.void
+    const start = yield* Clock.currentTimeMillis
+    yield* publish(new ToolCallStarted({ ...ids, arguments: shownArgs, at: start }))
+    return yield* Effect.onExit(traced(handled, `Tool.${label}`, spanOptions), (exit) =>
+      Effect.flatMap(Clock.currentTimeMillis, (end) => {
+        const outcome = outcomeOf(exit)
+        const tags = { agent, tool: label }
+        return Effect.zipRight(
+          Effect.zipRight(
+            Metric.increment(Metrics.withTags(Metrics.agentToolCallsTotal, { ...tags, status: outcome.status })),
+            Metric.update(Metrics.withTags(Metrics.agentToolCallDurationSeconds, tags), (end - start) / 1000)
+          ),
+          publish(new ToolCallFinished({ ...ids, arguments: shownArgs, ...outcome, durationMs: end - start, at: end }))
+        )
+      }))
+  })
+}
+
+/** Status, result and error of a finished call, as its event shows them. */
+const outcomeOf = (
+  exit: Exit.Exit<Prompt.ToolResultPartEncoded, unknown>
+): { readonly status: ToolCallStatus; readonly result?: string; readonly error?: ErrorInfo } => {
+  if (Exit.isSuccess(exit)) {
+    const { isFailure, result } = exit.value
+    const shown = truncate(result, SHOWN)
+    return isFailure
+      ? { status: "error", result: shown, error: { tag: "ToolError", message: shown } }
+      : { status: "success", result: shown }
+  }
+  if (Cause.isInterruptedOnly(exit.cause)) return { status: "cancelled" }
+  const failure = Cause.failureOption(exit.cause)
+  return { status: "error", error: Option.isSome(failure) ? errorInfo(failure.value) : { tag: "Defect", message: "tool died" } }
+}
+
+/** The encoded arguments of a tool call part the model sent (parts arrive decoded with the tool's Schema). */
+export const encodeParams = (
+  tools: Record<string, Tool.Any>,
+  name: string,
+  params: unknown
+): Effect.Effect<unknown> => {
+  const tool = tools[name]
+  if (tool === undefined) return Effect.succeed(params)
+  return Effect.orElseSucceed(Schema.encodeUnknown(tool.parametersSchema as Schema.Schema<unknown, unknown>)(params), () => params)
+}
