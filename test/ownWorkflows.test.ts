@@ -35,7 +35,7 @@ describe("effect-agents with --workflows <module>", () => {
   it("workflows lists the module's workflows before the built-in ones", async () => {
     const out = await runCli(["workflows", "--workflows", "./triage.mjs"], { cwd: project, env: env() })
     expect(out.code).toBe(0)
-    expect(listed(out)).toEqual(["triage", "code", "research", "summarize"])
+    expect(listed(out)).toEqual(["triage", "code", "explore", "research", "summarize"])
     expect(out.stdout).toContain("Route a support ticket to a team")
   })
 
@@ -123,7 +123,7 @@ Cli.run({ workflows: [triage, ...Workflows.builtin], name: "triage-bot", version
     expect(version.stdout.trim()).toBe("1.2.3")
     const list = await own(["workflows"])
     expect(list.code).toBe(0)
-    expect(listed(list)).toEqual(["triage", "code", "research", "summarize"])
+    expect(listed(list)).toEqual(["triage", "code", "explore", "research", "summarize"])
     const single = await own(["run", "triage", "--input", "My order never arrived", "--json"])
     expect(single.code).toBe(0)
     expect(results(single)[0]).toMatchObject({ workflow: "triage", status: "succeeded" })

@@ -92,7 +92,7 @@ describe("serve: the API", () => {
     expect(badInput.body).toMatchObject({ _tag: "WorkflowInputError", workflow: "summarize" })
     const unknown = await start({ workflow: "nope", input: "x" })
     expect(unknown.status).toBe(404)
-    expect(unknown.body).toMatchObject({ _tag: "UnknownWorkflow", available: ["code", "research", "summarize"] })
+    expect(unknown.body).toMatchObject({ _tag: "UnknownWorkflow", available: ["code", "explore", "research", "summarize"] })
     const huge = await api("/v1/runs", { method: "POST", body: JSON.stringify({ workflow: "summarize", input: "a".repeat(1_100_000) }) })
     expect(huge.status).toBe(413)
     expect((await api("/v1/runs/does-not-exist")).status).toBe(404)
@@ -150,7 +150,7 @@ describe("serve: the API", () => {
 
   it("lists the workflows, and documents itself: /openapi.json and /docs", async () => {
     const workflows = await (await api("/v1/workflows")).json() as Array<{ name: string }>
-    expect(workflows.map((w) => w.name)).toEqual(["code", "research", "summarize"])
+    expect(workflows.map((w) => w.name)).toEqual(["code", "explore", "research", "summarize"])
     const spec = await (await fetch(`${server.url}/openapi.json`)).json() as { paths: Record<string, unknown> }
     expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(["/v1/runs", "/v1/runs/{id}", "/v1/runs/{id}/events", "/v1/events"]))
     const docs = await fetch(`${server.url}/docs`)
