@@ -10,7 +10,7 @@
  * as an argument.
  */
 import { HashMap, Option, type Types } from "effect"
-import { copyRun, copyStep, type DashboardState, type RunView, type StepView, type Totals } from "./DashboardState.js"
+import { copyRun, copyStep, type DashboardState, type RunView, type StepView, type ToolCallView, type Totals } from "./DashboardState.js"
 import { addFinished, type Draft, draftOf, finish, removeActive, setActive, totalsOf, updateActive } from "./Draft.js"
 import { addUsage, emptyUsage, truncate, type WorkflowEvent } from "../services/WorkflowEvents.js"
 
@@ -23,6 +23,7 @@ export {
   type RunOrigin,
   type RunView,
   type StepView,
+  type ToolCallView,
   type Totals
 } from "./DashboardState.js"
 
@@ -111,7 +112,8 @@ const stepStarted = (d: Draft, event: EventOf<"StepStarted">): void =>
       usage: emptyUsage,
       costUsd: 0,
       output: undefined,
-      error: undefined
+      error: undefined,
+      tools: []
     }
     const steps = run.steps.length >= d.limits.maxSteps
       ? run.steps.slice(run.steps.length - d.limits.maxSteps + 1)
@@ -159,6 +161,44 @@ const llmCallFinished = (d: Draft, event: EventOf<"LlmCallFinished">): void => {
   })
 }
 
+const toolCallStarted = (d: Draft, event: EventOf<"ToolCallStarted">): void => {
+  if (event.runId === undefined) return
+  updateActive(d, event.runId, (run) =>
+    updateStep(run, event.stepId, (step) => {
+      const call: ToolCallView = {
+        callId: event.callId,
+        tool: event.tool,
+        status: "running",
+        arguments: truncate(event.arguments, d.limits.maxOutputChars),
+        result: undefined,
+        error: undefined,
+        durationMs: undefined
+      }
+      const kept = step.tools.length >= d.limits.maxToolCalls ? step.tools.slice(step.tools.length - d.limits.maxToolCalls + 1) : step.tools.slice()
+      kept.push(call)
+      step.tools = kept
+    }))
+}
+
+const toolCallFinished = (d: Draft, event: EventOf<"ToolCallFinished">): void => {
+  if (event.runId === undefined) return
+  updateActive(d, event.runId, (run) =>
+    updateStep(run, event.stepId, (step) => {
+      const finished: ToolCallView = {
+        callId: event.callId,
+        tool: event.tool,
+        status: event.status,
+        arguments: truncate(event.arguments, d.limits.maxOutputChars),
+        result: event.result === undefined ? undefined : truncate(event.result, d.limits.maxOutputChars),
+        error: event.error,
+        durationMs: event.durationMs
+      }
+      const i = step.tools.findIndex((c) => c.callId === event.callId)
+      // A call whose start was not seen (joined late) is shown where it ends.
+      step.tools = i < 0 ? [...step.tools, finished] : step.tools.map((c, j) => (j === i ? finished : c))
+    }))
+}
+
 /** Folds one event into the draft. Unknown runs' step events are ignored. */
 const fold = (d: Draft, event: WorkflowEvent): void => {
   if (event.at > d.lastEventAt) d.lastEventAt = event.at
@@ -184,6 +224,10 @@ const fold = (d: Draft, event: WorkflowEvent): void => {
       totals.rateLimitWaitMs += event.waitMs
       return
     }
+    case "ToolCallStarted":
+      return toolCallStarted(d, event)
+    case "ToolCallFinished":
+      return toolCallFinished(d, event)
     case "CircuitStateChanged":
       d.breakers = {
         ...d.breakers,
