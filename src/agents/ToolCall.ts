@@ -102,6 +102,10 @@ export const run = <Tools extends Record<string, Tool.Any>>(
   })
 }
 
+/** The tag of an error result: the tool's own error's `_tag` when it has one. */
+const tagOf = (result: unknown): string =>
+  typeof result === "object" && result !== null && "_tag" in result && typeof result._tag === "string" ? result._tag : "ToolError"
+
 /** Status, result and error of a finished call, as its event shows them. */
 const outcomeOf = (
   exit: Exit.Exit<Prompt.ToolResultPartEncoded, unknown>
@@ -110,7 +114,7 @@ const outcomeOf = (
     const { isFailure, result } = exit.value
     const shown = truncate(result, SHOWN)
     return isFailure
-      ? { status: "error", result: shown, error: { tag: "ToolError", message: shown } }
+      ? { status: "error", result: shown, error: { tag: tagOf(result), message: shown } }
       : { status: "success", result: shown }
   }
   if (Cause.isInterruptedOnly(exit.cause)) return { status: "cancelled" }
