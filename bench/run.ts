@@ -22,7 +22,7 @@ import { build } from "esbuild"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const picked = process.argv.slice(2)
-const benchmarks = ["llm-overhead.ts", "imports.ts", "tui-render.tsx", "memory.ts", "serve-load.ts"]
+const benchmarks = ["llm-overhead.ts", "imports.ts", "tui-render.tsx", "memory.ts", "serve-load.ts", "tool-loop.ts"]
   .filter((file) => picked.length === 0 || picked.some((name) => file.includes(name)))
   .map((file) => join(here, file))
   .filter((file) => existsSync(file))

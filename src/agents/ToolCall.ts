@@ -12,7 +12,7 @@
 import type * as Prompt from "@effect/ai/Prompt"
 import type * as Tool from "@effect/ai/Tool"
 import type * as Toolkit from "@effect/ai/Toolkit"
-import { Cause, Clock, Effect, Exit, Metric, Option, Schema, Tracer } from "effect"
+import { Cause, Clock, Effect, Exit, Option, Schema, Tracer } from "effect"
 import { traced } from "../internal/tracing.js"
 import * as Metrics from "../services/Metrics.js"
 import * as WorkflowContext from "../services/WorkflowContext.js"
@@ -23,6 +23,7 @@ import {
   ToolCallStarted,
   type ToolCallStatus,
   truncate,
+  unsafeMakeEvent,
   WorkflowEvents
 } from "../services/WorkflowEvents.js"
 
@@ -35,6 +36,25 @@ export interface Request {
 
 /** Characters of arguments and results kept in events. */
 const SHOWN = 500
+
+/** The metric updates of one agent's tool under one status, made once (see `Metrics.fixedTags`). */
+interface Meters {
+  readonly calls: Metrics.FixedTagged<number>
+  readonly duration: Metrics.FixedTagged<number>
+}
+const meters = new Map<string, Meters>()
+const metersOf = (agent: string, tool: string, status: ToolCallStatus): Meters => {
+  const key = `${agent}\u0000${tool}\u0000${status}`
+  let found = meters.get(key)
+  if (found === undefined) {
+    found = {
+      calls: Metrics.fixedTags(Metrics.agentToolCallsTotal, { agent, tool, status }),
+      duration: Metrics.fixedTags(Metrics.agentToolCallDurationSeconds, { agent, tool })
+    }
+    meters.set(key, found)
+  }
+  return found
+}
 
 /** The result part that goes back to the model. */
 const resultPart = (request: Request, isFailure: boolean, result: unknown): Prompt.ToolResultPartEncoded => ({
@@ -86,17 +106,15 @@ export const run = <Tools extends Record<string, Tool.Any>>(
     const publish = (event: ToolCallStarted | ToolCallFinished) =>
       Option.isSome(events) ? events.value.publish(event) : Effect.void
     const start = yield* Clock.currentTimeMillis
-    yield* publish(new ToolCallStarted({ ...ids, arguments: shownArgs, at: start }))
+    // Built without the constructors' validation: every field is already of its type.
+    yield* publish(unsafeMakeEvent(ToolCallStarted, { ...ids, arguments: shownArgs, at: start }))
     return yield* Effect.onExit(traced(handled, `Tool.${label}`, spanOptions), (exit) =>
       Effect.flatMap(Clock.currentTimeMillis, (end) => {
         const outcome = outcomeOf(exit)
-        const tags = { agent, tool: label }
+        const m = metersOf(agent, label, outcome.status)
         return Effect.zipRight(
-          Effect.zipRight(
-            Metric.increment(Metrics.withTags(Metrics.agentToolCallsTotal, { ...tags, status: outcome.status })),
-            Metric.update(Metrics.withTags(Metrics.agentToolCallDurationSeconds, tags), (end - start) / 1000)
-          ),
-          publish(new ToolCallFinished({ ...ids, arguments: shownArgs, ...outcome, durationMs: end - start, at: end }))
+          Metrics.updateAll([[m.calls, 1], [m.duration, (end - start) / 1000]]),
+          publish(unsafeMakeEvent(ToolCallFinished, { ...ids, arguments: shownArgs, ...outcome, durationMs: end - start, at: end }))
         )
       }))
   })
