@@ -72,6 +72,16 @@ describe("serve: the API", () => {
     expect((run["steps"] as Array<unknown>).length).toBeGreaterThan(0)
   })
 
+  it("an agent's tool calls stream as events and show in GET /v1/runs/{id} (explore, on the simulated provider)", async () => {
+    const started = await start({ workflow: "explore", input: "How are failed calls retried?" })
+    const id = started.body["id"] as string
+    const events = await finished(id)
+    expect(events.filter((e) => e.event === "ToolCallFinished").map((e) => (e.data as { tool: string }).tool).sort())
+      .toEqual(["readFile", "searchFiles"])
+    const run = await (await api(`/v1/runs/${id}`)).json() as { toolCalls: ReadonlyArray<{ tool: string; agent: string; status: string }> }
+    expect(run.toolCalls.map((c) => [c.tool, c.agent]).sort()).toEqual([["readFile", "explorer"], ["searchFiles", "explorer"]])
+  })
+
   it("answers a repeated request with the same Idempotency-Key with the same run", async () => {
     const body = { workflow: "summarize", input: "idempotent text to summarize, once" }
     const first = await start(body, { "idempotency-key": "order-42" })
