@@ -12,7 +12,7 @@
 import type * as Prompt from "@effect/ai/Prompt"
 import type * as Tool from "@effect/ai/Tool"
 import type * as Toolkit from "@effect/ai/Toolkit"
-import { Cause, Clock, Effect, Exit, Option, Schema, Tracer } from "effect"
+import { Cause, Clock, Context, Effect, Either, Exit, Option, Schema, Tracer } from "effect"
 import { traced } from "../internal/tracing.js"
 import * as Metrics from "../services/Metrics.js"
 import * as WorkflowContext from "../services/WorkflowContext.js"
@@ -99,24 +99,29 @@ export const run = <Tools extends Record<string, Tool.Any>>(
       "gen_ai.agent.name": agent
     }
   })
-  return Effect.gen(function*() {
-    const ctx = yield* WorkflowContext.current
-    const events = yield* Effect.serviceOption(WorkflowEvents)
+  // The fiber's context, event bus and clock are read once, at the start (a step's calls are many).
+  return Effect.withFiberRuntime((fiber) => {
+    const ctx = fiber.getFiberRef(WorkflowContext.ref)
+    const events = Context.getOption(fiber.currentContext, WorkflowEvents)
+    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
     const ids = { runId: ctx.runId, stepId: ctx.stepId, agent, tool: request.name, callId: request.id }
-    const publish = (event: ToolCallStarted | ToolCallFinished) =>
-      Option.isSome(events) ? events.value.publish(event) : Effect.void
-    const start = yield* Clock.currentTimeMillis
+    const start = clock.unsafeCurrentTimeMillis()
+    const traced_ = traced(handled, `Tool.${label}`, spanOptions)
+    const finish = (exit: Exit.Exit<Prompt.ToolResultPartEncoded, unknown>) => {
+      const end = clock.unsafeCurrentTimeMillis()
+      const outcome = outcomeOf(exit)
+      const m = metersOf(agent, label, outcome.status)
+      const metered = Metrics.updateAll([[m.calls, 1], [m.duration, (end - start) / 1000]])
+      return Option.isNone(events) ? metered : Effect.zipRight(
+        metered,
+        events.value.publish(unsafeMakeEvent(ToolCallFinished, { ...ids, arguments: shownArgs, ...outcome, durationMs: end - start, at: end }))
+      )
+    }
+    const body = Effect.onExit(traced_, finish)
     // Built without the constructors' validation: every field is already of its type.
-    yield* publish(unsafeMakeEvent(ToolCallStarted, { ...ids, arguments: shownArgs, at: start }))
-    return yield* Effect.onExit(traced(handled, `Tool.${label}`, spanOptions), (exit) =>
-      Effect.flatMap(Clock.currentTimeMillis, (end) => {
-        const outcome = outcomeOf(exit)
-        const m = metersOf(agent, label, outcome.status)
-        return Effect.zipRight(
-          Metrics.updateAll([[m.calls, 1], [m.duration, (end - start) / 1000]]),
-          publish(unsafeMakeEvent(ToolCallFinished, { ...ids, arguments: shownArgs, ...outcome, durationMs: end - start, at: end }))
-        )
-      }))
+    return Option.isNone(events)
+      ? body
+      : Effect.zipRight(events.value.publish(unsafeMakeEvent(ToolCallStarted, { ...ids, arguments: shownArgs, at: start })), body)
   })
 }
 
@@ -140,13 +145,17 @@ const outcomeOf = (
   return { status: "error", error: Option.isSome(failure) ? errorInfo(failure.value) : { tag: "Defect", message: "tool died" } }
 }
 
+// One encoder per tool object: compiling it on every call cost more than the rest of the call.
+const encoders = new WeakMap<object, (u: unknown) => Either.Either<unknown, unknown>>()
+
 /** The encoded arguments of a tool call part the model sent (parts arrive decoded with the tool's Schema). */
-export const encodeParams = (
-  tools: Record<string, Tool.Any>,
-  name: string,
-  params: unknown
-): Effect.Effect<unknown> => {
+export const encodeParams = (tools: Record<string, Tool.Any>, name: string, params: unknown): unknown => {
   const tool = tools[name]
-  if (tool === undefined) return Effect.succeed(params)
-  return Effect.orElseSucceed(Schema.encodeUnknown(tool.parametersSchema as Schema.Schema<unknown, unknown>)(params), () => params)
+  if (tool === undefined) return params
+  let encode = encoders.get(tool)
+  if (encode === undefined) {
+    encode = Schema.encodeUnknownEither(tool.parametersSchema as Schema.Schema<unknown, unknown>)
+    encoders.set(tool, encode)
+  }
+  return Either.getOrElse(encode(params), () => params)
 }

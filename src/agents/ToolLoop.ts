@@ -50,20 +50,19 @@ export type Ask<E, R> = (
 const assistantTurn = (
   tools: Record<string, Tool.Any>,
   content: ReadonlyArray<Response.AnyPart>
-): Effect.Effect<{ readonly message: Prompt.AssistantMessageEncoded; readonly calls: ReadonlyArray<ToolCall.Request> }> =>
-  Effect.gen(function*() {
-    const parts: Array<Prompt.AssistantMessagePartEncoded> = []
-    const calls: Array<ToolCall.Request> = []
-    for (const part of content) {
-      if (part.type === "text" && part.text.length > 0) parts.push({ type: "text", text: part.text })
-      else if (part.type === "tool-call" && part.providerExecuted !== true) {
-        const params = yield* ToolCall.encodeParams(tools, part.name, part.params)
-        parts.push({ type: "tool-call", id: part.id, name: part.name, params, providerExecuted: false })
-        calls.push({ id: part.id, name: part.name, params })
-      }
+): { readonly message: Prompt.AssistantMessageEncoded; readonly calls: ReadonlyArray<ToolCall.Request> } => {
+  const parts: Array<Prompt.AssistantMessagePartEncoded> = []
+  const calls: Array<ToolCall.Request> = []
+  for (const part of content) {
+    if (part.type === "text" && part.text.length > 0) parts.push({ type: "text", text: part.text })
+    else if (part.type === "tool-call" && part.providerExecuted !== true) {
+      const params = ToolCall.encodeParams(tools, part.name, part.params)
+      parts.push({ type: "tool-call", id: part.id, name: part.name, params, providerExecuted: false })
+      calls.push({ id: part.id, name: part.name, params })
     }
-    return { message: { role: "assistant", content: parts }, calls }
-  })
+  }
+  return { message: { role: "assistant", content: parts }, calls }
+}
 
 /** Runs the loop from `prompt` until the model answers without calling a tool. */
 export const run = <Tools extends Record<string, Tool.Any>, E, R>(
@@ -80,16 +79,17 @@ export const run = <Tools extends Record<string, Tool.Any>, E, R>(
     const transcript: Array<Prompt.MessageEncoded> = [...prompt]
     for (let step = 1; step <= options.maxSteps; step++) {
       const response = yield* ask(transcript)
-      const { calls, message } = yield* assistantTurn(toolkit.tools, response.content)
+      const { calls, message } = assistantTurn(toolkit.tools, response.content)
       if (calls.length === 0) {
         if (response.text.length > 0) transcript.push({ role: "assistant", content: response.text })
         return { text: response.text, transcript }
       }
       transcript.push(message)
       if (step === options.maxSteps) break
-      const results = yield* Effect.forEach(calls, (call) => ToolCall.run(options.agent, toolkit, call), {
-        concurrency: options.concurrency
-      })
+      // A lone call runs in this fiber: forking one costs more than most tools.
+      const results = calls.length === 1
+        ? [yield* ToolCall.run(options.agent, toolkit, calls[0]!)]
+        : yield* Effect.forEach(calls, (call) => ToolCall.run(options.agent, toolkit, call), { concurrency: options.concurrency })
       transcript.push({ role: "tool", content: results })
     }
     return yield* new MaxStepsExceeded({ agent: options.agent, maxSteps: options.maxSteps, transcript })
