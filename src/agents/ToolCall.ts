@@ -13,7 +13,7 @@ import type * as Prompt from "@effect/ai/Prompt"
 import type * as Tool from "@effect/ai/Tool"
 import type * as Toolkit from "@effect/ai/Toolkit"
 import { Cause, Clock, Context, Effect, Either, Exit, Option, Schema, Tracer } from "effect"
-import { traced } from "../internal/tracing.js"
+import { exporting, traced } from "../internal/tracing.js"
 import * as Metrics from "../services/Metrics.js"
 import * as WorkflowContext from "../services/WorkflowContext.js"
 import {
@@ -83,13 +83,8 @@ export const run = <Tools extends Record<string, Tool.Any>>(
 ): Effect.Effect<Prompt.ToolResultPartEncoded, Tool.HandlerError<Tools[keyof Tools]>, Tool.Requirements<Tools[keyof Tools]>> => {
   const label = request.name
   const shownArgs = truncate(request.params, SHOWN)
-  // Our span carries no arguments; `Toolkit.handle` would record them whole, so it runs untraced
-  // (spans made inside the handler go with it).
-  const handled = toolkit.handle(request.name as keyof Tools, request.params as Tool.Parameters<Tools[keyof Tools]>).pipe(
-    Effect.withParentSpan(hiddenParent),
-    Effect.withTracerEnabled(false),
-    Effect.map(({ encodedResult, isFailure }) => resultPart(request, isFailure, encodedResult))
-  )
+  const handle = toolkit.handle(request.name as keyof Tools, request.params as Tool.Parameters<Tools[keyof Tools]>)
+  const toPart = ({ encodedResult, isFailure }: Tool.HandlerResult<any>) => resultPart(request, isFailure, encodedResult)
   const spanOptions = () => ({
     kind: "internal" as const,
     attributes: {
@@ -106,7 +101,11 @@ export const run = <Tools extends Record<string, Tool.Any>>(
     const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
     const ids = { runId: ctx.runId, stepId: ctx.stepId, agent, tool: request.name, callId: request.id }
     const start = clock.unsafeCurrentTimeMillis()
-    const traced_ = traced(handled, `Tool.${label}`, spanOptions)
+    // Our span carries no arguments; `Toolkit.handle` would record them whole where spans are
+    // exported, so there it runs untraced (spans made inside the handler go with it).
+    const traced_ = exporting(fiber)
+      ? traced(Effect.map(Effect.withTracerEnabled(Effect.withParentSpan(handle, hiddenParent), false), toPart), `Tool.${label}`, spanOptions)
+      : Effect.map(handle, toPart)
     const finish = (exit: Exit.Exit<Prompt.ToolResultPartEncoded, unknown>) => {
       const end = clock.unsafeCurrentTimeMillis()
       const outcome = outcomeOf(exit)
