@@ -189,14 +189,19 @@ export class RateLimited extends Schema.TaggedClass<RateLimited>()("RateLimited"
 export const ToolCallStatus = Schema.Literal("success", "error", "cancelled")
 export type ToolCallStatus = typeof ToolCallStatus.Type
 
-/** An agent began a tool call the model asked for; `arguments` is a truncated rendering (it may hold user data). */
-export class ToolCallStarted extends Schema.TaggedClass<ToolCallStarted>()("ToolCallStarted", {
+/** What both events of a tool call say about it; `arguments` is a truncated rendering (it may hold user data). */
+const toolCallFields = {
   runId: Schema.optional(Schema.String),
   stepId: Schema.optional(Schema.String),
   agent: Schema.String,
   tool: Schema.String,
   callId: Schema.String,
-  arguments: Schema.String,
+  arguments: Schema.String
+}
+
+/** An agent began a tool call the model asked for. */
+export class ToolCallStarted extends Schema.TaggedClass<ToolCallStarted>()("ToolCallStarted", {
+  ...toolCallFields,
   at: Schema.Number
 }) {}
 
@@ -205,12 +210,7 @@ export class ToolCallStarted extends Schema.TaggedClass<ToolCallStarted>()("Tool
  * the call failed the agent or was cancelled); `error` says why it did not succeed.
  */
 export class ToolCallFinished extends Schema.TaggedClass<ToolCallFinished>()("ToolCallFinished", {
-  runId: Schema.optional(Schema.String),
-  stepId: Schema.optional(Schema.String),
-  agent: Schema.String,
-  tool: Schema.String,
-  callId: Schema.String,
-  arguments: Schema.String,
+  ...toolCallFields,
   status: ToolCallStatus,
   result: Schema.optional(Schema.String),
   error: Schema.optional(ErrorInfo),

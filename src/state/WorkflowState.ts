@@ -161,41 +161,36 @@ const llmCallFinished = (d: Draft, event: EventOf<"LlmCallFinished">): void => {
   })
 }
 
-const toolCallStarted = (d: Draft, event: EventOf<"ToolCallStarted">): void => {
-  if (event.runId === undefined) return
-  updateActive(d, event.runId, (run) =>
-    updateStep(run, event.stepId, (step) => {
-      const call: ToolCallView = {
-        callId: event.callId,
-        tool: event.tool,
-        status: "running",
-        arguments: truncate(event.arguments, d.limits.maxOutputChars),
-        result: undefined,
-        error: undefined,
-        durationMs: undefined
-      }
-      const kept = step.tools.length >= d.limits.maxToolCalls ? step.tools.slice(step.tools.length - d.limits.maxToolCalls + 1) : step.tools.slice()
-      kept.push(call)
-      step.tools = kept
-    }))
+/** A tool call as its newest event shows it. */
+const toolCallView = (event: EventOf<"ToolCallStarted" | "ToolCallFinished">, maxChars: number): ToolCallView => {
+  const finished = event._tag === "ToolCallFinished" ? event : undefined
+  return {
+    callId: event.callId,
+    tool: event.tool,
+    status: finished?.status ?? "running",
+    arguments: truncate(event.arguments, maxChars),
+    result: finished?.result === undefined ? undefined : truncate(finished.result, maxChars),
+    error: finished?.error,
+    durationMs: finished?.durationMs
+  }
 }
 
-const toolCallFinished = (d: Draft, event: EventOf<"ToolCallFinished">): void => {
+/**
+ * A call's start adds it at the end of its step's calls (the newest `maxToolCalls` kept); its end
+ * replaces it, or is added where it ends when its start was not seen (joined late).
+ */
+const toolCall = (d: Draft, event: EventOf<"ToolCallStarted" | "ToolCallFinished">): void => {
   if (event.runId === undefined) return
   updateActive(d, event.runId, (run) =>
     updateStep(run, event.stepId, (step) => {
-      const finished: ToolCallView = {
-        callId: event.callId,
-        tool: event.tool,
-        status: event.status,
-        arguments: truncate(event.arguments, d.limits.maxOutputChars),
-        result: event.result === undefined ? undefined : truncate(event.result, d.limits.maxOutputChars),
-        error: event.error,
-        durationMs: event.durationMs
+      const view = toolCallView(event, d.limits.maxOutputChars)
+      const i = event._tag === "ToolCallFinished" ? step.tools.findIndex((c) => c.callId === event.callId) : -1
+      if (i >= 0) {
+        step.tools = step.tools.map((c, j) => (j === i ? view : c))
+        return
       }
-      const i = step.tools.findIndex((c) => c.callId === event.callId)
-      // A call whose start was not seen (joined late) is shown where it ends.
-      step.tools = i < 0 ? [...step.tools, finished] : step.tools.map((c, j) => (j === i ? finished : c))
+      const max = d.limits.maxToolCalls
+      step.tools = [...(step.tools.length >= max ? step.tools.slice(step.tools.length - max + 1) : step.tools), view]
     }))
 }
 
@@ -225,9 +220,8 @@ const fold = (d: Draft, event: WorkflowEvent): void => {
       return
     }
     case "ToolCallStarted":
-      return toolCallStarted(d, event)
     case "ToolCallFinished":
-      return toolCallFinished(d, event)
+      return toolCall(d, event)
     case "CircuitStateChanged":
       d.breakers = {
         ...d.breakers,
