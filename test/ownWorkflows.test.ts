@@ -130,6 +130,6 @@ Cli.run({ workflows: [triage, ...Workflows.builtin], name: "triage-bot", version
     expect(results(single)[0]!.usage.inputTokens).toBeGreaterThan(0)
     const unknown = await own(["run", "nope", "--input", "x"])
     expect(unknown.code).toBe(2)
-    expect(unknown.stderr).toContain("unknown workflow 'nope'; available: triage, code, research, summarize")
+    expect(unknown.stderr).toContain("unknown workflow 'nope'; available: triage, code, explore, research, summarize")
   })
 })
