@@ -11,8 +11,9 @@
  * Benchmarks: `llm-overhead.ts` (resilient LLM stack vs raw fetch, undici and the AI SDK;
  * cache-hit latency), `imports.ts` (what importing the library costs, in fresh processes),
  * `tui-render.tsx` (the dashboard's CPU), `memory.ts` (memory per in-flight run), `serve-load.ts`
- * (the API server under load, with SSE subscribers) and `durable.ts` (durable runs: the engine's
- * cost per step, throughput of 1 and 3 workers on PostgreSQL). Arguments pick
+ * (the API server under load, with SSE subscribers), `durable.ts` (durable runs: the engine's
+ * cost per step, throughput of 1 and 3 workers on PostgreSQL) and `tool-loop.ts` (an agent's tool
+ * loop against the same loop written by hand). Arguments pick
  * some by name (`npm run bench -- llm` runs those whose file name contains "llm"); none runs all.
  */
 import { spawn } from "node:child_process"
@@ -23,7 +24,7 @@ import { build } from "esbuild"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const picked = process.argv.slice(2)
-const benchmarks = ["llm-overhead.ts", "imports.ts", "tui-render.tsx", "memory.ts", "serve-load.ts", "durable.ts"]
+const benchmarks = ["llm-overhead.ts", "imports.ts", "tui-render.tsx", "memory.ts", "serve-load.ts", "durable.ts", "tool-loop.ts"]
   .filter((file) => picked.length === 0 || picked.some((name) => file.includes(name)))
   .map((file) => join(here, file))
   .filter((file) => existsSync(file))

@@ -9,7 +9,7 @@ import * as RunHistoryFromConfig from "../src/layers/RunHistoryFromConfig.js"
 import * as RunHistoryPostgres from "../src/layers/RunHistoryPostgres.js"
 import { RunHistory } from "../src/services/RunHistory.js"
 import { testConfigLayer } from "./support/config.js"
-import { changedRunsFollowOtherWriters, deadRunsReadInterrupted, replayedBatchCountsOnce, traceIdKept } from "./support/historyContract.js"
+import { changedRunsFollowOtherWriters, deadRunsReadInterrupted, replayedBatchCountsOnce, toolCallsRead, traceIdKept } from "./support/historyContract.js"
 import { eventLogReplaysInOrder, idempotencyKeysFindTheirRun, interruptedRunsEndInTheLog, listRunsFiltersAndPages } from "./support/historyEventLog.js"
 import { runEvents, twoSteps } from "./support/historyEvents.js"
 
@@ -80,6 +80,9 @@ describe.runIf(adminUrl !== undefined)("RunHistory on PostgreSQL", () => {
       const run = yield* Effect.flatMap(RunHistory, (h) => h.getRun("pg-crash")).pipe(Effect.provide(layer()))
       expect(Option.getOrThrow(run).status).toBe("interrupted")
     }))
+
+  it.effect("a run's tool calls are read back with it from the event log, in the order they finished", () =>
+    toolCallsRead("pgtc").pipe(Effect.provide(layer())))
 
   it.effect("a run's trace id is kept from its start, in the list and the detail", () =>
     traceIdKept("pgt").pipe(Effect.provide(layer())))

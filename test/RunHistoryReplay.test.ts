@@ -15,7 +15,7 @@ import { afterAll } from "vitest"
 import { migrations, migrationsTable } from "../src/internal/historyMigrations.js"
 import * as RunHistorySqlite from "../src/layers/RunHistorySqlite.js"
 import { RunHistory } from "../src/services/RunHistory.js"
-import { changedRunsFollowOtherWriters, deadRunsReadInterrupted, replayedBatchCountsOnce, traceIdKept } from "./support/historyContract.js"
+import { changedRunsFollowOtherWriters, deadRunsReadInterrupted, replayedBatchCountsOnce, toolCallsRead, traceIdKept } from "./support/historyContract.js"
 import { eventLogReplaysInOrder, idempotencyKeysFindTheirRun, interruptedRunsEndInTheLog, listRunsFiltersAndPages } from "./support/historyEventLog.js"
 import { runEvents, twoSteps } from "./support/historyEvents.js"
 
@@ -39,6 +39,9 @@ const writeVersion1 = (filename: string) =>
   }).pipe(Effect.provide(SqliteClient.layer({ filename })))
 
 describe("RunHistory on SQLite under retries", () => {
+  it.effect("a run's tool calls are read back with it from the event log, in the order they finished", () =>
+    toolCallsRead("sqtc").pipe(Effect.provide(RunHistorySqlite.layerFile(freshFile()))))
+
   it.effect("a run's trace id is kept from its start, in the list and the detail", () =>
     traceIdKept("sqt").pipe(Effect.provide(RunHistorySqlite.layerFile(freshFile()))))
 

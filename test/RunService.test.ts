@@ -50,7 +50,7 @@ describe("RunService", () => {
     Effect.gen(function*() {
       const runs = yield* RunService.RunService
       const unknown = yield* Effect.flip(runs.start({ workflow: "nope", input: "x" }))
-      expect(unknown).toMatchObject({ _tag: "UnknownWorkflow", available: ["code", "research", "summarize"] })
+      expect(unknown).toMatchObject({ _tag: "UnknownWorkflow", available: ["code", "explore", "research", "summarize"] })
       const bad = yield* Effect.flip(runs.start({ workflow: "summarize", input: 42 }))
       expect(bad._tag).toBe("WorkflowInputError")
       expect(yield* runs.running).toBe(0)

@@ -13,7 +13,7 @@ describe("WorkflowRegistry", () => {
   it.effect("keeps the given order and finds each workflow by name, typed workflows and built-ins alike", () =>
     Effect.gen(function*() {
       const registry = yield* Registry.make([echo, ...Registry.builtin, shout])
-      expect(registry.names).toEqual(["echo", "code", "research", "summarize", "shout"])
+      expect(registry.names).toEqual(["echo", "code", "explore", "research", "summarize", "shout"])
       expect(registry.workflows.map((w) => w.description)[0]).toBe("Say the input back")
       expect(Option.isSome(registry.find("summarize"))).toBe(true)
       expect(Option.isNone(registry.find("triage"))).toBe(true)
@@ -47,7 +47,7 @@ describe("WorkflowRegistry", () => {
   it.effect("the default layer offers the built-ins", () =>
     Effect.gen(function*() {
       const registry = yield* Registry.WorkflowRegistry
-      expect(registry.names).toEqual(["code", "research", "summarize"])
+      expect(registry.names).toEqual(["code", "explore", "research", "summarize"])
     }).pipe(Effect.provide(Registry.layerBuiltin)))
 })
 

@@ -8,6 +8,8 @@ import {
   Retrying,
   StepFinished,
   StepStarted,
+  ToolCallFinished,
+  ToolCallStarted,
   type WorkflowEvent,
   WorkflowFinished,
   WorkflowStarted
@@ -287,5 +289,44 @@ describe("WorkflowState.reduceAll", () => {
     expect(counted.totals.retries).toBe(1)
     expect(counted.active).toBe(state.active)
     expect(counted.finished).toBe(state.finished)
+  })
+})
+
+describe("tool calls", () => {
+  const ids = (callId: string, tool = "readFile") => ({ runId: "r1", stepId: "s1", agent: "reader", tool, callId })
+  const toolStarted = (callId: string, at: number, tool?: string) =>
+    new ToolCallStarted({ ...ids(callId, tool), arguments: `{"path":"${callId}.txt"}`, at })
+  const toolFinished = (callId: string, at: number, status: "success" | "error" = "success") =>
+    new ToolCallFinished({
+      ...ids(callId),
+      arguments: `{"path":"${callId}.txt"}`,
+      status,
+      ...(status === "success" ? { result: `contents of ${callId}` } : { error: { tag: "NotFound", message: "no such file" } }),
+      durationMs: at - 10,
+      at
+    })
+
+  it("lists a step's tool calls in the order they started, each updated in place when it ends", () => {
+    const state = State.reduceAll(State.initialState, [
+      started("r1"),
+      stepStarted("r1", "s1", "read", 1),
+      toolStarted("a", 10),
+      toolStarted("b", 11, "search"),
+      toolFinished("b", 20, "error"),
+      toolFinished("a", 30)
+    ])
+    const step = Option.getOrThrow(State.findRun(state, "r1")).steps[0]!
+    expect(step.tools.map((c) => [c.callId, c.status, c.durationMs, c.result, c.error?.tag])).toEqual([
+      ["a", "success", 20, "contents of a", undefined],
+      ["b", "error", 10, undefined, "NotFound"]
+    ])
+    expect(step.tools[0]!.arguments).toBe("{\"path\":\"a.txt\"}")
+  })
+
+  it("keeps the newest maxToolCalls calls of a step", () => {
+    const events: Array<WorkflowEvent> = [started("r1"), stepStarted("r1", "s1", "read", 1)]
+    for (let i = 0; i < 5; i++) events.push(toolStarted(`c${i}`, 10 + i))
+    const state = State.reduceAll(State.makeState({ maxToolCalls: 3 }), events)
+    expect(Option.getOrThrow(State.findRun(state, "r1")).steps[0]!.tools.map((c) => c.callId)).toEqual(["c2", "c3", "c4"])
   })
 })

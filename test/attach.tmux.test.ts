@@ -63,9 +63,12 @@ describe.runIf(hasTmux || process.env["EFFECT_AGENTS_CI"] === "1")("the remote d
     await cli.waitFor((s) => count(s, /● (\d+) running/) === 1 && /started \w+ run [0-9a-f]{8}/.test(s), "the run to start")
     await cli.waitFor((s) => count(s, /✔ (\d+) succeeded/) === 2, "the run to finish")
 
-    // x: a research run (Tab picks the next workflow), cancelled while it runs (g selects the newest).
+    // x: a research run (Tab picks the next workflow: explore, then research), cancelled while it
+    // runs (g selects the newest).
     cli.sendKeys("n")
     await cli.waitFor((s) => s.includes("New run"), "the new-run input")
+    cli.sendKeys("Tab")
+    await cli.waitFor((s) => s.includes("[explore]"), "the explore workflow chosen")
     cli.sendKeys("Tab")
     await cli.waitFor((s) => s.includes("[research]"), "the research workflow chosen")
     cli.sendKeys("-l", "cancel this one")

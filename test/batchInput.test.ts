@@ -40,7 +40,7 @@ describe("batch file checks", () => {
     expect(r.stderr).toContain("7 of 8 lines are not valid runs; nothing was run")
     expect(r.stderr).toContain(`line 2: input: Expected a non empty string, actual ""`)
     expect(r.stderr).toContain("line 3: input: Expected string, actual 42")
-    expect(r.stderr).toContain("line 4: unknown workflow 'nope' (available: code, research, summarize)")
+    expect(r.stderr).toContain("line 4: unknown workflow 'nope' (available: code, explore, research, summarize)")
     expect(r.stderr).toContain("line 5: not valid JSON")
     expect(r.stderr).toContain(`line 6: "workflow" is missing`)
     expect(r.stderr).toContain(`line 7: "input" is missing`)

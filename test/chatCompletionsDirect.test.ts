@@ -6,6 +6,8 @@
 import * as AiError from "@effect/ai/AiError"
 import type * as LanguageModel from "@effect/ai/LanguageModel"
 import * as Prompt from "@effect/ai/Prompt"
+import * as Tool from "@effect/ai/Tool"
+import * as Toolkit from "@effect/ai/Toolkit"
 import * as OpenRouterLanguageModel from "@effect/ai-openrouter/OpenRouterLanguageModel"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
@@ -113,7 +115,106 @@ const richCompletion = JSON.stringify({
   }
 })
 
+const Weather = Tool.make("weather", {
+  description: "Current temperature of a city",
+  parameters: { city: Schema.String, unit: Schema.optional(Schema.Literal("C", "F")) },
+  success: Schema.Number
+})
+const tools = Toolkit.make(Weather, Tool.make("now", { success: Schema.Number }))
+/** The toolkit as agents pass it: with handlers, its calls left to the caller. */
+const withTools = Effect.flatMap(
+  tools,
+  (toolkit) => Effect.succeed({ toolkit, disableToolCallResolution: true as const })
+).pipe(Effect.provide(tools.toLayer({ weather: () => Effect.succeed(3), now: () => Effect.succeed(0) })))
+
+/** A completion calling tools (`arguments` as JSON text, as providers send them). */
+const toolCompletion = (calls: ReadonlyArray<{ id: string; name: string; arguments: string }>, content: string | null = null) =>
+  completion("", {
+    choices: [{
+      index: 0,
+      finish_reason: "tool_calls",
+      message: { role: "assistant", content, tool_calls: calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } })) }
+    }]
+  })
+
+/** A transcript with a tool round: the assistant's calls and their results. */
+const toolTranscript: Prompt.RawInput = [
+  { role: "system", content: "Use the tools." },
+  { role: "user", content: "Weather in Oslo?" },
+  {
+    role: "assistant",
+    content: [
+      { type: "text", text: "Let me look." },
+      { type: "tool-call", id: "call_1", name: "weather", params: { city: "Oslo" }, providerExecuted: false },
+      { type: "tool-call", id: "call_2", name: "now", params: {}, providerExecuted: false }
+    ]
+  },
+  {
+    role: "tool",
+    content: [
+      { type: "tool-result", id: "call_1", name: "weather", isFailure: false, result: 3, providerExecuted: false },
+      { type: "tool-result", id: "call_2", name: "now", isFailure: true, result: { error: "no clock" }, providerExecuted: false }
+    ]
+  }
+]
+
 describe("chat completions: direct path vs @effect/ai-openrouter", () => {
+  it.scopedLive("tools offered and tool calls answered: same request, same tool-call parts, decoded params", () =>
+    Effect.gen(function*() {
+      const options = yield* withTools
+      const r = yield* both(
+        toolCompletion([{ id: "call_a", name: "weather", arguments: "{\"city\":\"Oslo\",\"unit\":\"C\"}" }, { id: "call_b", name: "now", arguments: "{}" }], "Checking."),
+        (lm) => lm.generateText({ prompt: "Weather in Oslo?", ...options })
+      )
+      sameRequest(r.requests)
+      expect((r.requests[0].body as { tools: ReadonlyArray<{ function: { name: string } }> }).tools.map((t) => t.function.name)).toEqual(["weather", "now"])
+      expect(r.direct).toEqual(r.viaPackage)
+      expect(r.direct._tag === "Right" && r.direct.right.toolCalls.map((c) => [c.id, c.name, c.params])).toEqual([
+        ["call_a", "weather", { city: "Oslo", unit: "C" }],
+        ["call_b", "now", {}]
+      ])
+    }))
+
+  it.scopedLive("a transcript with tool calls and results, and a tool choice: same request, same answer", () =>
+    Effect.gen(function*() {
+      const options = yield* withTools
+      for (const toolChoice of ["none", "required", { tool: "weather" }] as const) {
+        const r = yield* both(completion("It is 3°C."), (lm) => lm.generateText({ prompt: toolTranscript, ...options, toolChoice }))
+        sameRequest(r.requests)
+        expect(r.direct).toEqual(r.viaPackage)
+      }
+    }))
+
+  it.scopedLive("structured output with tools declared: same request, same value", () =>
+    Effect.gen(function*() {
+      const options = yield* withTools
+      const r = yield* both(completion("{\"answer\":\"3°C\",\"confidence\":0.9}"), (lm) =>
+        lm.generateObject({ prompt: toolTranscript, schema: Answer, ...options, toolChoice: "none" }))
+      sameRequest(r.requests)
+      expect(r.direct).toEqual(r.viaPackage)
+    }))
+
+  it.scopedLive("a call to a tool not offered, or with arguments its Schema rejects, is MalformedResponse on both paths", () =>
+    Effect.gen(function*() {
+      const options = yield* withTools
+      for (const call of [{ id: "c", name: "rm", arguments: "{}" }, { id: "c", name: "weather", arguments: "{\"city\":3}" }, { id: "c", name: "weather", arguments: "{not json" }]) {
+        const r = yield* both(toolCompletion([call]), (lm) => lm.generateText({ prompt: "hi", ...options }))
+        const tags = [r.direct, r.viaPackage].map((e) => e._tag === "Left" ? fromAiError(e.left, { provider: "openrouter", model: "m" }, 0)._tag : "Right")
+        expect(tags).toEqual(["MalformedResponse", "MalformedResponse"])
+      }
+    }))
+
+  it.scopedLive("tools whose calls LanguageModel should run go through the package", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeProvider.make({ script: () => FakeProvider.ok("no tools needed") })
+      const { direct } = yield* modelsAt(fake)
+      const { toolkit } = yield* withTools
+      // The stub HttpClient dies when used: the call took the package's route.
+      const exit = yield* Effect.exit(direct.generateText({ prompt: "hi", toolkit }))
+      expect(exit._tag).toBe("Failure")
+      expect(fake.requests).toHaveLength(0)
+    }))
+
   it.scopedLive("a plain prompt: same request, same response parts", () =>
     Effect.gen(function*() {
       const r = yield* both(completion("Hello there"), (lm) =>

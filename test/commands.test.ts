@@ -122,4 +122,21 @@ describe("effect-agents cache and history commands", () => {
     expect(missing.code).toBe(2)
     expect(missing.stderr).toContain("no run with id no-such-run")
   })
+
+  it("history show lists the tool calls of an agent with tools (explore, on the simulated provider)", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "ea-tools-"))
+    writeFileSync(join(cwd, "NOTES.md"), "The retry policy waits between attempts.\n")
+    const env = { SIM_LATENCY_MS: "0", SIM_ERROR_RATE: "0", SIM_RATE_LIMIT_RATE: "0" }
+    const run = await runCli(["run", "explore", "--input", "How are retries done?", "--json"], { cwd, env })
+    expect(run.code).toBe(0)
+    const { id } = JSON.parse(run.stdout) as { id: string }
+    const shown = await runCli(["history", "show", id], { cwd, env })
+    expect(shown.stdout).toMatch(/TOOL CALL\s+AGENT\s+STATUS\s+DURATION\s+ARGUMENTS/)
+    expect(shown.stdout).toMatch(/searchFiles\s+explorer\s+success/)
+    expect(shown.stdout).toMatch(/readFile\s+explorer\s+error \(FileToolError\)/)
+    const json = JSON.parse((await runCli(["history", "show", id, "--json"], { cwd, env })).stdout) as {
+      toolCalls: ReadonlyArray<{ tool: string }>
+    }
+    expect(json.toolCalls.map((c) => c.tool).sort()).toEqual(["readFile", "searchFiles"])
+  })
 })

@@ -59,5 +59,11 @@ describe("import paths", () => {
   it("importing MainLayer loads the backends it wires (what the check above would see)", { timeout: 60_000 }, async () => {
     const packages = await loadedBy("./MainLayer")
     expect(backendsIn(packages)).toEqual(expect.arrayContaining(["ioredis", "pg", "better-sqlite3", "@effect/ai-openrouter", "@opentelemetry/api"]))
+    // The MCP SDK is an optional peer: only its own path loads it.
+    expect(packages).not.toContain("@modelcontextprotocol/sdk")
+  })
+
+  it("only effect-agents/McpTools loads the MCP SDK (an optional peer dependency)", { timeout: 60_000 }, async () => {
+    expect(await loadedBy("./McpTools")).toContain("@modelcontextprotocol/sdk")
   })
 })

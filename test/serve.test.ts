@@ -72,6 +72,16 @@ describe("serve: the API", () => {
     expect((run["steps"] as Array<unknown>).length).toBeGreaterThan(0)
   })
 
+  it("an agent's tool calls stream as events and show in GET /v1/runs/{id} (explore, on the simulated provider)", async () => {
+    const started = await start({ workflow: "explore", input: "How are failed calls retried?" })
+    const id = started.body["id"] as string
+    const events = await finished(id)
+    expect(events.filter((e) => e.event === "ToolCallFinished").map((e) => (e.data as { tool: string }).tool).sort())
+      .toEqual(["readFile", "searchFiles"])
+    const run = await (await api(`/v1/runs/${id}`)).json() as { toolCalls: ReadonlyArray<{ tool: string; agent: string; status: string }> }
+    expect(run.toolCalls.map((c) => [c.tool, c.agent]).sort()).toEqual([["readFile", "explorer"], ["searchFiles", "explorer"]])
+  })
+
   it("answers a repeated request with the same Idempotency-Key with the same run", async () => {
     const body = { workflow: "summarize", input: "idempotent text to summarize, once" }
     const first = await start(body, { "idempotency-key": "order-42" })
@@ -92,7 +102,7 @@ describe("serve: the API", () => {
     expect(badInput.body).toMatchObject({ _tag: "WorkflowInputError", workflow: "summarize" })
     const unknown = await start({ workflow: "nope", input: "x" })
     expect(unknown.status).toBe(404)
-    expect(unknown.body).toMatchObject({ _tag: "UnknownWorkflow", available: ["code", "research", "summarize"] })
+    expect(unknown.body).toMatchObject({ _tag: "UnknownWorkflow", available: ["code", "explore", "research", "summarize"] })
     const huge = await api("/v1/runs", { method: "POST", body: JSON.stringify({ workflow: "summarize", input: "a".repeat(1_100_000) }) })
     expect(huge.status).toBe(413)
     expect((await api("/v1/runs/does-not-exist")).status).toBe(404)
@@ -150,7 +160,7 @@ describe("serve: the API", () => {
 
   it("lists the workflows, and documents itself: /openapi.json and /docs", async () => {
     const workflows = await (await api("/v1/workflows")).json() as Array<{ name: string }>
-    expect(workflows.map((w) => w.name)).toEqual(["code", "research", "summarize"])
+    expect(workflows.map((w) => w.name)).toEqual(["code", "explore", "research", "summarize"])
     const spec = await (await fetch(`${server.url}/openapi.json`)).json() as { paths: Record<string, unknown> }
     expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(["/v1/runs", "/v1/runs/{id}", "/v1/runs/{id}/events", "/v1/events"]))
     const docs = await fetch(`${server.url}/docs`)

@@ -164,8 +164,8 @@ describe("code", () => {
 })
 
 describe("registry", () => {
-  it("lists code, research and summarize with one-line descriptions", () => {
-    expect(Registry.names).toEqual(["code", "research", "summarize"])
+  it("lists code, explore, research and summarize with one-line descriptions", () => {
+    expect(Registry.names).toEqual(["code", "explore", "research", "summarize"])
     for (const w of Registry.workflows) {
       expect(w.description.length).toBeGreaterThan(10)
       expect(w.description).not.toContain("\n")

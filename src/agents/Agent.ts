@@ -8,18 +8,25 @@
  * with `OutputParseError`. Before every call it checks the run budget carried in `WorkflowContext`,
  * so a spent budget stops the run before money is spent, not after; the resilient layer then
  * reserves the call's worst-case cost and refuses it with `BudgetExceeded` when that does not fit.
+ *
+ * An agent given `tools` (an `@effect/ai` `Toolkit`) runs the tool loop of `ToolLoop` before it
+ * answers; the toolkit's handlers (`toolkit.toLayer({...})`) and the errors of tools whose failure
+ * mode is `"error"` appear in `run`'s type.
  */
 import * as AiError from "@effect/ai/AiError"
 import * as LanguageModel from "@effect/ai/LanguageModel"
 import type * as Prompt from "@effect/ai/Prompt"
-import { Cause, Clock, Effect, Exit, FiberRef, Metric, ParseResult, Schema } from "effect"
+import type * as Tool from "@effect/ai/Tool"
+import type * as Toolkit from "@effect/ai/Toolkit"
+import { Cause, Clock, Effect, Either, Exit, FiberRef, Metric, ParseResult, Schema } from "effect"
 import { traced } from "../internal/tracing.js"
 import * as Budget from "../services/Budget.js"
 import { fromAiError, type LlmError } from "../services/LlmError.js"
 import * as Metrics from "../services/Metrics.js"
 import * as WorkflowContext from "../services/WorkflowContext.js"
-import { type AgentError, BudgetExceeded, OutputParseError } from "./AgentError.js"
+import { AgentError as AgentErrorSchema, type AgentError, BudgetExceeded, OutputParseError } from "./AgentError.js"
 import { durably } from "./durableAgent.js"
+import * as ToolLoop from "./ToolLoop.js"
 
 /** What defines an agent. */
 export interface AgentOptions<I, II, O, OI> {
@@ -38,13 +45,33 @@ export interface AgentOptions<I, II, O, OI> {
   readonly prompt?: ((input: I, encoded: II) => string) | undefined
 }
 
-/** A defined agent. */
-export interface Agent<I, O> {
+/** What an agent with tools adds: the toolkit, and how far its tool loop may go. */
+export interface ToolOptions<Tools extends Record<string, Tool.Any>> {
+  /** The tools the model may call; their handlers come from `tools.toLayer({...})` in `run`'s context. */
+  readonly tools?: Toolkit.Toolkit<Tools> | undefined
+  /** Model calls at most before `MaxStepsExceeded` (default 10). */
+  readonly maxSteps?: number | undefined
+  /** Tool calls of one step running at once at most (default 4). */
+  readonly toolConcurrency?: number | undefined
+}
+
+/** The errors an agent's tools add to `run`: those of tools whose failure mode is `"error"`. */
+export type ToolErrors<Tools extends Record<string, Tool.Any>> = Tool.HandlerError<Tools[keyof Tools]>
+/** The services an agent's tools add to `run`: their handlers and what the tools declare. */
+export type ToolRequirements<Tools extends Record<string, Tool.Any>> =
+  | Tool.HandlersFor<Tools>
+  | Tool.Requirements<Tools[keyof Tools]>
+
+/** A defined agent; `E` and `R` are what its tools add to `run` (nothing for an agent without tools). */
+export interface Agent<I, O, E = never, R = never> {
   readonly name: string
   readonly instructions: string
   readonly model: string | undefined
-  /** Runs the agent once on `input` (up to two LLM calls when the first answer needs repair). */
-  readonly run: (input: I) => Effect.Effect<O, AgentError, LanguageModel.LanguageModel>
+  /**
+   * Runs the agent once on `input`: up to two LLM calls when the first answer needs repair, plus
+   * the steps of its tool loop when it has tools.
+   */
+  readonly run: (input: I) => Effect.Effect<O, AgentError | E, LanguageModel.LanguageModel | R>
 }
 
 const RAW_LIMIT = 64 * 1024
@@ -119,6 +146,8 @@ const repairMessage = (issues: string): string =>
   issues +
   "\nAnswer again with only a JSON value that matches the required schema."
 
+const FINAL_ANSWER = "Now give your final answer as only a JSON value that matches the required schema."
+
 /** Fails with `BudgetExceeded` when the current run's budget is used up (spent or held). */
 const checkBudget = (agent: string): Effect.Effect<void, BudgetExceeded> =>
   Effect.flatMap(WorkflowContext.current, (ctx) => (ctx.budget === undefined ? Effect.void : Budget.check(ctx.budget, agent)))
@@ -127,14 +156,16 @@ const statusOf = <A, E>(exit: Exit.Exit<A, E>): "success" | "error" | "cancelled
   Exit.isSuccess(exit) ? "success" : Cause.isInterruptedOnly(exit.cause) ? "cancelled" : "error"
 
 /** Defines a structured-output agent. */
-export function make<I, II, O, OI extends Record<string, unknown>>(
-  options: AgentOptions<I, II, O, OI> & { readonly output: Schema.Schema<O, OI> }
-): Agent<I, O>
+export function make<I, II, O, OI extends Record<string, unknown>, Tools extends Record<string, Tool.Any> = {}>(
+  options: AgentOptions<I, II, O, OI> & ToolOptions<Tools> & { readonly output: Schema.Schema<O, OI> }
+): Agent<I, O, ToolErrors<Tools>, ToolRequirements<Tools>>
 /** Defines a free-text agent: `run` returns the model's text. */
-export function make<I, II>(options: AgentOptions<I, II, string, never> & { readonly output: "text" }): Agent<I, string>
-export function make<I, II, O, OI extends Record<string, unknown>>(
-  options: AgentOptions<I, II, O, OI>
-): Agent<I, O | string> {
+export function make<I, II, Tools extends Record<string, Tool.Any> = {}>(
+  options: AgentOptions<I, II, string, never> & ToolOptions<Tools> & { readonly output: "text" }
+): Agent<I, string, ToolErrors<Tools>, ToolRequirements<Tools>>
+export function make<I, II, O, OI extends Record<string, unknown>, Tools extends Record<string, Tool.Any>>(
+  options: AgentOptions<I, II, O, OI> & ToolOptions<Tools>
+): Agent<I, O | string, ToolErrors<Tools>, ToolRequirements<Tools>> {
   const { name, instructions } = options
   const modelLabel = options.model ?? "default"
   const encodeInput = Schema.encode(options.input)
@@ -148,7 +179,8 @@ export function make<I, II, O, OI extends Record<string, unknown>>(
     )
 
   const generate = (
-    messages: ReadonlyArray<Prompt.MessageEncoded>
+    messages: ReadonlyArray<Prompt.MessageEncoded>,
+    toolkit?: Toolkit.WithHandler<Tools>
   ): Effect.Effect<O | string, AgentError, LanguageModel.LanguageModel> => {
     const output = options.output
     if (output === "text") {
@@ -157,7 +189,14 @@ export function make<I, II, O, OI extends Record<string, unknown>>(
     // A rejected answer comes back as a `ParseFailure` value; every other failure stays an error.
     const ask = (prompt: ReadonlyArray<Prompt.MessageEncoded>) =>
       call(
-        LanguageModel.generateObject({ prompt, schema: output, objectName: objectNameOf(name) }).pipe(
+        // With tools, the final answer is asked with the tools still declared (providers want the
+        // tools of a transcript's tool calls) but none callable.
+        LanguageModel.generateObject({
+          prompt,
+          schema: output,
+          objectName: objectNameOf(name),
+          ...(toolkit === undefined ? {} : { toolkit, toolChoice: "none" as const, disableToolCallResolution: true as const })
+        }).pipe(
           Effect.map((r): O | ParseFailure => r.value),
           Effect.catchAll((error) => {
             const failure = parseFailureOf(error)
@@ -178,24 +217,52 @@ export function make<I, II, O, OI extends Record<string, unknown>>(
     })
   }
 
-  // Sound: a text agent's answer is a string; a structured one's is what its Schema decodes.
+  // Sound: a text agent's answer is a string; a structured one's is what its Schema decodes; its
+  // failures are an AgentError or what its tools' failure Schemas describe.
   const storedOutput = (options.output === "text" ? Schema.String : options.output) as Schema.Schema<O | string, unknown>
+  const storedErrors = Schema.Union(
+    AgentErrorSchema,
+    ...Object.values(options.tools?.tools ?? {}).map((tool) => tool.failureSchema)
+  ) as Schema.Schema<AgentError | ToolErrors<Tools>, unknown>
+  const tools = options.tools
+  const loopOptions: ToolLoop.Options = {
+    agent: name,
+    maxSteps: options.maxSteps ?? ToolLoop.DEFAULT_MAX_STEPS,
+    concurrency: options.toolConcurrency ?? ToolLoop.DEFAULT_CONCURRENCY
+  }
+  const decodeFinal = options.output === "text" ? undefined : Schema.decodeUnknownEither(Schema.parseJson(options.output))
+
+  /** The tool loop, then the answer: its text, or its JSON when it decodes, else asked for once more. */
+  const generateWithTools = (toolkit: Toolkit.Toolkit<Tools>, messages: ReadonlyArray<Prompt.MessageEncoded>) =>
+    Effect.gen(function*() {
+      const handlers = yield* toolkit
+      const ask = (prompt: ReadonlyArray<Prompt.MessageEncoded>) =>
+        call(LanguageModel.generateText({ prompt, toolkit: handlers, disableToolCallResolution: true }))
+      const { text, transcript } = yield* ToolLoop.run(handlers, messages, ask, loopOptions)
+      if (decodeFinal === undefined) return text
+      const decoded = decodeFinal(text)
+      if (Either.isRight(decoded)) return decoded.right
+      return yield* generate([...transcript, { role: "user", content: FINAL_ANSWER }], handlers)
+    })
+
   const scope = { model: options.model, settings: options.settings }
-  const body = (input: I): Effect.Effect<O | string, AgentError, LanguageModel.LanguageModel> =>
+  type Run = Effect.Effect<O | string, AgentError | ToolErrors<Tools>, LanguageModel.LanguageModel | ToolRequirements<Tools>>
+  const body = (input: I): Run =>
     Effect.gen(function*() {
       const encoded = yield* Effect.orDie(encodeInput(input))
       const text = options.prompt !== undefined ? options.prompt(input, encoded) : renderInput(encoded)
-      const answer = generate([
+      const messages: ReadonlyArray<Prompt.MessageEncoded> = [
         { role: "system", content: instructions },
         { role: "user", content: text }
-      ])
-      return yield* durably(name, { encodedInput: encoded, model: options.model }, storedOutput, answer)
+      ]
+      const answer = tools === undefined ? generate(messages) : generateWithTools(tools, messages)
+      return yield* durably(name, { encodedInput: encoded, model: options.model }, storedOutput, storedErrors, answer)
     })
 
   // Made once per agent; `gen_ai.agent.name` is the OpenTelemetry GenAI name of the same thing.
   const spanOptions = { attributes: { "agent.name": name, "agent.model": modelLabel, "gen_ai.agent.name": name } }
   // The agent's context and its metrics share one region, held open while the agent runs.
-  const run = (input: I): Effect.Effect<O | string, AgentError, LanguageModel.LanguageModel> =>
+  const run = (input: I): Run =>
     traced(
       Effect.acquireUseRelease(
         Effect.zip(Clock.currentTimeMillis, WorkflowContext.enterAgent(name, scope)),

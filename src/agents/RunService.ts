@@ -127,7 +127,8 @@ const pending = (id: string, live: Live): RunDetail => ({
   costUsd: 0,
   input: live.input,
   steps: [],
-  llmCalls: []
+  llmCalls: [],
+  toolCalls: []
 })
 
 export const make = (options: EventFeed.FeedOptions = {}) =>

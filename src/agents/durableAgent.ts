@@ -16,7 +16,6 @@ import { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngin
 import { Duration, Effect, FiberRef, Option, Schema } from "effect"
 import { HistoryRecorder } from "../services/RunHistory.js"
 import * as WorkflowContext from "../services/WorkflowContext.js"
-import { AgentError } from "./AgentError.js"
 
 const FLUSH_WAIT = Duration.seconds(10)
 
@@ -58,14 +57,15 @@ const historyWritten: Effect.Effect<void> = Effect.flatMap(
 
 /**
  * Runs `call` (agent `agent` on `encodedInput`) as a persisted activity when the current fiber
- * executes a durable run, else as it is. `output` encodes the answer for storage.
+ * executes a durable run, else as it is. `output` and `errors` encode its outcome for storage.
  */
-export const durably = <O, OI, R>(
+export const durably = <O, OI, E, R>(
   agent: string,
   request: { readonly encodedInput: unknown; readonly model: string | undefined },
   output: Schema.Schema<O, OI>,
-  call: Effect.Effect<O, AgentError, R>
-): Effect.Effect<O, AgentError, R> =>
+  errors: Schema.Schema<E, unknown>,
+  call: Effect.Effect<O, E, R>
+): Effect.Effect<O, E, R> =>
   Effect.flatMap(Effect.serviceOption(WorkflowInstance), (instance) => {
     if (Option.isNone(instance)) return call
     return Effect.flatMap(Effect.serviceOption(WorkflowEngine), (engine) => {
@@ -77,7 +77,7 @@ export const durably = <O, OI, R>(
       const activity = Activity.make({
         name,
         success: Schema.Struct({ output, tally: TallySchema }),
-        error: AgentError,
+        error: errors,
         // Counted in a tally of its own as well, so the stored result knows what the call cost.
         execute: Effect.suspend(() => {
           ran = true

@@ -11,6 +11,7 @@ import type { LanguageModel } from "@effect/ai"
 import { Context, Effect, Layer, Option, Schema } from "effect"
 import type { WorkflowEvents } from "../services/WorkflowEvents.js"
 import { code } from "./workflows/code.js"
+import { explore } from "./workflows/explore.js"
 import { research } from "./workflows/research.js"
 import { summarize } from "./workflows/summarize.js"
 import { type AnyWorkflow, type Erasable, erase, type RunOptions, type RunReport, type WorkflowInputError } from "./Workflow.js"
@@ -116,7 +117,7 @@ export const layer = (entries: Iterable<RegistryEntry>): Layer.Layer<WorkflowReg
   Layer.effect(WorkflowRegistry, make(entries))
 
 /** The workflows effect-agents ships, in the order `effect-agents workflows` lists them. */
-export const builtin: ReadonlyArray<AnyWorkflow> = [code, research, summarize].map(eraseEntry)
+export const builtin: ReadonlyArray<AnyWorkflow> = [code, explore, research, summarize].map(eraseEntry)
 
 /** The shipped workflows. Kept for existing callers: it is `builtin`. */
 export const workflows: ReadonlyArray<AnyWorkflow> = builtin

@@ -27,6 +27,11 @@ const templates: Record<string, Slots> = {
     ["cache answers", "cap their spending", "retry failed calls", "fall back to cheaper models", "queue requests", "record every run"],
     ["in production?", "during an outage?", "at scale?", "on a budget?", "with strict latency goals?"]
   ],
+  explore: [
+    ["Where does the project", "How does the project", "Which files show how the project"],
+    ["retry failed LLM calls", "cache answers", "record run history", "limit its request rate", "open the circuit breaker", "count tool calls"],
+    ["?", "and why?", "by default?"]
+  ],
   code: [
     ["Write a function that", "Implement a module that", "Sketch a class that"],
     ["merges", "deduplicates", "sorts", "batches", "validates", "paginates"],

@@ -40,7 +40,9 @@ export const listHistory = (args: { readonly limit: number; readonly json: boole
     )
   })
 
-/** One run with its steps and LLM calls. */
+const clip = (text: string, max: number): string => (text.length <= max ? text : `${text.slice(0, max - 1)}…`)
+
+/** One run with its steps, LLM calls and tool calls. */
 export const showRun = (args: { readonly id: string; readonly json: boolean }) =>
   Effect.gen(function*() {
     const history = yield* RunHistory
@@ -86,6 +88,20 @@ export const showRun = (args: { readonly id: string; readonly json: boolean }) =
           formatDuration(c.durationMs),
           String(c.inputTokens + c.outputTokens),
           formatUsd(c.costUsd)
+        ])
+      ))
+    }
+    if (run.toolCalls.length > 0) {
+      yield* Console.log("")
+      yield* Console.log(formatTable(
+        ["TOOL CALL", "AGENT", "STATUS", "DURATION", "ARGUMENTS"],
+        run.toolCalls.map((c) => [
+          c.tool,
+          c.agent,
+          c.error === undefined ? c.status : `${c.status} (${c.error.tag})`,
+          formatDuration(c.durationMs),
+          // Already truncated when recorded; one line here.
+          clip(c.arguments.replace(/\s+/g, " "), 60)
         ])
       ))
     }

@@ -1,11 +1,12 @@
 /**
  * Why not `@effect/ai-openrouter`'s client: this path is ~5× faster per call (README › Performance: bare provider vs `direct: false`).
  *
- * The direct path of the chat-completions adapter: plain-text and structured-output calls built
- * by hand (`chatCompletionsRequest`), sent on an undici pool (`chatCompletionsExchange`) and read
- * into the same `GenerateTextResponse` parts the package builds (`chatCompletionsResponse`), with
- * the same errors. Everything else — tools, non-text parts, provider options, streams — stays on the
- * package. `test/chatCompletionsDirect.test.ts` sends each kind of call both ways and compares the
+ * The direct path of the chat-completions adapter: plain-text and structured-output calls, with
+ * tools whose calls the caller runs (`chatCompletionsTools`), built by hand
+ * (`chatCompletionsRequest`), sent on an undici pool (`chatCompletionsExchange`) and read into the
+ * same `GenerateTextResponse` parts the package builds (`chatCompletionsResponse`), with the same
+ * errors. Everything else — tools `LanguageModel` should run, non-text parts, provider options,
+ * streams — stays on the package. `test/chatCompletionsDirect.test.ts` sends each kind of call both ways and compares the
  * request on the wire, the response and the errors.
  */
 import type * as AiError from "@effect/ai/AiError"

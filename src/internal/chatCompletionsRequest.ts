@@ -3,13 +3,16 @@
  * `/chat/completions` body for them, key for key as `@effect/ai-openrouter` builds it (by hand
  * rather than through the package's request schema: see `chatCompletionsDirect` for why).
  *
- * Calls it cannot express exactly — toolkits, file or tool parts in the prompt, provider options
- * such as cache control — get `undefined` from `prepare`, and the adapter hands them to the package.
+ * Tools (`chatCompletionsTools`) are sent when the caller runs the tool calls itself. Calls it cannot
+ * express exactly — toolkits whose calls `LanguageModel` should run, file parts in the prompt,
+ * provider options such as cache control — get `undefined` from `prepare`, and the adapter hands
+ * them to the package.
  */
 import * as AiError from "@effect/ai/AiError"
 import * as Prompt from "@effect/ai/Prompt"
 import * as Tool from "@effect/ai/Tool"
 import { Effect, Schema } from "effect"
+import { assistantMessage, requestTools, type ToolMessage, type ToolOptions, toolMessages } from "./chatCompletionsTools.js"
 
 /** The body sent to `/chat/completions`, as far as this path builds it. */
 export interface ChatRequest {
@@ -18,10 +21,10 @@ export interface ChatRequest {
   readonly messages: ReadonlyArray<ChatMessage>
 }
 
-interface ChatMessage {
+type ChatMessage = {
   readonly role: "system" | "user" | "assistant"
   readonly content: string
-}
+} | ToolMessage
 type RawPrompt = Prompt.RawInput
 
 const hasOptions = (options: unknown): boolean =>
@@ -52,20 +55,26 @@ const promptMessages = (prompt: Prompt.Prompt): Array<ChatMessage> | undefined =
       case "system":
         out.push({ role: "system", content: message.content })
         break
-      case "user":
-      case "assistant": {
-        let text = ""
-        for (const part of message.content) {
-          if (part.type !== "text" || hasOptions(part.options)) return undefined
-          text += part.text
-        }
-        // The package sends a lone user text part as a string, and joins an assistant's texts.
-        if (message.role === "user" && message.content.length !== 1) return undefined
-        out.push({ role: message.role, content: text })
+      case "user": {
+        // The package sends a lone user text part as a string.
+        const part = message.content[0]
+        if (message.content.length !== 1 || part?.type !== "text" || hasOptions(part.options)) return undefined
+        out.push({ role: "user", content: part.text })
         break
       }
-      default:
-        return undefined
+      case "assistant": {
+        // Texts joined, tool calls as `tool_calls`, as the package sends them.
+        const assistant = assistantMessage(message)
+        if (assistant === undefined) return undefined
+        out.push(assistant)
+        break
+      }
+      case "tool": {
+        const results = toolMessages(message)
+        if (results === undefined) return undefined
+        out.push(...results)
+        break
+      }
     }
   }
   return out
@@ -127,9 +136,8 @@ const objectNameOf = (objectName: string | undefined, schema: AnySchema): string
     : "generateObject")
 
 /** The call options of `generateText` / `generateObject`, as far as this path reads them. */
-export interface CallOptions {
+export interface CallOptions extends ToolOptions {
   readonly prompt: RawPrompt
-  readonly toolkit?: unknown
   readonly schema?: AnySchema
   readonly objectName?: string
 }
@@ -138,6 +146,8 @@ export interface CallOptions {
 export interface Prepared {
   readonly body: ChatRequest
   readonly format: ObjectFormat | undefined
+  /** The tools offered, by name, to read the response's tool calls with. */
+  readonly tools: Readonly<Record<string, Tool.Any>> | undefined
 }
 
 /**
@@ -149,17 +159,22 @@ export const prepare = (
   config: Readonly<Record<string, unknown>> | undefined,
   options: CallOptions
 ): Prepared | undefined => {
-  if (options.toolkit !== undefined) return undefined
+  const tools = requestTools(options)
+  if (tools === undefined) return undefined
   const messages = messagesOf(options.prompt)
   if (messages === undefined) return undefined
+  const offered = tools === null ? undefined : tools.byName
+  const toolFields = tools === null ? {} : { tools: tools.tools, tool_choice: tools.tool_choice }
   const schema = options.schema
-  if (schema === undefined) return { body: { model, ...config, messages }, format: undefined }
+  if (schema === undefined) return { body: { model, ...config, messages, ...toolFields }, format: undefined, tools: offered }
   const format = formatOf(schema)
   return {
+    tools: offered,
     body: {
       model,
       ...config,
       messages,
+      ...toolFields,
       response_format: {
         type: "json_schema",
         json_schema: {

@@ -12,6 +12,7 @@ import * as LanguageModel from "@effect/ai/LanguageModel"
 import * as Response from "@effect/ai/Response"
 import { DateTime, Effect, Either, Option } from "effect"
 import type { Prepared } from "./chatCompletionsRequest.js"
+import { decodeToolCalls } from "./chatCompletionsTools.js"
 
 const FINISH_REASONS: Readonly<Record<string, Response.FinishReason>> = {
   content_filter: "content-filter",
@@ -41,14 +42,17 @@ const shapeProblem = (json: unknown): string | undefined => {
 }
 
 /**
- * Parts this path does not build: tool calls (no tools were offered, so the package would reject
- * them too) and images (only sent when a request asks for image output, which ours never do).
- * Such a body is reported as malformed with its raw text, never silently dropped.
+ * Parts this path does not build: images (only sent when a request asks for image output, which
+ * ours never do), and tool calls it cannot read. Such a body is reported as malformed with its raw
+ * text, never silently dropped.
  */
 const unexpectedPart = (message: Record<string, unknown>): string | undefined => {
-  for (const key of ["tool_calls", "images"]) {
-    const value = message[key]
-    if (Array.isArray(value) && value.length > 0) return `the response carries ${key}, which this call did not ask for`
+  const images = message["images"]
+  if (Array.isArray(images) && images.length > 0) return "the response carries images, which this call did not ask for"
+  const calls = message["tool_calls"]
+  if (calls === undefined || calls === null) return undefined
+  if (!Array.isArray(calls) || !calls.every((c) => isRecord(c) && typeof c["id"] === "string" && isRecord(c["function"]) && typeof c["function"]["name"] === "string")) {
+    return "the response's tool_calls are not function calls"
   }
   return undefined
 }
@@ -129,6 +133,11 @@ const partsOf = (json: Record<string, unknown>): Array<Response.AnyPart> => {
   for (const detail of arrayOf(message["reasoning_details"])) reasoningPart(detail, parts)
   const content = message["content"]
   if (typeof content === "string" && content.length > 0) parts.push(textPart(content))
+  // Arguments stay JSON text here; `respond` decodes them with the call's tools.
+  for (const call of arrayOf(message["tool_calls"])) {
+    const fn = call["function"] as Record<string, unknown>
+    parts.push(Response.makePart("tool-call", { id: call["id"] as string, name: fn["name"] as string, params: fn["arguments"], providerExecuted: false }) as Response.AnyPart)
+  }
   for (const annotation of arrayOf(message["annotations"])) {
     const citation = annotation["url_citation"]
     if (annotation["type"] !== "url_citation" || !isRecord(citation) || typeof citation["url"] !== "string") continue
@@ -181,8 +190,11 @@ export const readCompletion = (text: string): Either.Either<Array<Response.AnyPa
 /** The response of a prepared call from its parts (the structured value decoded for objects). */
 export const respond = (
   prepared: Prepared,
-  parts: Array<Response.AnyPart>
+  read: Array<Response.AnyPart>
 ): Effect.Effect<LanguageModel.GenerateTextResponse<{}>, AiError.AiError> => {
+  const decoded = decodeToolCalls(read, prepared.tools)
+  if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
+  const parts = decoded.right
   const format = prepared.format
   if (format === undefined) return Effect.succeed(new LanguageModel.GenerateTextResponse<{}>(parts as Array<Response.Part<{}>>))
   let text = ""

@@ -5,7 +5,7 @@
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { Effect, Option, Schema } from "effect"
-import type { EventsAfterOptions, LoggedEvent } from "../services/RunHistory.js"
+import type { EventsAfterOptions, LoggedEvent, ToolCallRecord } from "../services/RunHistory.js"
 import { WorkflowEvent } from "../services/WorkflowEvents.js"
 import { int, num } from "./historyRows.js"
 
@@ -41,6 +41,22 @@ export const makeEventReads = (sql: SqlClient.SqlClient) => ({
       })
     )
   },
+  /** A run's tool calls, from its `ToolCallFinished` events, in the order they finished. */
+  toolCalls: (runId: string) =>
+    // The LIKE only narrows the rows decoded; the tag is checked on the decoded event.
+    sql<EventRow>`SELECT seq, body FROM events WHERE run_id = ${runId} AND body LIKE ${"%ToolCallFinished%"}
+      ORDER BY seq`.pipe(
+      Effect.map((rows) => {
+        const out: Array<ToolCallRecord> = []
+        for (const row of rows) {
+          const event = parse(row.body)
+          if (Option.isNone(event) || event.value._tag !== "ToolCallFinished") continue
+          const { _tag, runId: _runId, ...record } = event.value
+          out.push(record)
+        }
+        return out
+      })
+    ),
   lastEventSeq: sql<{ readonly seq: number | string | null }>`SELECT MAX(seq) AS seq FROM events`.pipe(
     Effect.map((rows) => num(rows[0]?.seq ?? 0))
   ),

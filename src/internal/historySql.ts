@@ -222,6 +222,7 @@ export const makeStore = (
           const calls = yield* sql<CallRow>`SELECT step_id, agent, model, provider, cached, attempts,
               input_tokens, output_tokens, cost_usd, duration_ms, status, error_tag, error_message, at
             FROM llm_calls WHERE run_id = ${id} ORDER BY at, id`
+          const toolCalls = yield* events.toolCalls(id)
           const output = fromJson(run.output)
           const summary = toSummary(run, readCheck())
           const dead = run.status === "running" && summary.status === "interrupted"
@@ -230,7 +231,8 @@ export const makeStore = (
             input: fromJson(run.input),
             ...(output === undefined ? {} : { output }),
             steps: steps.map((step) => toStep(step, dead)),
-            llmCalls: calls.map(toCall)
+            llmCalls: calls.map(toCall),
+            toolCalls
           })
         }).pipe(guard("getRun"), Effect.withSpan("RunHistory.getRun")),
 

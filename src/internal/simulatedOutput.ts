@@ -1,9 +1,11 @@
 /**
- * The simulated provider's text: the prompt read as one string, a readable made-up answer, and for
+ * The simulated provider's text: the prompt read as one string, a readable made-up answer, for
  * structured output a JSON text that satisfies the requested Schema (via `effect/Arbitrary` with a
- * seeded fast-check sample). Pure functions of the seed and the prompt.
+ * seeded fast-check sample), and the tool calls of a model that has tools. Pure functions of the
+ * seed and the prompt.
  */
 import type * as Prompt from "@effect/ai/Prompt"
+import type * as Tool from "@effect/ai/Tool"
 import { Arbitrary, Either, FastCheck, Schema } from "effect"
 import { seededRandom } from "./seededRandom.js"
 
@@ -153,4 +155,45 @@ export const structuredText = (schema: Schema.Schema.Any, seed: number): Either.
     return Either.right(JSON.stringify(candidate))
   }
   return Either.left("could not generate a value that satisfies the schema")
+}
+
+/** A tool call the simulated model makes. */
+export interface SimulatedToolCall {
+  readonly id: string
+  readonly name: string
+  readonly params: unknown
+}
+
+/** Names of the tools whose results the prompt holds since its last user message. */
+const answeredSince = (prompt: Prompt.Prompt): ReadonlySet<string> => {
+  const names = new Set<string>()
+  for (let i = prompt.content.length - 1; i >= 0; i--) {
+    const m = prompt.content[i]!
+    if (m.role === "user") break
+    if (m.role === "tool") for (const part of m.content) names.add(part.name)
+  }
+  return names
+}
+
+/**
+ * The tool calls of a simulated model offered `tools`: in its first step after a user message it
+ * calls every tool once, all at the same time, with arguments generated from each tool's parameter
+ * Schema (seeded by the prompt); once every tool has answered it calls none, and answers. Tools whose
+ * arguments cannot be generated are not called.
+ */
+export const toolCalls = (
+  prompt: Prompt.Prompt,
+  tools: ReadonlyArray<Tool.Any>,
+  seed: number
+): ReadonlyArray<SimulatedToolCall> => {
+  const answered = answeredSince(prompt)
+  if (answered.size > 0) return []
+  const calls: Array<SimulatedToolCall> = []
+  tools.forEach((tool, i) => {
+    const params = structuredText(tool.parametersSchema, (seed ^ (i + 1) * 0x9E3779B1) | 0)
+    if (Either.isRight(params)) {
+      calls.push({ id: `call_${(seed >>> 0).toString(16)}_${i + 1}`, name: tool.name, params: JSON.parse(params.right) })
+    }
+  })
+  return calls
 }

@@ -12,7 +12,7 @@ import { Context, Effect, type Fiber, FiberRef, Tracer } from "effect"
 const nativeTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
 
 /** Whether the fiber's spans go somewhere: its tracer is not the built-in one, and is enabled. */
-const exporting = (fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean =>
+export const exporting = (fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean =>
   Context.get(fiber.currentDefaultServices, Tracer.Tracer) !== nativeTracer &&
   fiber.getFiberRef(FiberRef.currentTracerEnabled)
 

@@ -3,7 +3,7 @@
  * OpenAI, OpenRouter (one flavour of it, see `LlmOpenRouter`), Ollama, vLLM, the test fake.
  *
  * Built on `@effect/ai-openrouter`, whose client speaks the common chat-completions dialect;
- * plain-text and structured-output calls take a faster direct path (`internal/chatCompletionsDirect`)
+ * plain-text, structured-output and tool-calling calls take a faster direct path (`internal/chatCompletionsDirect`)
  * that sends the same request and gives the same response and errors. Every error leaving this
  * adapter is redacted (`internal/redaction`): the package's errors can carry the `Authorization`
  * header in clear.
@@ -75,8 +75,9 @@ const directEndpoint = (options: Options): Direct.Endpoint => ({
 /**
  * Builds a `LanguageModel` for one model over an OpenAI-compatible endpoint.
  *
- * Plain-text and structured-output calls take the direct path; tool calls, prompts with files or
- * provider options, and streams go through `@effect/ai-openrouter`, where non-2xx answers are
+ * Plain-text and structured-output calls take the direct path, with tools when the caller runs
+ * their calls (agents do); tools for `LanguageModel` to run, prompts with files or provider
+ * options, and streams go through `@effect/ai-openrouter`, where non-2xx answers are
  * turned into errors by the HTTP client itself (`filterStatusOk`). On both paths every status —
  * 429 as much as 503 — yields an `HttpResponseError` with its headers (Retry-After) and body, and
  * every error is redacted. Interrupting a call aborts its request; so does `deadline`.

@@ -5,7 +5,8 @@
  * answer), and satisfies the requested Schema when structured output is asked for, via
  * `effect/Arbitrary` with a seeded fast-check sample. Faults are drawn from a seeded stream, one draw
  * per call, so retries of the same prompt can succeed: 429 with `Retry-After`, 500/503, and hangs
- * that only a timeout ends. Latency goes through `Effect.sleep`, so `TestClock` controls it. Every
+ * that only a timeout ends. Offered tools, it calls each of them once with arguments generated from
+ * their Schemas, then answers (`toolCalls`). Latency goes through `Effect.sleep`, so `TestClock` controls it. Every
  * answer is labelled: the model id starts with `simulated-` and the metadata names the provider
  * "simulated".
  */
@@ -17,7 +18,7 @@ import { AppConfig, type AppConfigShape } from "../services/AppConfig.js"
 import type { Deadline } from "../services/ModelFactory.js"
 import { fnv1a, seededRandom } from "../internal/seededRandom.js"
 import { makeDraw, type Outcome } from "../internal/simulatedFaults.js"
-import { estimateTokens, plainText, promptText, structuredText } from "../internal/simulatedOutput.js"
+import { estimateTokens, plainText, promptText, structuredText, toolCalls } from "../internal/simulatedOutput.js"
 
 /** The provider name shown wherever simulated output appears. */
 export const PROVIDER = "simulated"
@@ -105,6 +106,10 @@ const answerText = (
   )
 }
 
+/** Whether the model may call tools: some are offered for a text answer, and the caller did not say "none". */
+const callsTools = (providerOptions: LanguageModel.ProviderOptions): boolean =>
+  providerOptions.tools.length > 0 && providerOptions.toolChoice !== "none" && providerOptions.responseFormat.type === "text"
+
 /** Builds the simulated `LanguageModel`. Needs nothing: no network, no key. */
 export const make = (options: Options): Effect.Effect<LanguageModel.Service> =>
   Effect.suspend(() => {
@@ -113,13 +118,13 @@ export const make = (options: Options): Effect.Effect<LanguageModel.Service> =>
     const nextOutcome = makeDraw(options)
     const hangMs = options.hangMs ?? 600_000
     const deadline = options.deadline
-    let calls = 0
+    let callCount = 0
 
     const answer = (providerOptions: LanguageModel.ProviderOptions) =>
       Effect.gen(function*() {
         // Drawn before any wait, so concurrent calls take their outcomes in arrival order.
         const outcome = nextOutcome()
-        const call = ++calls
+        const call = ++callCount
         // The simulation knows how long the call will take: past the deadline, it ends there.
         const takesMs = outcome._tag === "Hang" ? hangMs : outcome.latencyMs
         if (deadline !== undefined && takesMs > Duration.toMillis(deadline.duration)) {
@@ -129,14 +134,16 @@ export const make = (options: Options): Effect.Effect<LanguageModel.Service> =>
         yield* failIfFault(model, outcome, hangMs)
         const input = promptText(providerOptions.prompt)
         const promptHash = fnv1a(input, fnv1a(`seed:${seed}`))
-        const text = yield* answerText(model, seed, providerOptions, promptHash)
+        const calls = callsTools(providerOptions) ? toolCalls(providerOptions.prompt, providerOptions.tools, promptHash) : []
+        const text = calls.length > 0 ? "" : yield* answerText(model, seed, providerOptions, promptHash)
         yield* wait(outcome._tag === "Ok" ? outcome.latencyMs : 0)
         const now = yield* Clock.currentTimeMillis
         const inputTokens = estimateTokens(input)
-        const outputTokens = estimateTokens(text)
+        const outputTokens = estimateTokens(text) + 10 * calls.length
         return {
           id: `sim-${seed}-${promptHash.toString(16)}-${call}`,
           text,
+          calls,
           timestamp: new Date(now).toISOString(),
           usage: { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens }
         }
@@ -148,8 +155,10 @@ export const make = (options: Options): Effect.Effect<LanguageModel.Service> =>
       generateText: (providerOptions) =>
         Effect.map(answer(providerOptions), (a): Array<Response.PartEncoded> => [
           { type: "response-metadata", id: a.id, modelId: model, timestamp: a.timestamp, metadata },
-          { type: "text", text: a.text },
-          { type: "finish", reason: "stop", usage: a.usage, metadata }
+          ...(a.calls.length > 0
+            ? a.calls.map((c): Response.PartEncoded => ({ type: "tool-call", id: c.id, name: c.name, params: c.params }))
+            : [{ type: "text" as const, text: a.text }]),
+          { type: "finish", reason: a.calls.length > 0 ? "tool-calls" : "stop", usage: a.usage, metadata }
         ]),
       streamText: (providerOptions) =>
         Stream.unwrap(Effect.map(answer(providerOptions), (a) =>

@@ -70,6 +70,17 @@ export const agentExecutionDurationSeconds = Metric.histogram(
   seconds,
   "Agent run duration in seconds"
 )
+
+// Tool calls — tags: agent, tool (+ status). Never the arguments: they may hold user data.
+export const agentToolCallsTotal = Metric.counter("agent_tool_calls_total", {
+  description: "Tool calls made by agents, by outcome (status: success | error | cancelled)",
+  incremental: true
+})
+export const agentToolCallDurationSeconds = Metric.histogram(
+  "agent_tool_call_duration_seconds",
+  seconds,
+  "Tool call duration in seconds"
+)
 export const activeWorkflows = Metric.gauge("active_workflows", {
   description: "Workflows running now"
 })

@@ -13,7 +13,7 @@
  * Events never carry API keys or request headers, and this port must not be given any.
  */
 import { Context, type Duration, Effect, type Option, Schema } from "effect"
-import { CallStatus, ErrorInfo, type WorkflowEvent } from "./WorkflowEvents.js"
+import { CallStatus, ErrorInfo, ToolCallStatus, type WorkflowEvent } from "./WorkflowEvents.js"
 
 // ---------------------------------------------------------------------------------------------
 // Records
@@ -86,6 +86,25 @@ export const LlmCallRecord = Schema.Struct({
 })
 export type LlmCallRecord = typeof LlmCallRecord.Type
 
+/**
+ * One tool call of a run, as its `ToolCallFinished` event reported it (read from the event log;
+ * `arguments` and `result` are the event's truncated renderings).
+ */
+export const ToolCallRecord = Schema.Struct({
+  stepId: Schema.optional(Schema.String),
+  agent: Schema.String,
+  tool: Schema.String,
+  callId: Schema.String,
+  status: ToolCallStatus,
+  arguments: Schema.String,
+  result: Schema.optional(Schema.String),
+  error: Schema.optional(ErrorInfo),
+  durationMs: Schema.Number,
+  /** When the call finished (epoch ms). */
+  at: Schema.Number
+})
+export type ToolCallRecord = typeof ToolCallRecord.Type
+
 /** Everything known about one run: `history show <id>`. */
 export const RunDetail = Schema.Struct({
   ...RunSummary.fields,
@@ -96,7 +115,9 @@ export const RunDetail = Schema.Struct({
   /** In the order they started. */
   steps: Schema.Array(StepRecord),
   /** In the order they finished. */
-  llmCalls: Schema.Array(LlmCallRecord)
+  llmCalls: Schema.Array(LlmCallRecord),
+  /** In the order they finished. */
+  toolCalls: Schema.Array(ToolCallRecord)
 })
 export type RunDetail = typeof RunDetail.Type
 

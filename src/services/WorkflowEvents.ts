@@ -15,6 +15,7 @@
  *   hit has `cached: true`); Retrying before each retry; RateLimited when it waits for a permit;
  *   CircuitStateChanged on every breaker transition. LLM events read runId / stepId / agent from
  *   `WorkflowContext` and leave them out when the call happens outside a workflow.
+ * - an agent with tools (src/agents/ToolCall.ts): ToolCallStarted / ToolCallFinished per tool call.
  */
 import { Context, Effect, type Queue, type Scope, Schema, Stream } from "effect"
 
@@ -187,6 +188,39 @@ export class RateLimited extends Schema.TaggedClass<RateLimited>()("RateLimited"
   at: Schema.Number
 }) {}
 
+/** How a tool call ended: `error` covers both an error handed back to the model and one that failed the agent. */
+export const ToolCallStatus = Schema.Literal("success", "error", "cancelled")
+export type ToolCallStatus = typeof ToolCallStatus.Type
+
+/** What both events of a tool call say about it; `arguments` is a truncated rendering (it may hold user data). */
+const toolCallFields = {
+  runId: Schema.optional(Schema.String),
+  stepId: Schema.optional(Schema.String),
+  agent: Schema.String,
+  tool: Schema.String,
+  callId: Schema.String,
+  arguments: Schema.String
+}
+
+/** An agent began a tool call the model asked for. */
+export class ToolCallStarted extends Schema.TaggedClass<ToolCallStarted>()("ToolCallStarted", {
+  ...toolCallFields,
+  at: Schema.Number
+}) {}
+
+/**
+ * A tool call ended. `result` is a truncated rendering of what went back to the model (absent when
+ * the call failed the agent or was cancelled); `error` says why it did not succeed.
+ */
+export class ToolCallFinished extends Schema.TaggedClass<ToolCallFinished>()("ToolCallFinished", {
+  ...toolCallFields,
+  status: ToolCallStatus,
+  result: Schema.optional(Schema.String),
+  error: Schema.optional(ErrorInfo),
+  durationMs: Schema.Number,
+  at: Schema.Number
+}) {}
+
 /**
  * Builds an event from fields already in the right shape, as `new Class(fields, true)` would (same
  * prototype, same own keys in the same order, `_tag` last) but without the constructor's copies
@@ -213,7 +247,9 @@ export const WorkflowEvent = Schema.Union(
   LlmCallFinished,
   Retrying,
   CircuitStateChanged,
-  RateLimited
+  RateLimited,
+  ToolCallStarted,
+  ToolCallFinished
 )
 export type WorkflowEvent = typeof WorkflowEvent.Type
 

@@ -4,7 +4,25 @@
  * events into it; both are read through `WorkflowState`.
  */
 import { HashMap, type Types } from "effect"
-import { emptyUsage, type BreakerState, type ErrorInfo, type RunStatus, type Usage } from "../services/WorkflowEvents.js"
+import {
+  emptyUsage,
+  type BreakerState,
+  type ErrorInfo,
+  type RunStatus,
+  type ToolCallStatus,
+  type Usage
+} from "../services/WorkflowEvents.js"
+
+/** A tool call of a step as the dashboard shows it; arguments and result are short renderings. */
+export interface ToolCallView {
+  readonly callId: string
+  readonly tool: string
+  readonly status: "running" | ToolCallStatus
+  readonly arguments: string
+  readonly result: string | undefined
+  readonly error: ErrorInfo | undefined
+  readonly durationMs: number | undefined
+}
 
 /** A step as the dashboard shows it. */
 export interface StepView {
@@ -21,6 +39,8 @@ export interface StepView {
   readonly costUsd: number
   readonly output: string | undefined
   readonly error: ErrorInfo | undefined
+  /** Its tool calls in the order they started (the newest `maxToolCalls`). */
+  readonly tools: ReadonlyArray<ToolCallView>
 }
 
 /** A run as the dashboard shows it. */
@@ -95,9 +115,11 @@ export interface Limits {
   readonly maxSteps: number
   /** Characters of an output kept for display. */
   readonly maxOutputChars: number
+  /** Tool calls kept per step. */
+  readonly maxToolCalls: number
 }
 
-const defaultLimits: Limits = { maxFinished: 100, maxSteps: 50, maxOutputChars: 200 }
+const defaultLimits: Limits = { maxFinished: 100, maxSteps: 50, maxOutputChars: 200, maxToolCalls: 20 }
 
 const emptyTotals: Totals = {
   running: 0,
@@ -163,7 +185,8 @@ export const copyStep = (step: StepView): Types.Mutable<StepView> => ({
   usage: step.usage,
   costUsd: step.costUsd,
   output: step.output,
-  error: step.error
+  error: step.error,
+  tools: step.tools
 })
 
 /** A copy of `totals` to change before anyone else sees it. */

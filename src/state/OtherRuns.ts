@@ -34,7 +34,9 @@ const stepOf = (step: StepRecord, maxOutputChars: number): StepView => ({
   usage: { inputTokens: step.inputTokens, outputTokens: step.outputTokens },
   costUsd: step.costUsd,
   output: step.output === undefined ? undefined : truncate(step.output, maxOutputChars),
-  error: errorOf(step.status, step.error)
+  error: errorOf(step.status, step.error),
+  // Tool calls live in the history's event log, not its step rows: another process's are not shown.
+  tools: []
 })
 
 /** A change as the dashboard shows the run. */

@@ -10,7 +10,7 @@
  * as an argument.
  */
 import { HashMap, Option, type Types } from "effect"
-import { copyRun, copyStep, type DashboardState, type RunView, type StepView, type Totals } from "./DashboardState.js"
+import { copyRun, copyStep, type DashboardState, type RunView, type StepView, type ToolCallView, type Totals } from "./DashboardState.js"
 import { addFinished, type Draft, draftOf, finish, removeActive, setActive, totalsOf, updateActive } from "./Draft.js"
 import { addUsage, emptyUsage, truncate, type WorkflowEvent } from "../services/WorkflowEvents.js"
 
@@ -23,6 +23,7 @@ export {
   type RunOrigin,
   type RunView,
   type StepView,
+  type ToolCallView,
   type Totals
 } from "./DashboardState.js"
 
@@ -111,7 +112,8 @@ const stepStarted = (d: Draft, event: EventOf<"StepStarted">): void =>
       usage: emptyUsage,
       costUsd: 0,
       output: undefined,
-      error: undefined
+      error: undefined,
+      tools: []
     }
     // A durable run resumed on another worker starts its steps again, under the same ids.
     const again = run.steps.findIndex((s) => s.stepId === event.stepId)
@@ -164,6 +166,39 @@ const llmCallFinished = (d: Draft, event: EventOf<"LlmCallFinished">): void => {
   })
 }
 
+/** A tool call as its newest event shows it. */
+const toolCallView = (event: EventOf<"ToolCallStarted" | "ToolCallFinished">, maxChars: number): ToolCallView => {
+  const finished = event._tag === "ToolCallFinished" ? event : undefined
+  return {
+    callId: event.callId,
+    tool: event.tool,
+    status: finished?.status ?? "running",
+    arguments: truncate(event.arguments, maxChars),
+    result: finished?.result === undefined ? undefined : truncate(finished.result, maxChars),
+    error: finished?.error,
+    durationMs: finished?.durationMs
+  }
+}
+
+/**
+ * A call's start adds it at the end of its step's calls (the newest `maxToolCalls` kept); its end
+ * replaces it, or is added where it ends when its start was not seen (joined late).
+ */
+const toolCall = (d: Draft, event: EventOf<"ToolCallStarted" | "ToolCallFinished">): void => {
+  if (event.runId === undefined) return
+  updateActive(d, event.runId, (run) =>
+    updateStep(run, event.stepId, (step) => {
+      const view = toolCallView(event, d.limits.maxOutputChars)
+      const i = event._tag === "ToolCallFinished" ? step.tools.findIndex((c) => c.callId === event.callId) : -1
+      if (i >= 0) {
+        step.tools = step.tools.map((c, j) => (j === i ? view : c))
+        return
+      }
+      const max = d.limits.maxToolCalls
+      step.tools = [...(step.tools.length >= max ? step.tools.slice(step.tools.length - max + 1) : step.tools), view]
+    }))
+}
+
 /** Folds one event into the draft. Unknown runs' step events are ignored. */
 const fold = (d: Draft, event: WorkflowEvent): void => {
   if (event.at > d.lastEventAt) d.lastEventAt = event.at
@@ -189,6 +224,9 @@ const fold = (d: Draft, event: WorkflowEvent): void => {
       totals.rateLimitWaitMs += event.waitMs
       return
     }
+    case "ToolCallStarted":
+    case "ToolCallFinished":
+      return toolCall(d, event)
     case "CircuitStateChanged":
       d.breakers = {
         ...d.breakers,

@@ -10,7 +10,9 @@
  * The script's position is the `Script` service the layer also provides (`ScriptedModel.calls`);
  * `TestLayer.layer({ languageModel: ScriptedModel.layer(steps) })` passes it through to the test.
  */
+import type * as AiError from "@effect/ai/AiError"
 import * as LanguageModel from "@effect/ai/LanguageModel"
+import type * as Response from "@effect/ai/Response"
 import { Context, Duration, Effect, Layer, Ref } from "effect"
 import {
   BadRequest,
@@ -38,6 +40,7 @@ export interface Usage {
 /** One call of the script: what the model answers, or how it fails. */
 export type Step =
   | { readonly _tag: "Answer"; readonly text: string; readonly usage: Usage }
+  | { readonly _tag: "ToolCalls"; readonly calls: ReadonlyArray<ScriptedToolCall>; readonly usage: Usage }
   | { readonly _tag: "Fail"; readonly error: LlmError }
 
 /**
@@ -47,6 +50,24 @@ export type Step =
 export const answer = (value: string | object, usage: Usage = defaultUsage): Step => ({
   _tag: "Answer",
   text: typeof value === "string" ? value : JSON.stringify(value),
+  usage
+})
+
+/** A tool call the model makes: the tool's name and its arguments (as JSON would carry them). */
+export interface ScriptedToolCall {
+  readonly name: string
+  readonly params: unknown
+  /** Default: `call_<step>_<position>`. */
+  readonly id?: string | undefined
+}
+
+/**
+ * The model calls tools instead of answering (all of them in one response, as providers do for
+ * independent calls); an agent with tools runs them and asks again with their results.
+ */
+export const toolCalls = (calls: ReadonlyArray<ScriptedToolCall>, usage: Usage = defaultUsage): Step => ({
+  _tag: "ToolCalls",
+  calls,
   usage
 })
 
@@ -119,20 +140,28 @@ export const make = (steps: ReadonlyArray<Step>): Effect.Effect<{
     const played = yield* Ref.make(0)
     const model = yield* LanguageModel.make({
       generateText: () =>
-        Effect.flatMap(Ref.getAndUpdate(played, (n) => n + 1), (index) => {
+        Effect.flatMap(Ref.getAndUpdate(played, (n) => n + 1), (index): Effect.Effect<Array<Response.PartEncoded>, AiError.AiError> => {
           const step = steps[index]
           if (step === undefined) {
             return Effect.dieMessage(`ScriptedModel: call #${index + 1}, but the script has ${steps.length} step(s)`)
           }
           if (step._tag === "Fail") return Effect.fail(toAiError(step.error, "generateText"))
           const { inputTokens, outputTokens } = step.usage
+          const usage = { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens }
+          if (step._tag === "ToolCalls") {
+            return Effect.succeed([
+              ...step.calls.map((c, i) => ({
+                type: "tool-call" as const,
+                id: c.id ?? `call_${index + 1}_${i + 1}`,
+                name: c.name,
+                params: c.params
+              })),
+              { type: "finish" as const, reason: "tool-calls" as const, usage }
+            ])
+          }
           return Effect.succeed([
             { type: "text" as const, text: step.text },
-            {
-              type: "finish" as const,
-              reason: "stop" as const,
-              usage: { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens }
-            }
+            { type: "finish" as const, reason: "stop" as const, usage }
           ])
         }),
       streamText: () => {

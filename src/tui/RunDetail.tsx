@@ -1,10 +1,11 @@
 /**
- * RunDetail — the selected run, step by step, with its result or its typed error.
+ * RunDetail — the selected run, step by step (each step's tool calls under it, in the order they
+ * started), with its result or its typed error.
  *
  * Fits in `height` lines: the summary line and the outcome line are kept, and when there are more
- * steps than room the newest ones are shown (that is where a running or failed run is).
+ * rows than room the newest ones are shown (that is where a running or failed run is).
  */
-import type { RunOrigin, RunView, StepView } from "../state/WorkflowState.js"
+import type { RunOrigin, RunView, StepView, ToolCallView } from "../state/WorkflowState.js"
 import { elapsedMs } from "../state/WorkflowState.js"
 import { clip, formatCompact, formatCost, formatDuration, formatTokens, oneLine, statusIcon, totalTokens } from "./format.js"
 import { Block, type Pane } from "./Block.js"
@@ -80,6 +81,39 @@ const stepValues = (step: StepView, now: number): Readonly<Record<StepColumn, st
   cost: formatCost(step.costUsd)
 })
 
+const toolStatus = (call: ToolCallView): "running" | "succeeded" | "failed" | "cancelled" =>
+  call.status === "success" ? "succeeded" : call.status === "error" ? "failed" : call.status
+
+/** A tool call as one line: `↳ tool(arguments) 12ms → result`, or its error. */
+export const toolCallText = (call: ToolCallView): string => {
+  const took = call.durationMs === undefined ? "" : ` ${formatDuration(call.durationMs)}`
+  const outcome = call.status === "running"
+    ? ""
+    : call.result !== undefined
+    ? ` → ${call.result}`
+    : call.error !== undefined
+    ? ` ✖ ${call.error.tag}: ${call.error.message}`
+    : ""
+  return oneLine(`↳ ${call.tool}(${call.arguments})${took}${outcome}`)
+}
+
+/** The rows under the header: each step, then its tool calls. */
+const rowsOf = (run: RunView, columns: ReadonlyArray<PlacedColumn<StepColumn>>, now: number, frame: number, width: number) =>
+  run.steps.flatMap((step): Array<Pieces> => [
+    [
+      { text: statusIcon(step.status, frame), color: statusColor(step.status) },
+      { text: " " },
+      { text: formatRow(columns, stepValues(step, now)) }
+    ],
+    ...step.tools.map((call): Pieces => {
+      const status = toolStatus(call)
+      return [
+        { text: `${" ".repeat(PREFIX)}${statusIcon(status, frame)}`, color: statusColor(status) },
+        { text: ` ${clip(toolCallText(call), Math.max(0, width - PREFIX - 2))}`, dim: true }
+      ]
+    })
+  ])
+
 /** Props of `RunDetail`. */
 export interface RunDetailProps {
   /** The selected run; undefined shows a hint. */
@@ -97,9 +131,10 @@ export const runDetailPane = ({ frame, height, now, run, width }: RunDetailProps
   if (run === undefined) return { lines: [[{ text: "No run selected.", dim: true }]] }
   const columns = planStepColumns(run.steps.map((step) => stepLabel(step)), Math.max(0, width - PREFIX))
   const outcome = outcomeText(run)
-  // Summary, step header and outcome take fixed lines; steps get the rest.
+  // Summary, step header and outcome take fixed lines; steps and their tool calls get the rest.
   const stepRoom = Math.max(0, height - 2 - (outcome === undefined ? 0 : 1))
-  const steps = run.steps.length > stepRoom ? run.steps.slice(run.steps.length - stepRoom) : run.steps
+  const rows = rowsOf(run, columns, now, frame, width)
+  const shown = rows.length > stepRoom ? rows.slice(rows.length - stepRoom) : rows
   const summary = [
     ` Run ${run.runId}`,
     run.workflow,
@@ -117,13 +152,7 @@ export const runDetailPane = ({ frame, height, now, run, width }: RunDetailProps
   if (stepRoom > 0) {
     lines.push([{ text: `${" ".repeat(PREFIX)}${run.steps.length === 0 ? "no steps yet" : formatHeader(columns)}`, dim: true }])
   }
-  for (const step of steps) {
-    lines.push([
-      { text: statusIcon(step.status, frame), color: statusColor(step.status) },
-      { text: " " },
-      { text: formatRow(columns, stepValues(step, now)) }
-    ])
-  }
+  lines.push(...shown)
   if (outcome !== undefined) lines.push([{ text: clip(outcome, width), color: run.error === undefined ? undefined : "red" }])
   return { lines, cuts: columnCuts(PREFIX, columns) }
 }

@@ -40,6 +40,14 @@ export type Behaviour =
   | { readonly _tag: "Reset" }
   | { readonly _tag: "Garbage"; readonly body: string; readonly contentType: string }
   | { readonly _tag: "Delay"; readonly ms: number; readonly then: Behaviour }
+  | { readonly _tag: "ToolCalls"; readonly calls: ReadonlyArray<FakeToolCall> }
+
+/** A tool call the fake's model makes: `tool_calls` in a chat completion, a `functionCall` part for Gemini. */
+export interface FakeToolCall {
+  readonly id: string
+  readonly name: string
+  readonly args: Readonly<Record<string, unknown>>
+}
 
 /** A 200 answer whose assistant text is `content` (JSON text for structured output). */
 export const ok = (content: string, options: { readonly usage?: FakeUsage; readonly model?: string } = {}): Behaviour => ({
@@ -68,6 +76,9 @@ export const garbage = (
   body = "<html><body>502 upstream hiccup</body></html>",
   contentType = "text/html; charset=utf-8"
 ): Behaviour => ({ _tag: "Garbage", body, contentType })
+
+/** A 200 in which the model calls tools instead of answering (all of them in one response). */
+export const toolCalls = (...calls: ReadonlyArray<FakeToolCall>): Behaviour => ({ _tag: "ToolCalls", calls })
 
 /** Waits `ms` (a real timer) before answering with `then`. */
 export const delay = (ms: number, then: Behaviour): Behaviour => ({ _tag: "Delay", ms, then })
@@ -190,6 +201,44 @@ const statusText: Record<number, string> = {
   503: "UNAVAILABLE"
 }
 
+/** The body of a response calling `calls`, in the request's API. */
+const toolCallsPayload = (request: RecordedRequest, calls: ReadonlyArray<FakeToolCall>, id: number): unknown => {
+  const usage = { prompt_tokens: estimateTokens(promptText(request.body)), completion_tokens: 10 * calls.length }
+  if (request.api === "gemini") {
+    return {
+      candidates: [{
+        index: 0,
+        finishReason: "STOP",
+        content: { role: "model", parts: calls.map((c) => ({ functionCall: { name: c.name, args: c.args } })) }
+      }],
+      usageMetadata: {
+        promptTokenCount: usage.prompt_tokens,
+        candidatesTokenCount: usage.completion_tokens,
+        totalTokenCount: usage.prompt_tokens + usage.completion_tokens
+      },
+      modelVersion: request.model ?? "fake-model",
+      responseId: `fake-${id}`
+    }
+  }
+  return {
+    id: `gen-${id}`,
+    object: "chat.completion",
+    created: Math.floor(Date.now() / 1000),
+    model: request.model ?? "fake-model",
+    provider: "fake",
+    choices: [{
+      index: 0,
+      finish_reason: "tool_calls",
+      message: {
+        role: "assistant",
+        content: null,
+        tool_calls: calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: JSON.stringify(c.args) } }))
+      }
+    }],
+    usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens }
+  }
+}
+
 /**
  * Starts a fake provider on 127.0.0.1 (an ephemeral port). Prefer `make`, which closes it with the
  * test's scope.
@@ -259,6 +308,10 @@ export const start = (options: FakeProviderOptions = {}): Promise<FakeProvider> 
           body,
           behaviour.retryAfter === undefined ? undefined : { "retry-after": behaviour.retryAfter }
         )
+        return
+      }
+      case "ToolCalls": {
+        send(res, 200, "application/json", JSON.stringify(toolCallsPayload(request, behaviour.calls, ++nextId)))
         return
       }
       case "Ok": {

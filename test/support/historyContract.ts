@@ -7,7 +7,7 @@ import { Effect, Layer, Option, TestClock } from "effect"
 import { expect } from "vitest"
 import type { StoreOptions } from "../../src/internal/historySql.js"
 import { RunHistory, type RunHistoryError } from "../../src/services/RunHistory.js"
-import { type WorkflowEvent, WorkflowStarted } from "../../src/services/WorkflowEvents.js"
+import { ToolCallFinished, ToolCallStarted, type WorkflowEvent, WorkflowStarted } from "../../src/services/WorkflowEvents.js"
 import { runEvents, twoSteps } from "./historyEvents.js"
 
 const snapshot = (ids: ReadonlyArray<string>) =>
@@ -155,4 +155,35 @@ export const traceIdKept = (prefix: string) =>
     })
     expect(Option.getOrThrow(yield* h.getRun(`${prefix}-traced`)).traceId).toBe(traceId)
     expect(Option.getOrThrow(yield* h.getRun(`${prefix}-plain`))).not.toHaveProperty("traceId")
+  })
+
+/**
+ * A run's tool calls are read back from the event log with the run, in the order they finished;
+ * their starts and other runs' calls are not among them.
+ */
+export const toolCallsRead = (prefix: string) =>
+  Effect.gen(function*() {
+    const h = yield* RunHistory
+    const runId = `${prefix}-tools`
+    const ids = (callId: string, tool: string) => ({ runId, stepId: "s1", agent: "explorer", tool, callId })
+    const events = runEvents({ runId, start: 9_000, status: "succeeded", steps: twoSteps })
+    const calls: ReadonlyArray<WorkflowEvent> = [
+      new ToolCallStarted({ ...ids("c1", "searchFiles"), arguments: "{\"query\":\"retry\"}", at: 9_010 }),
+      new ToolCallFinished({
+        ...ids("c2", "readFile"),
+        arguments: "{\"path\":\"x\"}",
+        status: "error",
+        error: { tag: "FileToolError", message: "not found" },
+        durationMs: 3,
+        at: 9_011
+      }),
+      new ToolCallFinished({ ...ids("c1", "searchFiles"), arguments: "{\"query\":\"retry\"}", status: "success", result: "[]", durationMs: 5, at: 9_015 }),
+      new ToolCallFinished({ ...ids("c9", "readFile"), runId: `${prefix}-other`, arguments: "{}", status: "success", durationMs: 1, at: 9_016 })
+    ]
+    yield* h.recordAll([...events.slice(0, 2), ...calls, ...events.slice(2)])
+    const run = Option.getOrThrow(yield* h.getRun(runId))
+    expect(run.toolCalls).toEqual([
+      { stepId: "s1", agent: "explorer", tool: "readFile", callId: "c2", arguments: "{\"path\":\"x\"}", status: "error", error: { tag: "FileToolError", message: "not found" }, durationMs: 3, at: 9_011 },
+      { stepId: "s1", agent: "explorer", tool: "searchFiles", callId: "c1", arguments: "{\"query\":\"retry\"}", status: "success", result: "[]", durationMs: 5, at: 9_015 }
+    ])
   })

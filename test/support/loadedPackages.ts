@@ -81,7 +81,8 @@ export const backends: ReadonlyArray<RegExp> = [
   /^@effect\/ai-google$/,
   /^undici$/,
   /^ink$/,
-  /^react$/
+  /^react$/,
+  /^@modelcontextprotocol\//
 ]
 
 /** The backends among `packages`. */

@@ -5,6 +5,8 @@ import {
   LlmCallFinished,
   RateLimited,
   Retrying,
+  ToolCallFinished,
+  ToolCallStarted,
   type WorkflowEvent
 } from "../../src/services/WorkflowEvents.js"
 import { findRun, makeState, reduceAll } from "../../src/state/WorkflowState.js"
@@ -254,6 +256,32 @@ describe("RunDetail", () => {
     const frame = render(<RunDetail run={run} height={6} width={100} now={NOW} frame={0} color={false} />)
       .lastFrame()
     expect(lines(frame).find((line) => line.includes("plan"))).toMatch(/succeeded\s+10ms\s+hit/)
+  })
+
+  it("shows each tool call under its step, in order, with its duration and result or error", () => {
+    const ids = { runId: "r", stepId: "s1", agent: "explorer" }
+    const state = stateOf(
+      started("r", "explore", 0),
+      stepStarted("r", "s1", "explore", "explorer", 0),
+      new ToolCallStarted({ ...ids, tool: "searchFiles", callId: "c1", arguments: "{\"query\":\"retry\"}", at: 10 }),
+      new ToolCallStarted({ ...ids, tool: "readFile", callId: "c2", arguments: "{\"path\":\"x.md\"}", at: 11 }),
+      new ToolCallFinished({
+        ...ids,
+        tool: "readFile",
+        callId: "c2",
+        arguments: "{\"path\":\"x.md\"}",
+        status: "error",
+        error: { tag: "FileToolError", message: "not found" },
+        durationMs: 4,
+        at: 15
+      })
+    )
+    const run = findRun(state, "r").pipe((o) => (o._tag === "Some" ? o.value : undefined))
+    const rows = lines(render(<RunDetail run={run} height={8} width={100} now={NOW} frame={0} color={false} />).lastFrame())
+    const at = (text: string) => rows.findIndex((line) => line.includes(text))
+    expect(at("explorer")).toBeLessThan(at("↳ searchFiles({\"query\":\"retry\"})"))
+    expect(at("↳ searchFiles")).toBeLessThan(at("↳ readFile"))
+    expect(rows[at("↳ readFile")]).toMatch(/✖ ↳ readFile\(\{"path":"x\.md"\}\) 4ms ✖ FileToolError: not found/)
   })
 
   it("shows a failed run's typed error with its message", () => {

@@ -1,0 +1,160 @@
+/**
+ * ToolCall — one tool call an agent's model asked for: run through the toolkit's handler, seen as
+ * events, metrics and a span.
+ *
+ * The handler runs through `@effect/ai`'s `Toolkit.handle`, so parameters are decoded and results
+ * validated and encoded with the tool's Schemas, and the tool's `failureMode` decides whether a
+ * handler failure goes back to the model (`"return"`) or fails the agent (`"error"`). A call to a
+ * tool the toolkit lacks, or with arguments its Schema rejects, never gets here: `LanguageModel`
+ * rejects the response that holds it (`MalformedResponse`), so tool names on metrics are bounded.
+ * Arguments and results may hold user data: events carry them truncated, metrics never.
+ */
+import type * as Prompt from "@effect/ai/Prompt"
+import type * as Tool from "@effect/ai/Tool"
+import type * as Toolkit from "@effect/ai/Toolkit"
+import { Cause, Clock, Context, Effect, Either, Exit, Option, Schema, Tracer } from "effect"
+import { exporting, traced } from "../internal/tracing.js"
+import * as Metrics from "../services/Metrics.js"
+import * as WorkflowContext from "../services/WorkflowContext.js"
+import {
+  errorInfo,
+  type ErrorInfo,
+  ToolCallFinished,
+  ToolCallStarted,
+  type ToolCallStatus,
+  truncate,
+  unsafeMakeEvent,
+  WorkflowEvents
+} from "../services/WorkflowEvents.js"
+
+/** A tool call as the model sent it: its id, the tool's name and the arguments (encoded, JSON). */
+export interface Request {
+  readonly id: string
+  readonly name: string
+  readonly params: unknown
+}
+
+/** Characters of arguments and results kept in events. */
+const SHOWN = 500
+
+/** The metric updates of one agent's tool under one status, made once (see `Metrics.fixedTags`). */
+interface Meters {
+  readonly calls: Metrics.FixedTagged<number>
+  readonly duration: Metrics.FixedTagged<number>
+}
+const meters = new Map<string, Meters>()
+const metersOf = (agent: string, tool: string, status: ToolCallStatus): Meters => {
+  const key = `${agent}\u0000${tool}\u0000${status}`
+  let found = meters.get(key)
+  if (found === undefined) {
+    found = {
+      calls: Metrics.fixedTags(Metrics.agentToolCallsTotal, { agent, tool, status }),
+      duration: Metrics.fixedTags(Metrics.agentToolCallDurationSeconds, { agent, tool })
+    }
+    meters.set(key, found)
+  }
+  return found
+}
+
+/** The result part that goes back to the model. */
+const resultPart = (request: Request, isFailure: boolean, result: unknown): Prompt.ToolResultPartEncoded => ({
+  type: "tool-result",
+  id: request.id,
+  name: request.name,
+  isFailure,
+  result,
+  providerExecuted: false
+})
+
+/**
+ * `Toolkit.handle` annotates its span, or failing that the current one, with the whole arguments.
+ * Under a disabled tracer and a parent that is not ours, that annotation goes nowhere.
+ */
+const hiddenParent = Tracer.externalSpan({ spanId: "tool-handler", traceId: "tool-handler", sampled: false })
+
+/**
+ * Runs one tool call. Succeeds with the result part for the model (an error result when the tool's
+ * failure mode is `"return"`); fails with the handler's error when its failure mode is `"error"`.
+ */
+export const run = <Tools extends Record<string, Tool.Any>>(
+  agent: string,
+  toolkit: Toolkit.WithHandler<Tools>,
+  request: Request
+): Effect.Effect<Prompt.ToolResultPartEncoded, Tool.HandlerError<Tools[keyof Tools]>, Tool.Requirements<Tools[keyof Tools]>> => {
+  const label = request.name
+  const shownArgs = truncate(request.params, SHOWN)
+  const handle = toolkit.handle(request.name as keyof Tools, request.params as Tool.Parameters<Tools[keyof Tools]>)
+  const toPart = ({ encodedResult, isFailure }: Tool.HandlerResult<any>) => resultPart(request, isFailure, encodedResult)
+  const spanOptions = () => ({
+    kind: "internal" as const,
+    attributes: {
+      "gen_ai.operation.name": "execute_tool",
+      "gen_ai.tool.name": label,
+      "gen_ai.tool.call.id": request.id,
+      "gen_ai.agent.name": agent
+    }
+  })
+  // The fiber's context, event bus and clock are read once, at the start (a step's calls are many).
+  return Effect.withFiberRuntime((fiber) => {
+    const ctx = fiber.getFiberRef(WorkflowContext.ref)
+    const events = Context.getOption(fiber.currentContext, WorkflowEvents)
+    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+    const ids = { runId: ctx.runId, stepId: ctx.stepId, agent, tool: request.name, callId: request.id }
+    const start = clock.unsafeCurrentTimeMillis()
+    // Our span carries no arguments; `Toolkit.handle` would record them whole where spans are
+    // exported, so there it runs untraced (spans made inside the handler go with it).
+    const traced_ = exporting(fiber)
+      ? traced(Effect.map(Effect.withTracerEnabled(Effect.withParentSpan(handle, hiddenParent), false), toPart), `Tool.${label}`, spanOptions)
+      : Effect.map(handle, toPart)
+    const finish = (exit: Exit.Exit<Prompt.ToolResultPartEncoded, unknown>) => {
+      const end = clock.unsafeCurrentTimeMillis()
+      const outcome = outcomeOf(exit)
+      const m = metersOf(agent, label, outcome.status)
+      const metered = Metrics.updateAll([[m.calls, 1], [m.duration, (end - start) / 1000]])
+      return Option.isNone(events) ? metered : Effect.zipRight(
+        metered,
+        events.value.publish(unsafeMakeEvent(ToolCallFinished, { ...ids, arguments: shownArgs, ...outcome, durationMs: end - start, at: end }))
+      )
+    }
+    const body = Effect.onExit(traced_, finish)
+    // Built without the constructors' validation: every field is already of its type.
+    return Option.isNone(events)
+      ? body
+      : Effect.zipRight(events.value.publish(unsafeMakeEvent(ToolCallStarted, { ...ids, arguments: shownArgs, at: start })), body)
+  })
+}
+
+/** The tag of an error result: the tool's own error's `_tag` when it has one. */
+const tagOf = (result: unknown): string =>
+  typeof result === "object" && result !== null && "_tag" in result && typeof result._tag === "string" ? result._tag : "ToolError"
+
+/** Status, result and error of a finished call, as its event shows them. */
+const outcomeOf = (
+  exit: Exit.Exit<Prompt.ToolResultPartEncoded, unknown>
+): { readonly status: ToolCallStatus; readonly result?: string; readonly error?: ErrorInfo } => {
+  if (Exit.isSuccess(exit)) {
+    const { isFailure, result } = exit.value
+    const shown = truncate(result, SHOWN)
+    return isFailure
+      ? { status: "error", result: shown, error: { tag: tagOf(result), message: shown } }
+      : { status: "success", result: shown }
+  }
+  if (Cause.isInterruptedOnly(exit.cause)) return { status: "cancelled" }
+  const failure = Cause.failureOption(exit.cause)
+  return { status: "error", error: Option.isSome(failure) ? errorInfo(failure.value) : { tag: "Defect", message: "tool died" } }
+}
+
+// One encoder per tool object: compiling it on every call cost more than the rest of the call.
+const encoders = new WeakMap<object, (u: unknown) => Either.Either<unknown, unknown>>()
+
+/** The encoded arguments of a tool call part the model sent (parts arrive decoded with the tool's Schema). */
+export const encodeParams = (tools: Record<string, Tool.Any>, name: string, params: unknown): unknown => {
+  const tool = tools[name]
+  if (tool === undefined) return params
+  let encode = encoders.get(tool)
+  if (encode === undefined) {
+    encode = Schema.encodeUnknownEither(tool.parametersSchema as Schema.Schema<unknown, unknown>)
+    encoders.set(tool, encode)
+  }
+  return Either.getOrElse(encode(params), () => params)
+}
