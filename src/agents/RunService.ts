@@ -12,7 +12,7 @@
  */
 import { randomUUID } from "node:crypto"
 import type { LanguageModel } from "@effect/ai"
-import { Clock, Context, Deferred, type Duration, Effect, Exit, Fiber, FiberMap, Layer, Option, Schema, Stream } from "effect"
+import { Clock, Context, Deferred, type Duration, Effect, Exit, FiberMap, Layer, Option, Schema, Stream } from "effect"
 import {
   HistoryStatus,
   type ListRunsOptions,
@@ -262,16 +262,7 @@ export const make = (options: EventFeed.FeedOptions = {}) =>
       Effect.gen(function*() {
         closed = true
         const all = Array.from(fibers, ([, fiber]) => fiber)
-        // In a fiber of its own, interruptible: a shutdown calls this from a fiber that was
-        // interrupted, where a timeout could not interrupt what it waits on.
-        const waited = yield* Fiber.awaitAll(all).pipe(
-          Effect.timeout(grace),
-          Effect.option,
-          Effect.interruptible,
-          Effect.forkDaemon,
-          Effect.flatMap(Fiber.join)
-        )
-        const cancelled = Option.isSome(waited) ? 0 : yield* FiberMap.size(fibers)
+        const cancelled = (yield* DurableRuns.awaitWithin(all, grace)) ? 0 : yield* FiberMap.size(fibers)
         yield* FiberMap.clear(fibers)
         const durableRuns = Option.isSome(localRuns) ? yield* localRuns.value.drain(grace) : { finished: 0, suspended: 0 }
         return { finished: all.length - cancelled + durableRuns.finished, cancelled, suspended: durableRuns.suspended }

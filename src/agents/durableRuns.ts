@@ -80,6 +80,21 @@ export interface LocalRunsShape {
   readonly drain: (grace: Duration.DurationInput) => Effect.Effect<{ readonly finished: number; readonly suspended: number }>
 }
 
+/**
+ * Waits up to `grace` for `fibers` to end: whether they all did. In a fiber of its own,
+ * interruptible: a shutdown calls this from a fiber that was interrupted, where a timeout could not
+ * interrupt what it waits on.
+ */
+export const awaitWithin = (fibers: Iterable<Fiber.Fiber<unknown, unknown>>, grace: Duration.DurationInput) =>
+  Fiber.awaitAll(fibers).pipe(
+    Effect.timeout(grace),
+    Effect.option,
+    Effect.interruptible,
+    Effect.forkDaemon,
+    Effect.flatMap(Fiber.join),
+    Effect.map(Option.isSome)
+  )
+
 export class LocalRuns extends Context.Tag("effect-agents/LocalRuns")<LocalRuns, LocalRunsShape>() {}
 
 const makeLocalRuns = Effect.gen(function*() {
@@ -156,14 +171,7 @@ const makeLocalRuns = Effect.gen(function*() {
   const drain = (grace: Duration.DurationInput) =>
     Effect.gen(function*() {
       const all = Array.from(fibers, ([, fiber]) => fiber)
-      const waited = yield* Fiber.awaitAll(all).pipe(
-        Effect.timeout(grace),
-        Effect.option,
-        Effect.interruptible,
-        Effect.forkDaemon,
-        Effect.flatMap(Fiber.join)
-      )
-      const left = Option.isSome(waited) ? 0 : yield* FiberMap.size(fibers)
+      const left = (yield* awaitWithin(all, grace)) ? 0 : yield* FiberMap.size(fibers)
       return { finished: all.length - left, suspended: left }
     })
 
