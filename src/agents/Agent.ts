@@ -12,13 +12,14 @@
 import * as AiError from "@effect/ai/AiError"
 import * as LanguageModel from "@effect/ai/LanguageModel"
 import type * as Prompt from "@effect/ai/Prompt"
-import { Cause, Clock, Effect, Exit, FiberRef, Metric, ParseResult, Schema } from "effect"
+import { Cause, Clock, Effect, Exit, FiberRef, Metric, ParseResult, Schema, type Stream } from "effect"
 import { traced } from "../internal/tracing.js"
 import * as Budget from "../services/Budget.js"
 import { fromAiError, type LlmError } from "../services/LlmError.js"
 import * as Metrics from "../services/Metrics.js"
 import * as WorkflowContext from "../services/WorkflowContext.js"
 import { type AgentError, BudgetExceeded, OutputParseError } from "./AgentError.js"
+import * as AgentStream from "./AgentStream.js"
 
 /** What defines an agent. */
 export interface AgentOptions<I, II, O, OI> {
@@ -46,6 +47,15 @@ export interface Agent<I, O> {
   readonly run: (input: I) => Effect.Effect<O, AgentError, LanguageModel.LanguageModel>
 }
 
+/**
+ * A free-text agent: also streams. Structured agents do not (a partial JSON value is no use to
+ * anyone); they answer through `run`.
+ */
+export interface TextAgent<I> extends Agent<I, string> {
+  /** The answer's text as it arrives (see `AgentStream`); joined, it is what `run` answers. */
+  readonly stream: (input: I) => Stream.Stream<string, AgentError, LanguageModel.LanguageModel>
+}
+
 const RAW_LIMIT = 64 * 1024
 
 const LLM_ERROR_TAGS: ReadonlySet<string> = new Set([
@@ -56,7 +66,8 @@ const LLM_ERROR_TAGS: ReadonlySet<string> = new Set([
   "Unauthorized",
   "BadRequest",
   "MalformedResponse",
-  "RetryBudgetExceeded"
+  "RetryBudgetExceeded",
+  "StreamInterrupted"
 ])
 
 /** A model answer that did not decode: what was said and why it was rejected. */
@@ -130,10 +141,10 @@ export function make<I, II, O, OI extends Record<string, unknown>>(
   options: AgentOptions<I, II, O, OI> & { readonly output: Schema.Schema<O, OI> }
 ): Agent<I, O>
 /** Defines a free-text agent: `run` returns the model's text. */
-export function make<I, II>(options: AgentOptions<I, II, string, never> & { readonly output: "text" }): Agent<I, string>
+export function make<I, II>(options: AgentOptions<I, II, string, never> & { readonly output: "text" }): TextAgent<I>
 export function make<I, II, O, OI extends Record<string, unknown>>(
   options: AgentOptions<I, II, O, OI>
-): Agent<I, O | string> {
+): Agent<I, O | string> | TextAgent<I> {
   const { name, instructions } = options
   const modelLabel = options.model ?? "default"
   const encodeInput = Schema.encode(options.input)
@@ -178,15 +189,13 @@ export function make<I, II, O, OI extends Record<string, unknown>>(
   }
 
   const scope = { model: options.model, settings: options.settings }
+  const messagesOf = (input: I): Effect.Effect<ReadonlyArray<Prompt.MessageEncoded>> =>
+    Effect.map(Effect.orDie(encodeInput(input)), (encoded) => [
+      { role: "system", content: instructions },
+      { role: "user", content: options.prompt !== undefined ? options.prompt(input, encoded) : renderInput(encoded) }
+    ])
   const body = (input: I): Effect.Effect<O | string, AgentError, LanguageModel.LanguageModel> =>
-    Effect.gen(function*() {
-      const encoded = yield* Effect.orDie(encodeInput(input))
-      const text = options.prompt !== undefined ? options.prompt(input, encoded) : renderInput(encoded)
-      return yield* generate([
-        { role: "system", content: instructions },
-        { role: "user", content: text }
-      ])
-    })
+    Effect.flatMap(messagesOf(input), generate)
 
   // Made once per agent; `gen_ai.agent.name` is the OpenTelemetry GenAI name of the same thing.
   const spanOptions = { attributes: { "agent.name": name, "agent.model": modelLabel, "gen_ai.agent.name": name } }
@@ -202,7 +211,15 @@ export function make<I, II, O, OI extends Record<string, unknown>>(
       spanOptions
     )
 
-  return { name, instructions, model: options.model, run }
+  if (options.output !== "text") return { name, instructions, model: options.model, run }
+  const stream = (input: I) =>
+    AgentStream.stream({
+      enter: WorkflowContext.enterAgent(name, scope),
+      messages: Effect.zipRight(checkBudget(name), messagesOf(input)),
+      failure: (error) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(toCallError(error, modelLabel, now))),
+      measure: (start, exit) => measure(name, start, exit)
+    })
+  return { name, instructions, model: options.model, run: run as (input: I) => Effect.Effect<string, AgentError, LanguageModel.LanguageModel>, stream }
 }
 
 /** Records `agent_executions_total` and `agent_execution_duration_seconds` of a run started at `start`. */
