@@ -105,6 +105,24 @@ const answerText = (
   )
 }
 
+/** A streamed answer's chunks: a few words each, as providers send tokens in small groups. */
+export const chunksOf = (text: string): ReadonlyArray<string> => {
+  const words = text.match(/\S+\s*|\s+/g) ?? []
+  const out: Array<string> = []
+  for (let i = 0; i < words.length; i += 3) out.push(words.slice(i, i + 3).join(""))
+  return out.length === 0 ? [text] : out
+}
+
+/**
+ * The wait before each of `count` chunks of an answer taking `latencyMs`: a third before the first
+ * (the provider reading the prompt), the rest spread evenly over the others.
+ */
+export const chunkTimes = (latencyMs: number, count: number): ReadonlyArray<number> => {
+  const first = count <= 1 ? latencyMs : Math.round(latencyMs / 3)
+  const gap = count <= 1 ? 0 : (latencyMs - first) / (count - 1)
+  return Array.from({ length: count }, (_, i) => (i === 0 ? first : Math.round(gap * i) - Math.round(gap * (i - 1))))
+}
+
 /** Builds the simulated `LanguageModel`. Needs nothing: no network, no key. */
 export const make = (options: Options): Effect.Effect<LanguageModel.Service> =>
   Effect.suspend(() => {
@@ -115,14 +133,16 @@ export const make = (options: Options): Effect.Effect<LanguageModel.Service> =>
     const deadline = options.deadline
     let calls = 0
 
-    const answer = (providerOptions: LanguageModel.ProviderOptions) =>
+    // `streamed`: the answer's latency is spent by its stream, chunk by chunk, and the resilient
+    // layer keeps a stream's time (to first token, then between parts).
+    const answer = (providerOptions: LanguageModel.ProviderOptions, streamed = false) =>
       Effect.gen(function*() {
         // Drawn before any wait, so concurrent calls take their outcomes in arrival order.
         const outcome = nextOutcome()
         const call = ++calls
         // The simulation knows how long the call will take: past the deadline, it ends there.
         const takesMs = outcome._tag === "Hang" ? hangMs : outcome.latencyMs
-        if (deadline !== undefined && takesMs > Duration.toMillis(deadline.duration)) {
+        if (!streamed && deadline !== undefined && takesMs > Duration.toMillis(deadline.duration)) {
           yield* wait(Duration.toMillis(deadline.duration))
           return yield* Effect.fail(deadline.exceeded("generateText"))
         }
@@ -130,12 +150,14 @@ export const make = (options: Options): Effect.Effect<LanguageModel.Service> =>
         const input = promptText(providerOptions.prompt)
         const promptHash = fnv1a(input, fnv1a(`seed:${seed}`))
         const text = yield* answerText(model, seed, providerOptions, promptHash)
-        yield* wait(outcome._tag === "Ok" ? outcome.latencyMs : 0)
+        const latencyMs = outcome._tag === "Ok" ? outcome.latencyMs : 0
+        if (!streamed) yield* wait(latencyMs)
         const now = yield* Clock.currentTimeMillis
         const inputTokens = estimateTokens(input)
         const outputTokens = estimateTokens(text)
         return {
           id: `sim-${seed}-${promptHash.toString(16)}-${call}`,
+          latencyMs,
           text,
           timestamp: new Date(now).toISOString(),
           usage: { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens }
@@ -152,14 +174,25 @@ export const make = (options: Options): Effect.Effect<LanguageModel.Service> =>
           { type: "finish", reason: "stop", usage: a.usage, metadata }
         ]),
       streamText: (providerOptions) =>
-        Stream.unwrap(Effect.map(answer(providerOptions), (a) =>
-          Stream.fromIterable<Response.StreamPartEncoded>([
+        Stream.unwrap(Effect.map(answer(providerOptions, true), (a) => {
+          const pieces = chunksOf(a.text)
+          const timing = chunkTimes(a.latencyMs, pieces.length)
+          const deltas = Stream.fromIterable(pieces).pipe(
+            Stream.zipWithIndex,
+            Stream.mapEffect(([delta, i]) =>
+              Effect.as(wait(timing[i]!), { type: "text-delta", id: a.id, delta } as Response.StreamPartEncoded)
+            )
+          )
+          const head = Stream.fromIterable<Response.StreamPartEncoded>([
             { type: "response-metadata", id: a.id, modelId: model, timestamp: a.timestamp, metadata },
-            { type: "text-start", id: a.id },
-            { type: "text-delta", id: a.id, delta: a.text },
+            { type: "text-start", id: a.id }
+          ])
+          const tail = Stream.fromIterable<Response.StreamPartEncoded>([
             { type: "text-end", id: a.id },
             { type: "finish", reason: "stop", usage: a.usage, metadata }
-          ])))
+          ])
+          return Stream.concat(Stream.concat(head, deltas), tail)
+        }))
     })
   })
 
