@@ -21,6 +21,8 @@ export interface StepView {
   readonly costUsd: number
   readonly output: string | undefined
   readonly error: ErrorInfo | undefined
+  /** While the step runs, the end of its streamed answer so far (`AnswerDelta`s); else undefined. */
+  readonly answer: string | undefined
 }
 
 /** A run as the dashboard shows it. */
@@ -95,9 +97,11 @@ export interface Limits {
   readonly maxSteps: number
   /** Characters of an output kept for display. */
   readonly maxOutputChars: number
+  /** Characters of a running step's streamed answer kept for display (its end). */
+  readonly maxAnswerChars: number
 }
 
-const defaultLimits: Limits = { maxFinished: 100, maxSteps: 50, maxOutputChars: 200 }
+const defaultLimits: Limits = { maxFinished: 100, maxSteps: 50, maxOutputChars: 200, maxAnswerChars: 2_000 }
 
 const emptyTotals: Totals = {
   running: 0,
@@ -163,7 +167,8 @@ export const copyStep = (step: StepView): Types.Mutable<StepView> => ({
   usage: step.usage,
   costUsd: step.costUsd,
   output: step.output,
-  error: step.error
+  error: step.error,
+  answer: step.answer
 })
 
 /** A copy of `totals` to change before anyone else sees it. */

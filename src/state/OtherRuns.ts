@@ -34,7 +34,8 @@ const stepOf = (step: StepRecord, maxOutputChars: number): StepView => ({
   usage: { inputTokens: step.inputTokens, outputTokens: step.outputTokens },
   costUsd: step.costUsd,
   output: step.output === undefined ? undefined : truncate(step.output, maxOutputChars),
-  error: errorOf(step.status, step.error)
+  error: errorOf(step.status, step.error),
+  answer: undefined
 })
 
 /** A change as the dashboard shows the run. */

@@ -111,7 +111,8 @@ const stepStarted = (d: Draft, event: EventOf<"StepStarted">): void =>
       usage: emptyUsage,
       costUsd: 0,
       output: undefined,
-      error: undefined
+      error: undefined,
+      answer: undefined
     }
     const steps = run.steps.length >= d.limits.maxSteps
       ? run.steps.slice(run.steps.length - d.limits.maxSteps + 1)
@@ -134,6 +135,7 @@ const stepFinished = (d: Draft, event: EventOf<"StepFinished">): void =>
       step.costUsd = event.costUsd
       step.output = event.output === undefined ? undefined : truncate(event.output, d.limits.maxOutputChars)
       step.error = event.error
+      step.answer = undefined
     })
     run.currentStep = latestRunningLabel(run.steps)
   })
@@ -158,6 +160,15 @@ const llmCallFinished = (d: Draft, event: EventOf<"LlmCallFinished">): void => {
     })
   })
 }
+
+/** More of a running step's streamed answer: its end is kept, up to `maxAnswerChars`. */
+const answerDelta = (d: Draft, event: EventOf<"AnswerDelta">): void =>
+  updateActive(d, event.runId, (run) =>
+    updateStep(run, event.stepId, (step) => {
+      if (step.status !== "running") return
+      const answer = (step.answer ?? "") + event.text
+      step.answer = answer.length > d.limits.maxAnswerChars ? answer.slice(answer.length - d.limits.maxAnswerChars) : answer
+    }))
 
 /** Folds one event into the draft. Unknown runs' step events are ignored. */
 const fold = (d: Draft, event: WorkflowEvent): void => {
@@ -184,6 +195,8 @@ const fold = (d: Draft, event: WorkflowEvent): void => {
       totals.rateLimitWaitMs += event.waitMs
       return
     }
+    case "AnswerDelta":
+      return answerDelta(d, event)
     case "CircuitStateChanged":
       d.breakers = {
         ...d.breakers,
