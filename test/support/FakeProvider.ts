@@ -13,6 +13,7 @@ import type { AddressInfo } from "node:net"
 import type { Socket } from "node:net"
 import { Effect, type Scope } from "effect"
 import { seededRandom } from "../../src/internal/seededRandom.js"
+import { writeStream } from "./fakeStream.js"
 
 // ---------------------------------------------------------------------------------------------
 // Behaviours
@@ -40,6 +41,13 @@ export type Behaviour =
   | { readonly _tag: "Reset" }
   | { readonly _tag: "Garbage"; readonly body: string; readonly contentType: string }
   | { readonly _tag: "Delay"; readonly ms: number; readonly then: Behaviour }
+  | {
+    readonly _tag: "Stream"
+    readonly content: string
+    readonly pieceChars?: number
+    readonly gapMs?: number
+    readonly failAfter?: number
+  }
 
 /** A 200 answer whose assistant text is `content` (JSON text for structured output). */
 export const ok = (content: string, options: { readonly usage?: FakeUsage; readonly model?: string } = {}): Behaviour => ({
@@ -68,6 +76,16 @@ export const garbage = (
   body = "<html><body>502 upstream hiccup</body></html>",
   contentType = "text/html; charset=utf-8"
 ): Behaviour => ({ _tag: "Garbage", body, contentType })
+
+/**
+ * A streamed answer (what `ok` also sends to a request with `stream: true`), in pieces of
+ * `pieceChars` characters `gapMs` apart; with `failAfter` the connection drops after that many
+ * pieces (0: before the first token).
+ */
+export const streamed = (
+  content: string,
+  options: { readonly pieceChars?: number; readonly gapMs?: number; readonly failAfter?: number } = {}
+): Behaviour => ({ _tag: "Stream", content, ...options })
 
 /** Waits `ms` (a real timer) before answering with `then`. */
 export const delay = (ms: number, then: Behaviour): Behaviour => ({ _tag: "Delay", ms, then })
@@ -180,6 +198,9 @@ const promptText = (body: unknown): string => {
   return out
 }
 
+const isStreamed = (body: unknown): boolean =>
+  typeof body === "object" && body !== null && (body as { stream?: unknown }).stream === true
+
 const statusText: Record<number, string> = {
   400: "INVALID_ARGUMENT",
   401: "UNAUTHENTICATED",
@@ -261,7 +282,19 @@ export const start = (options: FakeProviderOptions = {}): Promise<FakeProvider> 
         )
         return
       }
+      case "Stream": {
+        const { _tag, ...plan } = behaviour
+        writeStream(req, res, `gen-${++nextId}`, {
+          ...plan,
+          promptTokens: estimateTokens(promptText(request.body)),
+          completionTokens: estimateTokens(behaviour.content)
+        })
+        return
+      }
       case "Ok": {
+        if (request.api === "chat" && isStreamed(request.body)) {
+          return answer(req, res, request, streamed(behaviour.content))
+        }
         const id = ++nextId
         const model = behaviour.model ?? request.model ?? "fake-model"
         const promptTokens = behaviour.usage?.promptTokens ?? estimateTokens(promptText(request.body))
