@@ -16,9 +16,15 @@ const ANSWER = "Streams arrive piece by piece over server-sent events."
 
 const withStack = <A, E>(
   script: FakeProvider.Script,
-  body: (fake: FakeProvider.FakeProvider) => Effect.Effect<A, E, Stack.StackServices | Scope.Scope>
+  body: (fake: FakeProvider.FakeProvider) => Effect.Effect<A, E, Stack.StackServices | Scope.Scope>,
+  provider: "openai" | "google" = "openai"
 ): Effect.Effect<A, E, Scope.Scope> =>
-  Effect.flatMap(FakeProvider.make({ script }), (fake) => body(fake).pipe(Effect.provide(Stack.layer(fake.openaiUrl))))
+  Effect.flatMap(FakeProvider.make({ script }), (fake) =>
+    body(fake).pipe(Effect.provide(
+      provider === "openai"
+        ? Stack.layer(fake.openaiUrl)
+        : Stack.layer(fake.url, { LLM_PROVIDER: "google", GOOGLE_API_KEY: "g-key", LLM_MODEL: "gemini-2.0-flash" })
+    )))
 
 const collect = (input: string) =>
   Stream.runFold(writer.stream(input), [] as Array<string>, (all, piece) => [...all, piece])
@@ -58,4 +64,13 @@ describe("streaming over HTTP", () => {
         expect(first).toBe(ANSWER)
         expect(fake.count()).toBe(1)
       })))
+
+  it.scopedLive("Gemini streams too (streamGenerateContent over SSE)", () =>
+    withStack(FakeProvider.streamed(ANSWER, { pieceChars: 12 }), (fake) =>
+      Effect.gen(function*() {
+        const pieces = yield* collect("five")
+        expect(pieces.join("")).toBe(ANSWER)
+        expect(pieces.length).toBeGreaterThan(1)
+        expect(fake.requests[0]?.path).toBe("/v1beta/models/gemini-2.0-flash:streamGenerateContent")
+      }), "google"))
 })

@@ -217,6 +217,7 @@ export function make<I, II, O, OI extends Record<string, unknown>>(
       enter: WorkflowContext.enterAgent(name, scope),
       messages: Effect.zipRight(checkBudget(name), messagesOf(input)),
       failure: (error) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(toCallError(error, modelLabel, now))),
+      span: { name: `Agent.${name}`, options: spanOptions },
       measure: (start, exit) => measure(name, start, exit)
     })
   return { name, instructions, model: options.model, run: run as (input: I) => Effect.Effect<string, AgentError, LanguageModel.LanguageModel>, stream }

@@ -10,7 +10,8 @@
  */
 import * as LanguageModel from "@effect/ai/LanguageModel"
 import type * as Prompt from "@effect/ai/Prompt"
-import { Clock, Effect, type Exit, FiberRef, Option, Stream } from "effect"
+import { Clock, Effect, type Exit, FiberRef, Option, Stream, Tracer } from "effect"
+import { scopedSpan } from "../internal/tracing.js"
 import * as WorkflowContext from "../services/WorkflowContext.js"
 import type { AgentError } from "./AgentError.js"
 
@@ -22,6 +23,8 @@ export interface StreamOf {
   readonly messages: Effect.Effect<ReadonlyArray<Prompt.MessageEncoded>, AgentError>
   /** What the model failed with, as the agent reports it. */
   readonly failure: (error: unknown) => Effect.Effect<never, AgentError>
+  /** The agent's span (`Agent.<name>`) and its attributes. */
+  readonly span: { readonly name: string; readonly options: Tracer.SpanOptions }
   /** Records the agent's metrics of a run started at `start` (epoch ms). */
   readonly measure: (start: number, exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void>
 }
@@ -34,9 +37,12 @@ export const stream = (of: StreamOf): Stream.Stream<string, AgentError, Language
       of.enter,
       (outer, exit) => Effect.zipRight(of.measure(start, exit), FiberRef.set(WorkflowContext.ref, outer))
     )
+    const span = yield* scopedSpan(of.span.name, of.span.options)
     const prompt = yield* of.messages
-    return LanguageModel.streamText({ prompt }).pipe(
+    const text = LanguageModel.streamText({ prompt }).pipe(
       Stream.filterMap((part) => part.type === "text-delta" && part.delta.length > 0 ? Option.some(part.delta) : Option.none()),
       Stream.catchAll((error) => Stream.fromEffect(of.failure(error)))
     )
+    // The model's call is a child of the agent's span, as `run`'s is.
+    return span === undefined ? text : Stream.provideService(text, Tracer.ParentSpan, span)
   }))

@@ -23,6 +23,8 @@ import { AnswerDelta, unsafeMakeEvent, type WorkflowEventsService } from "../ser
 import * as Attempt from "./Attempt.js"
 import type { CachedResponses } from "./CachedResponses.js"
 import type { Call } from "./Call.js"
+import { scopedSpan } from "../internal/tracing.js"
+import * as CallSpans from "./CallSpans.js"
 import * as CallTelemetry from "./CallTelemetry.js"
 import type { AttemptOf, Recover, Recovered } from "./Recovery.js"
 import type { ScopedReservation } from "./Reservation.js"
@@ -251,15 +253,22 @@ export const make = (stages: StreamStages) => {
       return Stream.fromIterable(replay(response))
     })
 
-  return (call: Call, key: string, cacheable: boolean, read: boolean): Stream.Stream<Part, LlmError | BudgetExceeded> =>
+  return (asked: Call, key: string, cacheable: boolean, read: boolean): Stream.Stream<Part, LlmError | BudgetExceeded> =>
     Stream.unwrapScoped(Effect.gen(function*() {
+      // The call's span lasts as long as the stream; its attempts are its children.
+      const span = yield* scopedSpan("LanguageModel.streamText")
+      const call: Call = span === undefined ? asked : { ...asked, span }
+      if (span !== undefined) CallSpans.callStarted(span, call)
       if (read) {
         const found = yield* cached.read(key)
         if (Option.isSome(found)) return yield* hit(call, found.value)
       }
       yield* stages.reserve(call)
       const count: Attempt.Count = { attempts: 0 }
-      const opened = yield* opening(call, yield* Effect.scope, count)
+      const parent = yield* Effect.scope
+      const opened = yield* (span === undefined
+        ? opening(call, parent, count)
+        : Effect.withParentSpan(opening(call, parent, count), span))
       return yield* deliver(call, key, cacheable, opened, count)
     }))
 }

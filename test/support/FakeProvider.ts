@@ -185,7 +185,7 @@ export interface FakeProvider {
 }
 
 const DEFAULT_CONTENT = "The fake provider answered."
-const GEMINI_PATH = /^\/v1beta\/models\/([^/:]+):generateContent$/
+const GEMINI_PATH = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent)$/
 
 const estimateTokens = (text: string): number => Math.max(1, Math.ceil(text.length / 4))
 
@@ -288,11 +288,11 @@ export const start = (options: FakeProviderOptions = {}): Promise<FakeProvider> 
           ...plan,
           promptTokens: estimateTokens(promptText(request.body)),
           completionTokens: estimateTokens(behaviour.content)
-        })
+        }, request.api === "gemini" ? request.model ?? "fake-model" : undefined)
         return
       }
       case "Ok": {
-        if (request.api === "chat" && isStreamed(request.body)) {
+        if (request.api === "chat" ? isStreamed(request.body) : request.path.endsWith(":streamGenerateContent")) {
           return answer(req, res, request, streamed(behaviour.content))
         }
         const id = ++nextId
