@@ -4,7 +4,7 @@
  *
  * Both variants stream chat completions (`stream: true`, server-sent events) from the loopback
  * `FakeProvider`, which runs in a child process (`fakeServer.ts`) so the client's CPU is measured
- * alone, and answers like a provider (`ANSWER`: first token after 50 ms, then a piece every 10 ms): (a) `LanguageModel.streamText` of the full stack as the CLI builds it (SQLite cache read on
+ * alone, and answers like a provider (`ANSWER`: first token after 50 ms, then a piece every 20 ms): (a) `LanguageModel.streamText` of the full stack as the CLI builds it (SQLite cache read on
  * its miss path with unique prompts, memory rate limiter, breaker, retry machinery, first-token and
  * idle timeouts, events, metrics, JSON log file; the answer cached at its end), (b) the same
  * provider's own `streamText` with nothing around it. Each call reads its whole stream; its time to
@@ -120,13 +120,13 @@ const main = async () => {
 }
 
 /**
- * What the fake streams: the first token after 50 ms, then 8-character pieces 10 ms apart (~0.3 s a
+ * What the fake streams: the first token after 50 ms, then 8-character pieces 20 ms apart (~0.3 s a
  * call), as a provider does — so 100 streams in flight leave the client's CPU mostly idle and
  * the time to first token is latency, not a queue.
  */
 const ANSWER = FakeProvider.delay(
   50,
-  FakeProvider.streamed("A streamed answer of a few sentences, sent piece by piece as a provider would send its tokens.", { gapMs: 10 })
+  FakeProvider.streamed("A streamed answer of a few sentences, sent piece by piece as a provider would send its tokens.", { gapMs: 20 })
 )
 
 if (process.argv.includes("--fake-server")) void serveFake(ANSWER)

@@ -5,7 +5,7 @@
  * takes a limiter permit and must deliver a token within `LLM_TIMEOUT`; failures retry and fall
  * back as an answer's do (`Recovery`). Nothing reaches the caller before that, so nothing has to be
  * taken back. After the first token the stream is the caller's: a failure, or a gap longer than
- * `LLM_STREAM_IDLE_TIMEOUT`, ends it with `StreamInterrupted`, which keeps the text delivered. A
+ * `LLM_STREAM_IDLE_TIMEOUT` (`IdleWatch`), ends it with `StreamInterrupted`, which keeps the text delivered. A
  * complete answer enters the cache, and a hit is replayed as a stream. Inside a run the growing
  * text is published as `AnswerDelta` events, at most one per `deltaIntervalMs`. The call's
  * telemetry (`LlmCallFinished`, metrics, tallies) is recorded once, as the stream ends. Streams do
@@ -22,6 +22,7 @@ import type { PricingService } from "../services/Pricing.js"
 import { AnswerDelta, unsafeMakeEvent, type WorkflowEventsService } from "../services/WorkflowEvents.js"
 import * as Attempt from "./Attempt.js"
 import type { CachedResponses } from "./CachedResponses.js"
+import * as IdleWatch from "./IdleWatch.js"
 import type { Call } from "./Call.js"
 import { scopedSpan } from "../internal/tracing.js"
 import * as CallSpans from "./CallSpans.js"
@@ -171,18 +172,18 @@ export const make = (stages: StreamStages) => {
       let finish: Response.FinishPart | undefined
       let failure: LlmError | undefined
       let complete = value.ended
-      const track = (chunk: Chunk.Chunk<Part>): Effect.Effect<Chunk.Chunk<Part>> => {
+      const track = (chunk: Iterable<Part>): Effect.Effect<void> => {
         let added = ""
         for (const part of chunk) {
           if (part.type === "text-delta") added += part.delta
           else if (part.type === "finish") finish = part
           else if (part.type === "response-metadata") metadata.push(part)
         }
-        if (added.length === 0) return Effect.succeed(chunk)
+        if (added.length === 0) return Effect.void
         text += added
-        return Effect.as(live.add(added), chunk)
+        return live.add(added)
       }
-      const interrupted = (cause: LlmError): Option.Option<StreamInterrupted> => {
+      const interrupted = (cause: LlmError): StreamInterrupted => {
         const error = new StreamInterrupted({
           provider: model.provider,
           model: model.label,
@@ -190,21 +191,8 @@ export const make = (stages: StreamStages) => {
           cause: cause._tag === "StreamInterrupted" ? cause.cause : cause
         })
         failure = error
-        return Option.some(error)
+        return error
       }
-      const next = value.pull.pipe(
-        Effect.catchAll((end) =>
-          Option.isNone(end)
-            ? Effect.sync(() => {
-              complete = true
-            }).pipe(Effect.zipRight(Effect.fail(Option.none())))
-            : Effect.mapError(Attempt.failure(limiter, call, model)(end.value), interrupted)
-        ),
-        Effect.timeoutFail({
-          duration: stages.idle,
-          onTimeout: () => interrupted(new Timeout({ provider: model.provider, model: model.label, timeoutMs: idleMs }))
-        })
-      )
       yield* Effect.addFinalizer(() =>
         Effect.zipRight(live.flush, finished(call, key, cacheable && complete && failure === undefined, {
           model,
@@ -213,8 +201,23 @@ export const make = (stages: StreamStages) => {
           answer: collected(metadata, text, finish)
         }))
       )
-      const rest = value.ended ? Stream.empty : Stream.repeatEffectChunkOption(next)
-      return Stream.mapChunksEffect(Stream.concat(Stream.fromIterable(value.head), rest), track)
+      yield* track(value.head)
+      const head = Stream.fromIterable(value.head)
+      if (value.ended) return head
+      const next = Effect.catchAll(value.pull, (end): Effect.Effect<never, Option.Option<StreamInterrupted>> =>
+        Option.isNone(end)
+          ? Effect.suspend(() => {
+            complete = true
+            return Effect.fail(Option.none())
+          })
+          : Effect.mapError(Attempt.failure(limiter, call, model)(end.value), (e) => Option.some(interrupted(e))))
+      const rest = yield* IdleWatch.watch(next, {
+        idle: stages.idle,
+        clock: call.clock,
+        onChunk: track,
+        expired: () => interrupted(new Timeout({ provider: model.provider, model: model.label, timeoutMs: idleMs }))
+      })
+      return Stream.concat(head, rest)
     })
 
   /** `LlmCallFinished` of a stream that got its first token; a complete answer enters the cache. */
