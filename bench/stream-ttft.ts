@@ -4,7 +4,8 @@
  *
  * Both variants stream chat completions (`stream: true`, server-sent events) from the loopback
  * `FakeProvider`, which runs in a child process (`fakeServer.ts`) so the client's CPU is measured
- * alone, and answers like a provider (`ANSWER`: first token after 50 ms, then a piece every 20 ms): (a) `LanguageModel.streamText` of the full stack as the CLI builds it (SQLite cache read on
+ * alone, and answers like a provider (`ANSWER`: first token after 50 ms, then a piece every 100 ms):
+ * (a) `LanguageModel.streamText` of the full stack as the CLI builds it (SQLite cache read on
  * its miss path with unique prompts, memory rate limiter, breaker, retry machinery, first-token and
  * idle timeouts, events, metrics, JSON log file; the answer cached at its end), (b) the same
  * provider's own `streamText` with nothing around it. Each call reads its whole stream; its time to
@@ -13,7 +14,8 @@
  * of b) and reported as the median of the pairs.
  *
  * Run: `npm run bench -- ttft`, or `node --import tsx bench/stream-ttft.ts`. Knobs: BENCH_CALLS
- * (per round, default 2,000), BENCH_CONCURRENCY (default 100), BENCH_ROUNDS (default 5 pairs).
+ * (per round, default 1,000), BENCH_CONCURRENCY (default 100), BENCH_ROUNDS (default 5 pairs),
+ * BENCH_GAP_MS (between pieces, default 100).
  * Prints a markdown report.
  */
 import { mkdtempSync, rmSync } from "node:fs"
@@ -32,7 +34,7 @@ import * as FakeProvider from "../test/support/FakeProvider.js"
 const entry = fileURLToPath(import.meta.url)
 const childExecArgv = entry.endsWith(".ts") ? ["--import", "tsx"] : []
 
-const CALLS = Number(process.env["BENCH_CALLS"] ?? 2_000)
+const CALLS = Number(process.env["BENCH_CALLS"] ?? 1_000)
 const CONCURRENCY = Number(process.env["BENCH_CONCURRENCY"] ?? 100)
 const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 5)
 
@@ -100,7 +102,7 @@ const main = async () => {
     const lines = [
       `## Time to first token: full stack vs bare provider stream`,
       ``,
-      `${CALLS} streamed calls per round at concurrency ${CONCURRENCY}, ${ROUNDS} round pairs; load average ${loadavg()[0]!.toFixed(2)}.`,
+      `${CALLS} streamed calls per round at concurrency ${CONCURRENCY}, ${ROUNDS} round pairs, first token after 50 ms then a piece every ${GAP_MS} ms; load average ${loadavg()[0]!.toFixed(2)}.`,
       ``,
       `| round | stack p50 | bare p50 | overhead p50 | stack p90 | bare p90 | failures |`,
       `|---|---|---|---|---|---|---|`,
@@ -119,14 +121,17 @@ const main = async () => {
   }
 }
 
+/** Milliseconds between the pieces of an answer (BENCH_GAP_MS, default 100). */
+const GAP_MS = Number(process.env["BENCH_GAP_MS"] ?? 100)
+
 /**
- * What the fake streams: the first token after 50 ms, then 8-character pieces 20 ms apart (~0.3 s a
- * call), as a provider does — so 100 streams in flight leave the client's CPU mostly idle and
- * the time to first token is latency, not a queue.
+ * What the fake streams: the first token after 50 ms, then 8-character pieces `GAP_MS` apart (12
+ * pieces, ~1.2 s a call), as a provider does — so 100 streams in flight leave the client's CPU
+ * mostly idle and the time to first token is latency, not a queue.
  */
 const ANSWER = FakeProvider.delay(
   50,
-  FakeProvider.streamed("A streamed answer of a few sentences, sent piece by piece as a provider would send its tokens.", { gapMs: 20 })
+  FakeProvider.streamed("A streamed answer of a few sentences, sent piece by piece as a provider would send its tokens.", { gapMs: GAP_MS })
 )
 
 if (process.argv.includes("--fake-server")) void serveFake(ANSWER)
