@@ -18,8 +18,8 @@ export interface ServerStats {
   readonly connections: number
 }
 
-/** The child's side: serve, and answer `{ stats: true }` with the totals. */
-export const serveFake = async (): Promise<void> => {
+/** The child's side: serve `answer`, and answer `{ stats: true }` with the totals. */
+export const serveFake = async (answer: FakeProvider.Behaviour = FakeProvider.ok("The fake provider answered.")): Promise<void> => {
   let requests = 0
   let rejected = 0
   let problem: string | undefined
@@ -28,7 +28,6 @@ export const serveFake = async (): Promise<void> => {
   channel("net.server.socket").subscribe(() => {
     connections += 1
   })
-  const answer = FakeProvider.ok("The fake provider answered.")
   const script: FakeProvider.Responder = (request) => {
     requests += 1
     const wrong = promptProblem(request.body)

@@ -9,7 +9,8 @@
  * code: measured here, the resilient stack ran ~25 % slower that way and the baselines not at all.
  *
  * Benchmarks: `llm-overhead.ts` (resilient LLM stack vs raw fetch, undici and the AI SDK;
- * cache-hit latency), `imports.ts` (what importing the library costs, in fresh processes),
+ * cache-hit latency), `stream-ttft.ts` (time to first token through the stack vs the bare provider
+ * stream), `imports.ts` (what importing the library costs, in fresh processes),
  * `tui-render.tsx` (the dashboard's CPU), `memory.ts` (memory per in-flight run), `serve-load.ts`
  * (the API server under load, with SSE subscribers), `durable.ts` (durable runs: the engine's
  * cost per step, throughput of 1 and 3 workers on PostgreSQL) and `tool-loop.ts` (an agent's tool
@@ -24,7 +25,7 @@ import { build } from "esbuild"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const picked = process.argv.slice(2)
-const benchmarks = ["llm-overhead.ts", "imports.ts", "tui-render.tsx", "memory.ts", "serve-load.ts", "durable.ts", "tool-loop.ts"]
+const benchmarks = ["llm-overhead.ts", "stream-ttft.ts", "imports.ts", "tui-render.tsx", "memory.ts", "serve-load.ts", "durable.ts", "tool-loop.ts"]
   .filter((file) => picked.length === 0 || picked.some((name) => file.includes(name)))
   .map((file) => join(here, file))
   .filter((file) => existsSync(file))

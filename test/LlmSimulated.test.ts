@@ -117,6 +117,39 @@ describe("simulated latency", () => {
     }))
 })
 
+describe("simulated streaming", () => {
+  it.effect("a streamed answer comes in chunks of a few words, the first after a third of the latency", () =>
+    Effect.gen(function*() {
+      const lm = yield* LlmSimulated.make({ ...calm, latencyMs: 900 })
+      const arrived: Array<readonly [number, string]> = []
+      const fiber = yield* lm.streamText({ prompt: "Tell me a long story about the sea" }).pipe(
+        Stream.runForEach((p) =>
+          p.type === "text-delta"
+            ? Effect.flatMap(TestClock.currentTimeMillis, (now) => Effect.sync(() => arrived.push([now, p.delta])))
+            : Effect.void
+        ),
+        Effect.fork
+      )
+      yield* TestClock.adjust(Duration.seconds(2))
+      yield* Fiber.join(fiber)
+      expect(arrived.length).toBeGreaterThan(2)
+      const [firstAt] = arrived[0]!
+      const lastAt = arrived[arrived.length - 1]![0]
+      // Latency is drawn in [450, 1350] ms; the first chunk comes at a third of it, the last at its end.
+      expect(Math.abs(firstAt * 3 - lastAt)).toBeLessThanOrEqual(3)
+      expect(lastAt).toBeGreaterThanOrEqual(450)
+      for (const [, delta] of arrived.slice(0, -1)) expect(delta.trim().split(/\s+/)).toHaveLength(3)
+    }))
+
+  it("chunk times add up to the latency", () => {
+    for (const [latency, count] of [[1000, 7], [400, 1], [0, 5], [333, 4]] as const) {
+      const times = LlmSimulated.chunkTimes(latency, count)
+      expect(times).toHaveLength(count)
+      expect(times.reduce((a, b) => a + b, 0)).toBe(latency)
+    }
+  })
+})
+
 describe("simulated faults", () => {
   it.effect("a simulated 429 carries Retry-After, which fromAiError reads as RateLimited", () =>
     Effect.gen(function*() {

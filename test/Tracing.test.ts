@@ -8,16 +8,23 @@
  */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer, Option, Tracer } from "effect"
+import { ConfigProvider, Effect, Layer, Option, Schema, Stream, Tracer } from "effect"
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { summarize } from "../src/agents/workflows/summarize.js"
+import * as Workflow from "../src/agents/Workflow.js"
+import { summarizer } from "../src/agents/workflows/summarize.js"
 import { tracedWith } from "../src/internal/tracing.js"
 import * as MainLayer from "../src/layers/MainLayer.js"
 import { flush, RunHistory } from "../src/services/RunHistory.js"
 import * as FakeProvider from "./support/FakeProvider.js"
 import * as Receiver from "./support/OtlpReceiver.js"
+
+// The shipped summarize streams; these spans are those of a call answered in one piece.
+const summarize = Workflow.make("summarize", "summarise at once", Schema.String, (text) =>
+  Workflow.step("summarize", summarizer.run(text), { agent: summarizer.name }))
+const streamedSummary = Workflow.make("streamed", "summarise as a stream", Schema.String, (text) =>
+  Workflow.step("write", Stream.mkString(summarizer.stream(text)), { agent: summarizer.name }))
 
 const KEY = "sk-trace-secret-123"
 const HEADER_SECRET = "hny-team-secret 42"
@@ -187,6 +194,25 @@ describe("traces over OTLP", () => {
       }
       expect(failedRun.attributes["workflow.status"]).toBe("failed")
       expect(Buffer.concat(receiver.requests.map((r) => r.body)).toString("latin1")).not.toContain(KEY)
+    }))
+
+  it.scopedLive("a streamed answer is one LanguageModel.streamText span under the agent's, for as long as it streams", () =>
+    Effect.gen(function*() {
+      const receiver = yield* Receiver.make
+      const fake = yield* FakeProvider.make({ script: [FakeProvider.status(503), FakeProvider.streamed("Owls hunt at night.", { gapMs: 5 })] })
+      const dir = mkdtempSync(join(tmpdir(), "ea-trace-"))
+      const env = { ...baseEnv(dir, fake), OTEL_EXPORTER_OTLP_ENDPOINT: `${receiver.url}/` }
+      const report = yield* withMain(dir, env, streamedSummary.runReport("A long text about owls.", {}))
+      expect(report.status).toBe("succeeded")
+      const spans = receiver.spans()
+      const agent = one(spans, "Agent.summarizer")
+      const call = one(spans, "LanguageModel.streamText")
+      const attempts = spans.filter((s) => s.name === "chat fake-model")
+      expect(call.parentSpanId).toBe(agent.spanId)
+      expect(attempts.map((a) => a.parentSpanId)).toEqual([call.spanId, call.spanId])
+      expect(call.attributes).toMatchObject({ "llm.cache_hit": false, "llm.attempts": 2, "llm.output_tokens": 5, "workflow.run_id": report.id })
+      // The call's span lasts until the last piece, after its attempts' first token.
+      for (const attempt of attempts) expect(call.endNanos >= attempt.endNanos).toBe(true)
     }))
 
   it.scopedLive("Gemini over HTTP, exported as JSON: the HTTP client's span sits under the attempt, and the key is in no span", () =>

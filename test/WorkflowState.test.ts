@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { HashMap, Option } from "effect"
 import {
+  AnswerDelta,
   CircuitStateChanged,
   LlmCallFinished,
   LlmCallStarted,
@@ -328,5 +329,25 @@ describe("tool calls", () => {
     for (let i = 0; i < 5; i++) events.push(toolStarted(`c${i}`, 10 + i))
     const state = State.reduceAll(State.makeState({ maxToolCalls: 3 }), events)
     expect(Option.getOrThrow(State.findRun(state, "r1")).steps[0]!.tools.map((c) => c.callId)).toEqual(["c2", "c3", "c4"])
+  })
+})
+
+describe("WorkflowState streamed answers", () => {
+  const delta = (text: string, at = 10) => new AnswerDelta({ runId: "r", stepId: "s1", agent: "researcher", text, at })
+  const answerOf = (state: State.DashboardState) =>
+    Option.getOrThrow(State.findRun(state, "r")).steps[0]!.answer
+
+  it("appends each AnswerDelta to the running step's answer, keeping its last maxAnswerChars", () => {
+    const base = [started("r"), stepStarted("r", "s1", "search")]
+    expect(answerOf(State.reduceAll(State.makeState(), [...base, delta("Hello"), delta(", world")]))).toBe("Hello, world")
+    const capped = State.reduceAll(State.makeState({ maxAnswerChars: 8 }), [...base, delta("abcdefgh"), delta("ijk")])
+    expect(answerOf(capped)).toBe("defghijk")
+  })
+
+  it("drops the answer when the step finishes, and ignores deltas of unknown runs", () => {
+    const state = State.reduceAll(State.makeState(), [started("r"), stepStarted("r", "s1", "search"), delta("Hi"), stepFinished("r", "s1", "search")])
+    expect(answerOf(state)).toBeUndefined()
+    const other = State.reduce(state, new AnswerDelta({ runId: "nope", text: "x", at: 60 }))
+    expect(other.active).toBe(state.active)
   })
 })

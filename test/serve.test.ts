@@ -62,6 +62,10 @@ describe("serve: the API", () => {
     expect(events.map((e) => e.event)).toContain("StepFinished")
     expect(events[0]!.event).toBe("WorkflowStarted")
     expect(events.at(-1)).toMatchObject({ event: "WorkflowFinished", data: { runId: id, status: "succeeded" } })
+    // The summary streams: its AnswerDeltas, joined, are the run's output.
+    const deltas = events.filter((e) => e.event === "AnswerDelta").map((e) => (e.data as { text: string }).text)
+    expect(deltas.length).toBeGreaterThan(0)
+    expect(deltas.join("")).toBe((events.at(-1)!.data as { output: string }).output)
     // Positions increase: what a client hands back as Last-Event-ID.
     const ids = events.map((e) => Number(e.id))
     expect(ids).toEqual([...ids].sort((a, b) => a - b))

@@ -48,7 +48,7 @@ describe("effect-agents with OTEL_EXPORTER_OTLP_ENDPOINT", () => {
     expect(requests.every((request) => request.receivedAt <= exitedAt)).toBe(true)
     const spans = spansOfRun(id)
     expect(spans.map((s) => s.name).sort()).toEqual(
-      ["Agent.summarizer", "LanguageModel.generateText", "Step.summarize", "Workflow.summarize", "chat simulated-1"]
+      ["Agent.summarizer", "LanguageModel.streamText", "Step.summarize", "Workflow.summarize", "chat simulated-1"]
     )
     expect(spans[0]!.resource["service.name"]).toBe("effect-agents")
     expect(receiver.requests.at(-1)!.headers["authorization"]).toBe(`Bearer ${HEADER_SECRET}`)

@@ -18,14 +18,15 @@ import * as LanguageModel from "@effect/ai/LanguageModel"
 import type * as Prompt from "@effect/ai/Prompt"
 import type * as Tool from "@effect/ai/Tool"
 import type * as Toolkit from "@effect/ai/Toolkit"
-import { Cause, Clock, Effect, Either, Exit, FiberRef, Metric, ParseResult, Schema } from "effect"
+import { Cause, Clock, Effect, Either, Exit, FiberRef, Metric, ParseResult, Schema, Stream } from "effect"
 import { traced } from "../internal/tracing.js"
 import * as Budget from "../services/Budget.js"
 import { fromAiError, type LlmError } from "../services/LlmError.js"
 import * as Metrics from "../services/Metrics.js"
 import * as WorkflowContext from "../services/WorkflowContext.js"
 import { AgentError as AgentErrorSchema, type AgentError, BudgetExceeded, OutputParseError } from "./AgentError.js"
-import { durably } from "./durableAgent.js"
+import * as AgentStream from "./AgentStream.js"
+import { durably, durablyStreamed } from "./durableAgent.js"
 import * as ToolLoop from "./ToolLoop.js"
 
 /** What defines an agent. */
@@ -74,6 +75,15 @@ export interface Agent<I, O, E = never, R = never> {
   readonly run: (input: I) => Effect.Effect<O, AgentError | E, LanguageModel.LanguageModel | R>
 }
 
+/**
+ * A free-text agent: also streams. Structured agents do not (a partial JSON value is no use to
+ * anyone); they answer through `run`.
+ */
+export interface TextAgent<I> extends Agent<I, string> {
+  /** The answer's text as it arrives (see `AgentStream`); joined, it is what `run` answers. */
+  readonly stream: (input: I) => Stream.Stream<string, AgentError, LanguageModel.LanguageModel>
+}
+
 const RAW_LIMIT = 64 * 1024
 
 const LLM_ERROR_TAGS: ReadonlySet<string> = new Set([
@@ -84,7 +94,8 @@ const LLM_ERROR_TAGS: ReadonlySet<string> = new Set([
   "Unauthorized",
   "BadRequest",
   "MalformedResponse",
-  "RetryBudgetExceeded"
+  "RetryBudgetExceeded",
+  "StreamInterrupted"
 ])
 
 /** A model answer that did not decode: what was said and why it was rejected. */
@@ -160,12 +171,18 @@ export function make<I, II, O, OI extends Record<string, unknown>, Tools extends
   options: AgentOptions<I, II, O, OI> & ToolOptions<Tools> & { readonly output: Schema.Schema<O, OI> }
 ): Agent<I, O, ToolErrors<Tools>, ToolRequirements<Tools>>
 /** Defines a free-text agent: `run` returns the model's text. */
-export function make<I, II, Tools extends Record<string, Tool.Any> = {}>(
-  options: AgentOptions<I, II, string, never> & ToolOptions<Tools> & { readonly output: "text" }
+/** Defines a free-text agent with tools: `run` returns the model's text after its tool loop. */
+export function make<I, II, Tools extends Record<string, Tool.Any>>(
+  options: AgentOptions<I, II, string, never> & ToolOptions<Tools> & {
+    readonly output: "text"
+    readonly tools: Toolkit.Toolkit<Tools>
+  }
 ): Agent<I, string, ToolErrors<Tools>, ToolRequirements<Tools>>
+/** Defines a free-text agent: `run` returns the model's text, `stream` the text as it arrives. */
+export function make<I, II>(options: AgentOptions<I, II, string, never> & { readonly output: "text" }): TextAgent<I>
 export function make<I, II, O, OI extends Record<string, unknown>, Tools extends Record<string, Tool.Any>>(
   options: AgentOptions<I, II, O, OI> & ToolOptions<Tools>
-): Agent<I, O | string, ToolErrors<Tools>, ToolRequirements<Tools>> {
+): Agent<I, O | string, ToolErrors<Tools>, ToolRequirements<Tools>> | TextAgent<I> {
   const { name, instructions } = options
   const modelLabel = options.model ?? "default"
   const encodeInput = Schema.encode(options.input)
@@ -247,16 +264,18 @@ export function make<I, II, O, OI extends Record<string, unknown>, Tools extends
 
   const scope = { model: options.model, settings: options.settings }
   type Run = Effect.Effect<O | string, AgentError | ToolErrors<Tools>, LanguageModel.LanguageModel | ToolRequirements<Tools>>
-  const body = (input: I): Run =>
-    Effect.gen(function*() {
-      const encoded = yield* Effect.orDie(encodeInput(input))
-      const text = options.prompt !== undefined ? options.prompt(input, encoded) : renderInput(encoded)
-      const messages: ReadonlyArray<Prompt.MessageEncoded> = [
+  const promptOf = (input: I) =>
+    Effect.map(Effect.orDie(encodeInput(input)), (encoded) => ({
+      encoded,
+      messages: [
         { role: "system", content: instructions },
-        { role: "user", content: text }
-      ]
+        { role: "user", content: options.prompt !== undefined ? options.prompt(input, encoded) : renderInput(encoded) }
+      ] satisfies ReadonlyArray<Prompt.MessageEncoded>
+    }))
+  const body = (input: I): Run =>
+    Effect.flatMap(promptOf(input), ({ encoded, messages }) => {
       const answer = tools === undefined ? generate(messages) : generateWithTools(tools, messages)
-      return yield* durably(name, { encodedInput: encoded, model: options.model }, storedOutput, storedErrors, answer)
+      return durably(name, { encodedInput: encoded, model: options.model }, storedOutput, storedErrors, answer)
     })
 
   // Made once per agent; `gen_ai.agent.name` is the OpenTelemetry GenAI name of the same thing.
@@ -273,7 +292,19 @@ export function make<I, II, O, OI extends Record<string, unknown>, Tools extends
       spanOptions
     )
 
-  return { name, instructions, model: options.model, run }
+  if (options.output !== "text" || tools !== undefined) return { name, instructions, model: options.model, run }
+  const stream = (input: I) =>
+    Stream.unwrap(Effect.map(promptOf(input), ({ encoded }) =>
+      durablyStreamed(name, { encodedInput: encoded, model: options.model }, AgentErrorSchema, streamLive(input))))
+  const streamLive = (input: I) =>
+    AgentStream.stream({
+      enter: WorkflowContext.enterAgent(name, scope),
+      messages: Effect.zipRight(checkBudget(name), Effect.map(promptOf(input), (p) => p.messages)),
+      failure: (error) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(toCallError(error, modelLabel, now))),
+      span: { name: `Agent.${name}`, options: spanOptions },
+      measure: (start, exit) => measure(name, start, exit)
+    })
+  return { name, instructions, model: options.model, run: run as (input: I) => Effect.Effect<string, AgentError, LanguageModel.LanguageModel>, stream }
 }
 
 /** Records `agent_executions_total` and `agent_execution_duration_seconds` of a run started at `start`. */

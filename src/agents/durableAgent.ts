@@ -13,7 +13,7 @@
 import { createHash } from "node:crypto"
 import * as Activity from "@effect/workflow/Activity"
 import { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngine"
-import { Duration, Effect, FiberRef, Option, Schema } from "effect"
+import { Duration, Effect, FiberRef, Option, Schema, Stream } from "effect"
 import { HistoryRecorder } from "../services/RunHistory.js"
 import * as WorkflowContext from "../services/WorkflowContext.js"
 
@@ -59,11 +59,11 @@ const historyWritten: Effect.Effect<void> = Effect.flatMap(
  * Runs `call` (agent `agent` on `encodedInput`) as a persisted activity when the current fiber
  * executes a durable run, else as it is. `output` and `errors` encode its outcome for storage.
  */
-export const durably = <O, OI, E, R>(
+export const durably = <O, OI, E, EI, R>(
   agent: string,
   request: { readonly encodedInput: unknown; readonly model: string | undefined },
   output: Schema.Schema<O, OI>,
-  errors: Schema.Schema<E, unknown>,
+  errors: Schema.Schema<E, EI>,
   call: Effect.Effect<O, E, R>
 ): Effect.Effect<O, E, R> =>
   Effect.flatMap(Effect.serviceOption(WorkflowInstance), (instance) => {
@@ -98,3 +98,21 @@ export const durably = <O, OI, E, R>(
       )
     })
   })
+
+/**
+ * `stream` (agent `agent`'s answer as it arrives) in a durable run: one activity that reads the
+ * whole answer and yields it in one piece — on a replay, without asking the model. The answer
+ * still reaches the dashboard and the API as it is written, through the run's events. Outside the
+ * engine the stream is left as it is.
+ */
+export const durablyStreamed = <E, EI, R>(
+  agent: string,
+  request: { readonly encodedInput: unknown; readonly model: string | undefined },
+  errors: Schema.Schema<E, EI>,
+  stream: Stream.Stream<string, E, R>
+): Stream.Stream<string, E, R> =>
+  Stream.unwrap(Effect.map(Effect.serviceOption(WorkflowInstance), (instance) =>
+    Option.isNone(instance)
+      ? stream
+      : Stream.fromEffect(durably(agent, request, Schema.String, errors, Stream.mkString(stream)))))
+

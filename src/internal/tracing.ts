@@ -6,7 +6,7 @@
  * as before. Span options are given as a function, called only when there is a span, so the hot
  * path builds no attribute objects while tracing is off.
  */
-import { Context, Effect, type Fiber, FiberRef, Tracer } from "effect"
+import { Context, Effect, type Fiber, FiberRef, type Scope, Tracer } from "effect"
 
 /** Effect's built-in tracer. */
 const nativeTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
@@ -49,4 +49,13 @@ export const tracedWith = <A, E, R>(
     exporting(fiber)
       ? Effect.useSpan(name, optionsOf(options), (span) => Effect.withParentSpan(body(span), span))
       : body(undefined)
+  )
+
+/**
+ * A span that ends as the scope closes (with its exit) when the fiber's tracer exports spans —
+ * for a stream, whose work outlives any one effect; `undefined` otherwise.
+ */
+export const scopedSpan = (name: string, options?: Options): Effect.Effect<Tracer.Span | undefined, never, Scope.Scope> =>
+  Effect.withFiberRuntime((fiber) =>
+    exporting(fiber) ? Effect.makeSpanScoped(name, optionsOf(options)) : Effect.succeed(undefined)
   )

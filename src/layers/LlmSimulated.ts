@@ -110,6 +110,24 @@ const answerText = (
 const callsTools = (providerOptions: LanguageModel.ProviderOptions): boolean =>
   providerOptions.tools.length > 0 && providerOptions.toolChoice !== "none" && providerOptions.responseFormat.type === "text"
 
+/** A streamed answer's chunks: a few words each, as providers send tokens in small groups. */
+export const chunksOf = (text: string): ReadonlyArray<string> => {
+  const words = text.match(/\S+\s*|\s+/g) ?? []
+  const out: Array<string> = []
+  for (let i = 0; i < words.length; i += 3) out.push(words.slice(i, i + 3).join(""))
+  return out.length === 0 ? [text] : out
+}
+
+/**
+ * The wait before each of `count` chunks of an answer taking `latencyMs`: a third before the first
+ * (the provider reading the prompt), the rest spread evenly over the others.
+ */
+export const chunkTimes = (latencyMs: number, count: number): ReadonlyArray<number> => {
+  const first = count <= 1 ? latencyMs : Math.round(latencyMs / 3)
+  const gap = count <= 1 ? 0 : (latencyMs - first) / (count - 1)
+  return Array.from({ length: count }, (_, i) => (i === 0 ? first : Math.round(gap * i) - Math.round(gap * (i - 1))))
+}
+
 /** Builds the simulated `LanguageModel`. Needs nothing: no network, no key. */
 export const make = (options: Options): Effect.Effect<LanguageModel.Service> =>
   Effect.suspend(() => {
@@ -120,14 +138,16 @@ export const make = (options: Options): Effect.Effect<LanguageModel.Service> =>
     const deadline = options.deadline
     let callCount = 0
 
-    const answer = (providerOptions: LanguageModel.ProviderOptions) =>
+    // `streamed`: the answer's latency is spent by its stream, chunk by chunk, and the resilient
+    // layer keeps a stream's time (to first token, then between parts).
+    const answer = (providerOptions: LanguageModel.ProviderOptions, streamed = false) =>
       Effect.gen(function*() {
         // Drawn before any wait, so concurrent calls take their outcomes in arrival order.
         const outcome = nextOutcome()
         const call = ++callCount
         // The simulation knows how long the call will take: past the deadline, it ends there.
         const takesMs = outcome._tag === "Hang" ? hangMs : outcome.latencyMs
-        if (deadline !== undefined && takesMs > Duration.toMillis(deadline.duration)) {
+        if (!streamed && deadline !== undefined && takesMs > Duration.toMillis(deadline.duration)) {
           yield* wait(Duration.toMillis(deadline.duration))
           return yield* Effect.fail(deadline.exceeded("generateText"))
         }
@@ -136,12 +156,15 @@ export const make = (options: Options): Effect.Effect<LanguageModel.Service> =>
         const promptHash = fnv1a(input, fnv1a(`seed:${seed}`))
         const calls = callsTools(providerOptions) ? toolCalls(providerOptions.prompt, providerOptions.tools, promptHash) : []
         const text = calls.length > 0 ? "" : yield* answerText(model, seed, providerOptions, promptHash)
-        yield* wait(outcome._tag === "Ok" ? outcome.latencyMs : 0)
+        const latencyMs = outcome._tag === "Ok" ? outcome.latencyMs : 0
+        // A streamed answer spends its latency chunk by chunk; tool calls come in one piece.
+        if (!streamed || calls.length > 0) yield* wait(latencyMs)
         const now = yield* Clock.currentTimeMillis
         const inputTokens = estimateTokens(input)
         const outputTokens = estimateTokens(text) + 10 * calls.length
         return {
           id: `sim-${seed}-${promptHash.toString(16)}-${call}`,
+          latencyMs,
           text,
           calls,
           timestamp: new Date(now).toISOString(),
@@ -161,14 +184,32 @@ export const make = (options: Options): Effect.Effect<LanguageModel.Service> =>
           { type: "finish", reason: a.calls.length > 0 ? "tool-calls" : "stop", usage: a.usage, metadata }
         ]),
       streamText: (providerOptions) =>
-        Stream.unwrap(Effect.map(answer(providerOptions), (a) =>
-          Stream.fromIterable<Response.StreamPartEncoded>([
+        Stream.unwrap(Effect.map(answer(providerOptions, true), (a) => {
+          if (a.calls.length > 0) {
+            return Stream.fromIterable<Response.StreamPartEncoded>([
+              { type: "response-metadata", id: a.id, modelId: model, timestamp: a.timestamp, metadata },
+              ...a.calls.map((c): Response.StreamPartEncoded => ({ type: "tool-call", id: c.id, name: c.name, params: c.params })),
+              { type: "finish", reason: "tool-calls", usage: a.usage, metadata }
+            ])
+          }
+          const pieces = chunksOf(a.text)
+          const timing = chunkTimes(a.latencyMs, pieces.length)
+          const deltas = Stream.fromIterable(pieces).pipe(
+            Stream.zipWithIndex,
+            Stream.mapEffect(([delta, i]) =>
+              Effect.as(wait(timing[i]!), { type: "text-delta", id: a.id, delta } as Response.StreamPartEncoded)
+            )
+          )
+          const head = Stream.fromIterable<Response.StreamPartEncoded>([
             { type: "response-metadata", id: a.id, modelId: model, timestamp: a.timestamp, metadata },
-            { type: "text-start", id: a.id },
-            { type: "text-delta", id: a.id, delta: a.text },
+            { type: "text-start", id: a.id }
+          ])
+          const tail = Stream.fromIterable<Response.StreamPartEncoded>([
             { type: "text-end", id: a.id },
             { type: "finish", reason: "stop", usage: a.usage, metadata }
-          ])))
+          ])
+          return Stream.concat(Stream.concat(head, deltas), tail)
+        }))
     })
   })
 

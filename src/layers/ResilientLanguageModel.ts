@@ -21,11 +21,12 @@ import type { Call, Method } from "../llm/Call.js"
 import * as CachedResponses from "../llm/CachedResponses.js"
 import * as CallSpans from "../llm/CallSpans.js"
 import * as CallTelemetry from "../llm/CallTelemetry.js"
-import { withFallbacks } from "../llm/Fallback.js"
 import * as Models from "../llm/Models.js"
+import * as Recovery from "../llm/Recovery.js"
 import * as Reservation from "../llm/Reservation.js"
 import * as Retry from "../llm/Retry.js"
 import * as SingleFlight from "../llm/SingleFlight.js"
+import * as StreamCall from "../llm/StreamCall.js"
 import { tracedWith } from "../internal/tracing.js"
 import { AppConfig, type AppConfigShape } from "../services/AppConfig.js"
 import type { BudgetExceeded } from "../services/Budget.js"
@@ -48,8 +49,10 @@ export interface Settings {
   readonly model: string
   /** Tried in order after the model asked for fails (`LLM_FALLBACK_MODELS`). */
   readonly fallbackModels: ReadonlyArray<string>
-  /** Per attempt (`LLM_TIMEOUT`). */
+  /** Per attempt (`LLM_TIMEOUT`); a stream's time to first token. */
   readonly timeout: Duration.Duration
+  /** Longest gap between a stream's parts after its first token (`LLM_STREAM_IDLE_TIMEOUT`). */
+  readonly streamIdleTimeout: Duration.Duration
   readonly retry: Retry.RetryPolicy
   /** Whether successful responses are cached (`CACHE_ENABLED`). */
   readonly cacheEnabled: boolean
@@ -60,6 +63,7 @@ export const settingsFromConfig = (config: AppConfigShape): Settings => ({
   model: config.llm.model,
   fallbackModels: config.llm.fallbackModels,
   timeout: config.llm.timeout,
+  streamIdleTimeout: config.llm.streamIdleTimeout,
   retry: { ...Retry.policyFromConfig(config), budget: Retry.callBudget(config) },
   cacheEnabled: config.cache.enabled
 })
@@ -89,7 +93,8 @@ export const make = (settings: Settings): Effect.Effect<LanguageModel.Service, n
     const pricing = yield* Pricing
     const models = yield* Models.make(settings.timeout)
     const breaker = yield* CircuitBreaker
-    const telemetry = yield* CallTelemetry.make(yield* WorkflowEvents, breaker)
+    const events = yield* WorkflowEvents
+    const telemetry = yield* CallTelemetry.make(events, breaker)
     const limiter = yield* RateLimiter
     const attempt = Attempt.make({ breaker, limiter, models, telemetry })
     const cached = CachedResponses.make(cache)
@@ -103,27 +108,17 @@ export const make = (settings: Settings): Effect.Effect<LanguageModel.Service, n
     ]
     const reserve = Reservation.make(pricing, chainOf)
 
-    /** The rest of a call whose first attempt failed: its retries on each model of its chain. */
-    const recover = (call: Call, count: Attempt.Count, first: LlmError): Effect.Effect<Answer, LlmError> => {
-      const chain = chainOf(call)
-      const onModel = (model: ModelRef) =>
-        Effect.map(
-          Retry.retryLlm(attempt(call, model, count), settings.retry, {
-            startedAt: call.started,
-            ...(model === call.model ? { firstFailure: { error: first } } : {}),
-            onRetry: (info) => telemetry.retrying(call, model, info, count.attempts)
-          }),
-          (response): Answer => ({ response, model, attempts: count.attempts })
-        )
-      return withFallbacks(chain, onModel, (from, to, error) => telemetry.fallingBack(from, to, error, count.attempts))
-    }
+    const recoverWith = Recovery.make(settings.retry, telemetry, chainOf)
+    const recover = recoverWith(attempt)
 
     /** The provider's answer to a call: one bare attempt, and the retry machinery only if it fails. */
     const answer = (call: Call): Effect.Effect<Answer, Failed> => {
       const count: Attempt.Count = { attempts: 0 }
       return attempt(call, call.model, count).pipe(
         Effect.map((response): Answer => ({ response, model: call.model, attempts: count.attempts })),
-        Effect.catchAll((error) => recover(call, count, error)),
+        Effect.catchAll((error) =>
+          Effect.map(recover(call, count, error), ({ model, value }): Answer => ({ response: value, model, attempts: count.attempts }))
+        ),
         Effect.mapError((error): Failed => ({ error, attempts: count.attempts }))
       )
     }
@@ -191,16 +186,44 @@ export const make = (settings: Settings): Effect.Effect<LanguageModel.Service, n
         return method === "generateObject" ? Effect.flatMap(response, (r) => asObject(options, r, model)) : response
       })
 
-    // Streams are not cached or retried (a partial stream cannot be replayed); they still take a
-    // permit of the model's limiter.
-    const stream = (options: CallOptions): Effect.Effect<Stream.Stream<unknown, unknown>> =>
-      Effect.gen(function*() {
-        const ctx = yield* WorkflowContext.current
+    const streamed = StreamCall.make({
+      breaker,
+      limiter,
+      models,
+      telemetry,
+      cached,
+      pricing,
+      events,
+      reserve: reserve.scoped,
+      recoverWith,
+      firstToken: settings.timeout,
+      idle: settings.streamIdleTimeout,
+      deltaIntervalMs: DELTA_INTERVAL_MS
+    })
+    /** A streamed call: its context, cache policy and clock read as it starts, like `perform`'s. */
+    const stream = (options: CallOptions): Stream.Stream<StreamCall.Part, LlmError | BudgetExceeded> =>
+      Stream.unwrap(Effect.withFiberRuntime((fiber) => {
+        const ctx = fiber.getFiberRef(WorkflowContext.ref)
+        const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+        const policy = Context.get(fiber.currentContext, CachePolicy)
         const model = models.resolve(ctx.model ?? settings.model)
-        yield* limiter.acquire(model.key, { requests: 1, tokens: estimateTokens(encodePrompt(options.prompt)) })
-        const inner = yield* models.get(model)
-        return (inner.streamText as unknown as (options: CallOptions) => Stream.Stream<unknown, unknown>)(options)
-      })
+        const encoded = encodePrompt(options.prompt)
+        // `ask` is the same question asked at once; the stream path itself never uses it.
+        const call: Call = {
+          method: "generateText",
+          options,
+          ask: (m) => (m.generateText as unknown as (o: CallOptions) => Effect.Effect<Response, unknown>)(options),
+          ctx,
+          clock,
+          started: clock.unsafeCurrentTimeMillis(),
+          model,
+          tokens: estimateTokens(encoded),
+          span: undefined
+        }
+        const cacheable = settings.cacheEnabled && isCacheable(options) && policy !== "bypass"
+        const key = callKey(options, model, ctx.settings, () => encoded)
+        return Effect.succeed(streamed(call, key, cacheable, cacheable && policy === "use"))
+      }))
     return serviceOf(perform, stream)
   })
 
@@ -226,7 +249,7 @@ const serviceOf = (
     ask: Call["ask"],
     span: Tracer.Span | undefined
   ) => Effect.Effect<Response, LlmError | BudgetExceeded>,
-  stream: (options: CallOptions) => Effect.Effect<Stream.Stream<unknown, unknown>>
+  stream: (options: CallOptions) => Stream.Stream<StreamCall.Part, LlmError | BudgetExceeded>
 ): LanguageModel.Service => {
   type Generate = (options: CallOptions) => Effect.Effect<Response, unknown>
   const generate = (method: Method) => {
@@ -242,11 +265,15 @@ const serviceOf = (
   return {
     generateText: generate("generateText") as unknown as LanguageModel.Service["generateText"],
     generateObject: generate("generateObject") as unknown as LanguageModel.Service["generateObject"],
-    streamText: ((options: CallOptions) => Stream.unwrap(stream(options))) as unknown as LanguageModel.Service["streamText"]
+    streamText: ((options: CallOptions) =>
+      Stream.mapError(stream(options), (e) => toAiError(e, "streamText"))) as unknown as LanguageModel.Service["streamText"]
   }
 }
 
 const noUsage = { inputTokens: 0, outputTokens: 0 }
+
+/** At most ten `AnswerDelta`s a second per streamed call: the dashboard draws no faster. */
+const DELTA_INTERVAL_MS = 100
 
 /** The stack with explicit settings, around the models of the `ModelFactory` in context. */
 export const layerWith = (settings: Settings): Layer.Layer<LanguageModel.LanguageModel, never, Requirements> =>

@@ -7,7 +7,7 @@
  */
 import type { LanguageModel } from "@effect/ai"
 import { isAiError } from "@effect/ai/AiError"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, type Tracer } from "effect"
 import type { CircuitBreakerService } from "../services/CircuitBreaker.js"
 import {
   countsAsProviderFailure,
@@ -47,33 +47,36 @@ export interface AttemptStages {
 /** Counts only failures the provider is to blame for against a circuit. */
 const breakerOptions = { isFailure: countsAsProviderFailure } as const
 
-export const make = (stages: AttemptStages): Attempt => {
+/** Any failure of `model` as an `LlmError`; a rate limit with `Retry-After` also pauses its key. */
+export const failure = (limiter: RateLimiterService, call: Call, model: ModelRef) =>
+(cause: unknown): Effect.Effect<never, LlmError> => {
+  const context = { provider: model.provider, model: model.label }
+  const error: LlmError = isLlmError(cause)
+    ? cause
+    : isAiError(cause)
+    ? fromAiError(cause, context, call.clock.unsafeCurrentTimeMillis())
+    : new ProviderUnavailable({ ...context, detail: String(cause) })
+  return error._tag === "RateLimited" && error.retryAfterMs !== undefined
+    ? Effect.zipRight(limiter.feedback(model.key, Duration.millis(error.retryAfterMs)), Effect.fail(error))
+    : Effect.fail(error)
+}
+
+/**
+ * What an attempt does once admitted: `request` asks the model (its failures already `LlmError`s);
+ * `answered` tells the attempt's span about the answer.
+ */
+export interface Request<A> {
+  readonly request: (call: Call, model: ModelRef, service: LanguageModel.Service) => Effect.Effect<A, LlmError>
+  readonly answered: (span: Tracer.Span, answer: A) => void
+}
+
+/** Attempts that make `request`: breaker, limiter, announcement and span around it. */
+export const makeWith = <A>(stages: AttemptStages, { answered, request }: Request<A>) => {
   const { breaker, limiter, models, telemetry } = stages
+  const asked = (call: Call, model: ModelRef): Effect.Effect<A, LlmError> =>
+    Effect.flatMap(models.get(model), (service) => request(call, model, service))
 
-  /** Any failure of a model as an `LlmError`; a rate limit with `Retry-After` also pauses the key. */
-  const failure = (call: Call, model: ModelRef) => (cause: unknown): Effect.Effect<never, LlmError> => {
-    const context = { provider: model.provider, model: model.label }
-    const error: LlmError = isLlmError(cause)
-      ? cause
-      : isAiError(cause)
-      ? fromAiError(cause, context, call.clock.unsafeCurrentTimeMillis())
-      : new ProviderUnavailable({ ...context, detail: String(cause) })
-    return error._tag === "RateLimited" && error.retryAfterMs !== undefined
-      ? Effect.zipRight(limiter.feedback(model.key, Duration.millis(error.retryAfterMs)), Effect.fail(error))
-      : Effect.fail(error)
-  }
-
-  const ask = (call: Call, model: ModelRef, service: LanguageModel.Service): Effect.Effect<Response, unknown> =>
-    call.ctx.settings === undefined ? call.ask(service) : models.withSettings(model, call.ctx.settings)(call.ask(service))
-
-  /** The provider's answer, or its failure as an `LlmError` (the attempt's span ends with it). */
-  const request = (call: Call, model: ModelRef): Effect.Effect<Response, LlmError> =>
-    models.get(model).pipe(
-      Effect.flatMap((service) => ask(call, model, service)),
-      Effect.catchAll(failure(call, model))
-    )
-
-  const unguarded = (call: Call, model: ModelRef, count: Count): Effect.Effect<Response, LlmError> =>
+  const unguarded = (call: Call, model: ModelRef, count: Count): Effect.Effect<A, LlmError> =>
     Effect.flatMap(limiter.acquire(model.key, { requests: 1, tokens: call.tokens }), (waited) => {
       const attempt = count.attempts
       const started = telemetry.started(call, model, attempt)
@@ -87,14 +90,14 @@ export const make = (stages: AttemptStages): Attempt => {
           () => CallSpans.attemptOptions(call, model, attempt, waited),
           (span) =>
             span === undefined
-              ? request(call, model)
-              : Effect.tap(request(call, model), (response) => CallSpans.attemptAnswered(span, response))
+              ? asked(call, model)
+              : Effect.tap(asked(call, model), (answer) => answered(span, answer))
         )
       )
     })
 
   // Made per run (retries run the same effect again): the breaker decides admission as it is made.
-  return (call, model, count) =>
+  return (call: Call, model: ModelRef, count: Count): Effect.Effect<A, LlmError> =>
     Effect.suspend(() =>
       breaker.withBreaker(
         model.key,
@@ -105,4 +108,14 @@ export const make = (stages: AttemptStages): Attempt => {
         breakerOptions
       )
     )
+}
+
+export const make = (stages: AttemptStages): Attempt => {
+  const { limiter, models } = stages
+  const ask = (call: Call, model: ModelRef, service: LanguageModel.Service): Effect.Effect<Response, unknown> =>
+    call.ctx.settings === undefined ? call.ask(service) : models.withSettings(model, call.ctx.settings)(call.ask(service))
+  return makeWith(stages, {
+    request: (call, model, service) => Effect.catchAll(ask(call, model, service), failure(limiter, call, model)),
+    answered: CallSpans.attemptAnswered
+  })
 }

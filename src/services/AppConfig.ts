@@ -34,6 +34,8 @@ export interface AppConfigShape {
     readonly model: string
     readonly fallbackModels: ReadonlyArray<string>
     readonly timeout: Duration.Duration
+    /** Longest gap between the parts of a streamed answer once it has begun. */
+    readonly streamIdleTimeout: Duration.Duration
   }
   readonly log: {
     readonly level: LogLevelName
@@ -307,7 +309,8 @@ export const decodeSettings = (
       baseUrl: opt<string>("LLM_BASE_URL"),
       model: Option.getOrElse(opt<string>("LLM_MODEL"), () => defaultModels[provider]),
       fallbackModels: Option.getOrElse(opt<ReadonlyArray<string>>("LLM_FALLBACK_MODELS"), () => []),
-      timeout: seconds("LLM_TIMEOUT")
+      timeout: seconds("LLM_TIMEOUT"),
+      streamIdleTimeout: seconds("LLM_STREAM_IDLE_TIMEOUT")
     },
     log: {
       level: get("LOG_LEVEL"),

@@ -100,19 +100,8 @@ export class RetryBudgetExceeded extends Schema.TaggedError<RetryBudgetExceeded>
   }
 }
 
-/** Every way an LLM call can fail, as seen by agents and workflows. */
-export type LlmError =
-  | RateLimited
-  | ProviderUnavailable
-  | Timeout
-  | CircuitOpen
-  | Unauthorized
-  | BadRequest
-  | MalformedResponse
-  | RetryBudgetExceeded
-
-/** The schema of `LlmError`, for serialising errors into history and the API. */
-export const LlmError = Schema.Union(
+/** The ways a call can fail before it delivers anything (a stream: before its first token). */
+export const CallFailure = Schema.Union(
   RateLimited,
   ProviderUnavailable,
   Timeout,
@@ -122,6 +111,28 @@ export const LlmError = Schema.Union(
   MalformedResponse,
   RetryBudgetExceeded
 )
+export type CallFailure = typeof CallFailure.Type
+
+/**
+ * A streamed answer broke off after its first token: `cause` is what ended it (a dropped
+ * connection, an idle gap longer than `LLM_STREAM_IDLE_TIMEOUT`), `partialText` what had arrived.
+ * Not retried: the caller has already shown or used the part it got.
+ */
+export class StreamInterrupted extends Schema.TaggedError<StreamInterrupted>()("StreamInterrupted", {
+  ...Context,
+  partialText: Schema.String,
+  cause: CallFailure
+}) {
+  override get message(): string {
+    return `${this.provider} stream of ${this.model} broke off after ${this.partialText.length} characters: ${this.cause.message}`
+  }
+}
+
+/** Every way an LLM call can fail, as seen by agents and workflows. */
+export type LlmError = CallFailure | StreamInterrupted
+
+/** The schema of `LlmError`, for serialising errors into history and the API. */
+export const LlmError = Schema.Union(CallFailure, StreamInterrupted)
 
 /** Whether a value is one of the `LlmError` classes. */
 export const isLlmError: (u: unknown) => u is LlmError = Schema.is(LlmError)

@@ -318,7 +318,8 @@ export const flush = Effect.serviceFunctionEffect(HistoryRecorder, (s) => s.flus
 /**
  * Whether an event goes into the history: every event of a run (the run, step and call rows are
  * written from some, and all are appended to the event log the API replays) and every breaker
- * change. The recorder skips the others without a write: LLM calls made outside a run have no run
+ * change. A streamed answer's `AnswerDelta`s are kept too — the API's SSE reads the log — which
+ * their pace (at most ten a second per call) keeps to about the answer's own size. The recorder skips the others without a write: LLM calls made outside a run have no run
  * to belong to.
  */
 export const isRecorded = (event: WorkflowEvent): boolean => {

@@ -13,7 +13,7 @@
  * - the resilient LLM layer: LlmCallStarted at the start of each attempt; LlmCallFinished ONCE per
  *   logical call, after retries (`attempt` = attempts it took, `status` = final outcome; a cache
  *   hit has `cached: true`); Retrying before each retry; RateLimited when it waits for a permit;
- *   CircuitStateChanged on every breaker transition. LLM events read runId / stepId / agent from
+ *   CircuitStateChanged on every breaker transition; AnswerDelta as a streamed answer grows. LLM events read runId / stepId / agent from
  *   `WorkflowContext` and leave them out when the call happens outside a workflow.
  * - an agent with tools (src/agents/ToolCall.ts): ToolCallStarted / ToolCallFinished per tool call.
  */
@@ -222,6 +222,20 @@ export class ToolCallFinished extends Schema.TaggedClass<ToolCallFinished>()("To
 }) {}
 
 /**
+ * More of a streamed answer arrived: `text` is what came since the step's previous `AnswerDelta`
+ * (append them in order for the answer so far). Published only inside a run, at most about ten a
+ * second per call, so the history and the API's SSE carry the growing answer without an event per
+ * token; the complete answer is still in the step's `StepFinished`.
+ */
+export class AnswerDelta extends Schema.TaggedClass<AnswerDelta>()("AnswerDelta", {
+  runId: Schema.String,
+  stepId: Schema.optional(Schema.String),
+  agent: Schema.optional(Schema.String),
+  text: Schema.String,
+  at: Schema.Number
+}) {}
+
+/**
  * Builds an event from fields already in the right shape, as `new Class(fields, true)` would (same
  * prototype, same own keys in the same order, `_tag` last) but without the constructor's copies
  * and default-merging pass, a visible share of an LLM call's cost. Only for classes whose one
@@ -249,7 +263,8 @@ export const WorkflowEvent = Schema.Union(
   CircuitStateChanged,
   RateLimited,
   ToolCallStarted,
-  ToolCallFinished
+  ToolCallFinished,
+  AnswerDelta
 )
 export type WorkflowEvent = typeof WorkflowEvent.Type
 

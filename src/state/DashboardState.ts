@@ -41,6 +41,8 @@ export interface StepView {
   readonly error: ErrorInfo | undefined
   /** Its tool calls in the order they started (the newest `maxToolCalls`). */
   readonly tools: ReadonlyArray<ToolCallView>
+  /** While the step runs, the end of its streamed answer so far (`AnswerDelta`s); else undefined. */
+  readonly answer: string | undefined
 }
 
 /** A run as the dashboard shows it. */
@@ -117,9 +119,11 @@ export interface Limits {
   readonly maxOutputChars: number
   /** Tool calls kept per step. */
   readonly maxToolCalls: number
+  /** Characters of a running step's streamed answer kept for display (its end). */
+  readonly maxAnswerChars: number
 }
 
-const defaultLimits: Limits = { maxFinished: 100, maxSteps: 50, maxOutputChars: 200, maxToolCalls: 20 }
+const defaultLimits: Limits = { maxFinished: 100, maxSteps: 50, maxOutputChars: 200, maxToolCalls: 20, maxAnswerChars: 2_000 }
 
 const emptyTotals: Totals = {
   running: 0,
@@ -186,7 +190,8 @@ export const copyStep = (step: StepView): Types.Mutable<StepView> => ({
   costUsd: step.costUsd,
   output: step.output,
   error: step.error,
-  tools: step.tools
+  tools: step.tools,
+  answer: step.answer
 })
 
 /** A copy of `totals` to change before anyone else sees it. */

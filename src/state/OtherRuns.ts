@@ -36,7 +36,8 @@ const stepOf = (step: StepRecord, maxOutputChars: number): StepView => ({
   output: step.output === undefined ? undefined : truncate(step.output, maxOutputChars),
   error: errorOf(step.status, step.error),
   // Tool calls live in the history's event log, not its step rows: another process's are not shown.
-  tools: []
+  tools: [],
+  answer: undefined
 })
 
 /** A change as the dashboard shows the run. */

@@ -113,7 +113,8 @@ const stepStarted = (d: Draft, event: EventOf<"StepStarted">): void =>
       costUsd: 0,
       output: undefined,
       error: undefined,
-      tools: []
+      tools: [],
+      answer: undefined
     }
     // A durable run resumed on another worker starts its steps again, under the same ids.
     const again = run.steps.findIndex((s) => s.stepId === event.stepId)
@@ -141,6 +142,7 @@ const stepFinished = (d: Draft, event: EventOf<"StepFinished">): void =>
       step.costUsd = event.costUsd
       step.output = event.output === undefined ? undefined : truncate(event.output, d.limits.maxOutputChars)
       step.error = event.error
+      step.answer = undefined
     })
     run.currentStep = latestRunningLabel(run.steps)
   })
@@ -199,6 +201,15 @@ const toolCall = (d: Draft, event: EventOf<"ToolCallStarted" | "ToolCallFinished
     }))
 }
 
+/** More of a running step's streamed answer: its end is kept, up to `maxAnswerChars`. */
+const answerDelta = (d: Draft, event: EventOf<"AnswerDelta">): void =>
+  updateActive(d, event.runId, (run) =>
+    updateStep(run, event.stepId, (step) => {
+      if (step.status !== "running") return
+      const answer = (step.answer ?? "") + event.text
+      step.answer = answer.length > d.limits.maxAnswerChars ? answer.slice(answer.length - d.limits.maxAnswerChars) : answer
+    }))
+
 /** Folds one event into the draft. Unknown runs' step events are ignored. */
 const fold = (d: Draft, event: WorkflowEvent): void => {
   if (event.at > d.lastEventAt) d.lastEventAt = event.at
@@ -227,6 +238,8 @@ const fold = (d: Draft, event: WorkflowEvent): void => {
     case "ToolCallStarted":
     case "ToolCallFinished":
       return toolCall(d, event)
+    case "AnswerDelta":
+      return answerDelta(d, event)
     case "CircuitStateChanged":
       d.breakers = {
         ...d.breakers,

@@ -13,7 +13,7 @@
 import type * as AiError from "@effect/ai/AiError"
 import * as LanguageModel from "@effect/ai/LanguageModel"
 import type * as Response from "@effect/ai/Response"
-import { Context, Duration, Effect, Layer, Ref } from "effect"
+import { Context, Duration, Effect, Layer, Ref, Stream } from "effect"
 import {
   BadRequest,
   type LlmError,
@@ -42,6 +42,37 @@ export type Step =
   | { readonly _tag: "Answer"; readonly text: string; readonly usage: Usage }
   | { readonly _tag: "ToolCalls"; readonly calls: ReadonlyArray<ScriptedToolCall>; readonly usage: Usage }
   | { readonly _tag: "Fail"; readonly error: LlmError }
+  | {
+    readonly _tag: "Chunks"
+    readonly chunks: ReadonlyArray<string>
+    readonly first: Duration.Duration
+    readonly every: Duration.Duration
+    readonly thenFail: LlmError | undefined
+    readonly usage: Usage
+  }
+
+/**
+ * A streamed answer in `chunks`: the first after `first`, the others `every` apart (on the fiber's
+ * clock, so `TestClock` drives them), then the end — or `thenFail`, a failure after the last chunk
+ * (a connection dropped mid-answer). Asked without streaming, the model waits the same and answers
+ * the joined text (or fails).
+ */
+export const chunks = (
+  parts: ReadonlyArray<string>,
+  options: {
+    readonly first?: Duration.DurationInput
+    readonly every?: Duration.DurationInput
+    readonly thenFail?: LlmError
+    readonly usage?: Usage
+  } = {}
+): Step => ({
+  _tag: "Chunks",
+  chunks: parts,
+  first: Duration.decode(options.first ?? 0),
+  every: Duration.decode(options.every ?? 0),
+  thenFail: options.thenFail,
+  usage: options.usage ?? defaultUsage
+})
 
 /**
  * The model answers: a string as it is, anything else as its JSON (what a structured agent
@@ -131,6 +162,48 @@ export const calls: Effect.Effect<number, never, Script> = Effect.flatMap(Script
 /** Accessor: `yield* ScriptedModel.remaining`, the steps not played yet. */
 export const remaining: Effect.Effect<number, never, Script> = Effect.flatMap(Script, (s) => s.remaining)
 
+const finishOf = (usage: Usage): Response.PartEncoded => ({
+  type: "finish",
+  reason: "stop",
+  usage: { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, totalTokens: usage.inputTokens + usage.outputTokens }
+})
+
+const answerParts = (text: string, usage: Usage): Array<Response.PartEncoded> => [{ type: "text", text }, finishOf(usage)]
+
+/** The tool calls of call number `index` (from 0), then the finish. */
+const toolCallParts = (step: Extract<Step, { _tag: "ToolCalls" }>, index: number): Array<Response.PartEncoded> => [
+  ...step.calls.map((c, i): Response.PartEncoded => ({
+    type: "tool-call",
+    id: c.id ?? `call_${index + 1}_${i + 1}`,
+    name: c.name,
+    params: c.params
+  })),
+  { ...finishOf(step.usage), reason: "tool-calls" } as Response.PartEncoded
+]
+
+/** A step as a stream of parts. */
+const streamOf = (step: Step, index: number): Stream.Stream<Response.StreamPartEncoded, AiError.AiError> => {
+  if (step._tag === "Fail") return Stream.fail(toAiError(step.error, "streamText"))
+  if (step._tag === "ToolCalls") {
+    return Stream.fromIterable(toolCallParts(step, index) as ReadonlyArray<Response.StreamPartEncoded>)
+  }
+  const texts: ReadonlyArray<string> = step._tag === "Answer" ? [step.text] : step.chunks
+  const first = step._tag === "Answer" ? Duration.zero : step.first
+  const every = step._tag === "Answer" ? Duration.zero : step.every
+  const deltas = Stream.fromIterable(texts).pipe(
+    Stream.zipWithIndex,
+    Stream.mapEffect(([delta, i]) =>
+      Effect.as(Effect.sleep(i === 0 ? first : every), { type: "text-delta", id: "0", delta } as Response.StreamPartEncoded)
+    )
+  )
+  const start: Response.StreamPartEncoded = { type: "text-start", id: "0" }
+  const end: Stream.Stream<Response.StreamPartEncoded, AiError.AiError> =
+    step._tag === "Chunks" && step.thenFail !== undefined
+      ? Stream.fail(toAiError(step.thenFail, "streamText"))
+      : Stream.make<Array<Response.StreamPartEncoded>>({ type: "text-end", id: "0" }, finishOf(step.usage) as Response.StreamPartEncoded)
+  return Stream.concat(Stream.concat(Stream.make(start), deltas), end)
+}
+
 /** The model and its position, playing `steps` in call order (concurrent calls take them as they come). */
 export const make = (steps: ReadonlyArray<Step>): Effect.Effect<{
   readonly model: LanguageModel.Service
@@ -138,35 +211,27 @@ export const make = (steps: ReadonlyArray<Step>): Effect.Effect<{
 }> =>
   Effect.gen(function*() {
     const played = yield* Ref.make(0)
+    const next = Effect.flatMap(Ref.getAndUpdate(played, (n) => n + 1), (index) => {
+      const step = steps[index]
+      return step === undefined
+        ? Effect.dieMessage(`ScriptedModel: call #${index + 1}, but the script has ${steps.length} step(s)`)
+        : Effect.succeed({ index, step })
+    })
     const model = yield* LanguageModel.make({
       generateText: () =>
-        Effect.flatMap(Ref.getAndUpdate(played, (n) => n + 1), (index): Effect.Effect<Array<Response.PartEncoded>, AiError.AiError> => {
-          const step = steps[index]
-          if (step === undefined) {
-            return Effect.dieMessage(`ScriptedModel: call #${index + 1}, but the script has ${steps.length} step(s)`)
-          }
+        Effect.flatMap(next, ({ index, step }): Effect.Effect<Array<Response.PartEncoded>, AiError.AiError> => {
           if (step._tag === "Fail") return Effect.fail(toAiError(step.error, "generateText"))
-          const { inputTokens, outputTokens } = step.usage
-          const usage = { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens }
-          if (step._tag === "ToolCalls") {
-            return Effect.succeed([
-              ...step.calls.map((c, i) => ({
-                type: "tool-call" as const,
-                id: c.id ?? `call_${index + 1}_${i + 1}`,
-                name: c.name,
-                params: c.params
-              })),
-              { type: "finish" as const, reason: "tool-calls" as const, usage }
-            ])
-          }
-          return Effect.succeed([
-            { type: "text" as const, text: step.text },
-            { type: "finish" as const, reason: "stop" as const, usage }
-          ])
+          if (step._tag === "Answer") return Effect.succeed(answerParts(step.text, step.usage))
+          if (step._tag === "ToolCalls") return Effect.succeed(toolCallParts(step, index))
+          const waited = Duration.sum(step.first, Duration.times(step.every, Math.max(0, step.chunks.length - 1)))
+          return Effect.zipRight(
+            Effect.sleep(waited),
+            step.thenFail !== undefined
+              ? Effect.fail(toAiError(step.thenFail, "generateText"))
+              : Effect.succeed(answerParts(step.chunks.join(""), step.usage))
+          )
         }),
-      streamText: () => {
-        throw new Error("ScriptedModel: streaming is not scripted")
-      }
+      streamText: () => Stream.unwrap(Effect.map(next, ({ index, step }) => streamOf(step, index)))
     })
     return {
       model,

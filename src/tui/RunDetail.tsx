@@ -3,11 +3,22 @@
  * started), with its result or its typed error.
  *
  * Fits in `height` lines: the summary line and the outcome line are kept, and when there are more
- * rows than room the newest ones are shown (that is where a running or failed run is).
+ * rows than room the newest ones are shown (that is where a running or failed run is). A running
+ * step that streams its answer shows the answer's last lines below the steps, as it grows.
  */
 import type { RunOrigin, RunView, StepView, ToolCallView } from "../state/WorkflowState.js"
 import { elapsedMs } from "../state/WorkflowState.js"
-import { clip, formatCompact, formatCost, formatDuration, formatTokens, oneLine, statusIcon, totalTokens } from "./format.js"
+import {
+  clip,
+  formatCompact,
+  formatCost,
+  formatDuration,
+  formatTokens,
+  oneLine,
+  statusIcon,
+  tailLines,
+  totalTokens
+} from "./format.js"
 import { Block, type Pane } from "./Block.js"
 import type { Pieces } from "./pieces.js"
 import { OTHER_PROCESS } from "./RunList.js"
@@ -114,6 +125,25 @@ const rowsOf = (run: RunView, columns: ReadonlyArray<PlacedColumn<StepColumn>>, 
     })
   ])
 
+/** Lines of a live answer at most, and the share of the pane it may take. */
+const ANSWER_LINES = 6
+
+/** The newest running step with a streamed answer, if any. */
+const streaming = (run: RunView): StepView | undefined => {
+  for (let i = run.steps.length - 1; i >= 0; i--) {
+    const step = run.steps[i]!
+    if (step.status === "running" && step.answer !== undefined) return step
+  }
+  return undefined
+}
+
+/** The live answer's title and its last lines, in at most `room` lines. */
+const answerPieces = (step: StepView, width: number, room: number): Array<Pieces> => {
+  if (room < 2) return []
+  const title: Pieces = [{ text: clip(`  ▸ ${step.label}${step.agent === undefined ? "" : ` (${step.agent})`} is answering:`, width), dim: true }]
+  return [title, ...tailLines(step.answer ?? "", Math.max(1, width - 4), room - 1).map((line): Pieces => [{ text: `    ${line}` }])]
+}
+
 /** Props of `RunDetail`. */
 export interface RunDetailProps {
   /** The selected run; undefined shows a hint. */
@@ -131,8 +161,12 @@ export const runDetailPane = ({ frame, height, now, run, width }: RunDetailProps
   if (run === undefined) return { lines: [[{ text: "No run selected.", dim: true }]] }
   const columns = planStepColumns(run.steps.map((step) => stepLabel(step)), Math.max(0, width - PREFIX))
   const outcome = outcomeText(run)
-  // Summary, step header and outcome take fixed lines; steps and their tool calls get the rest.
-  const stepRoom = Math.max(0, height - 2 - (outcome === undefined ? 0 : 1))
+  const live = streaming(run)
+  // Summary, step header and outcome take fixed lines; a live answer up to a third; steps and
+  // their tool calls the rest.
+  const fixed = height - 2 - (outcome === undefined ? 0 : 1)
+  const answer = live === undefined ? [] : answerPieces(live, width, Math.min(ANSWER_LINES + 1, Math.floor(height / 3)))
+  const stepRoom = Math.max(0, fixed - answer.length)
   const rows = rowsOf(run, columns, now, frame, width)
   const shown = rows.length > stepRoom ? rows.slice(rows.length - stepRoom) : rows
   const summary = [
@@ -153,6 +187,7 @@ export const runDetailPane = ({ frame, height, now, run, width }: RunDetailProps
     lines.push([{ text: `${" ".repeat(PREFIX)}${run.steps.length === 0 ? "no steps yet" : formatHeader(columns)}`, dim: true }])
   }
   lines.push(...shown)
+  lines.push(...answer)
   if (outcome !== undefined) lines.push([{ text: clip(outcome, width), color: run.error === undefined ? undefined : "red" }])
   return { lines, cuts: columnCuts(PREFIX, columns) }
 }

@@ -101,3 +101,28 @@ export const cellRight = (text: string, width: number): string => clip(text, wid
 
 /** One line of display text: newlines and tabs become spaces so a row never spills. */
 export const oneLine = (text: string): string => text.replace(/[\r\n\t]+/g, " ")
+
+/**
+ * The last `max` lines of `text` wrapped to `width` cells: at spaces where a line has one, else
+ * hard. For a growing answer, whose newest words are what a reader follows.
+ */
+export const tailLines = (text: string, width: number, max: number): ReadonlyArray<string> => {
+  if (width <= 0 || max <= 0) return []
+  const out: Array<string> = []
+  for (const paragraph of text.replace(/\t/g, " ").split(/\r?\n/)) {
+    let rest = paragraph.trimEnd()
+    if (rest.length === 0) out.push("")
+    while (rest.length > 0) {
+      if (rest.length <= width) {
+        out.push(rest)
+        break
+      }
+      const space = rest.lastIndexOf(" ", width)
+      const cut = space > 0 ? space : width
+      out.push(rest.slice(0, cut))
+      rest = rest.slice(cut).trimStart()
+    }
+  }
+  while (out.length > 0 && out[out.length - 1] === "") out.pop()
+  return out.slice(Math.max(0, out.length - max))
+}

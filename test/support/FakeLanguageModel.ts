@@ -7,8 +7,8 @@
  * LlmCallFinished with a fixed cost per call, so step totals and budgets can be tested without
  * the real LLM stack.
  */
-import { type AiError, LanguageModel, type Prompt } from "@effect/ai"
-import { Clock, Context, Effect, Layer } from "effect"
+import { type AiError, LanguageModel, type Prompt, type Response } from "@effect/ai"
+import { Clock, Context, Effect, Layer, Stream } from "effect"
 import type { LlmError } from "../../src/services/LlmError.js"
 import * as WorkflowContext from "../../src/services/WorkflowContext.js"
 import { LlmCallFinished, LlmCallStarted, WorkflowEvents } from "../../src/services/WorkflowEvents.js"
@@ -66,8 +66,7 @@ export const layer = (options: FakeOptions): Layer.Layer<LanguageModel.LanguageM
     const events = options.events === undefined ? undefined : yield* WorkflowEvents
     const model = options.events?.model ?? "fake-model"
     const provider = options.events?.provider ?? "fake"
-    const service = yield* LanguageModel.make({
-      generateText: (providerOptions) =>
+    const answer = (providerOptions: LanguageModel.ProviderOptions) =>
         Effect.gen(function*() {
           const ctx = yield* WorkflowContext.current
           const parent = providerOptions.span.parent
@@ -113,18 +112,23 @@ export const layer = (options: FakeOptions): Layer.Layer<LanguageModel.LanguageM
             WorkflowContext.recordIn(ctx, finished)
             yield* events.publish(finished)
           }
-          return [
-            { type: "text" as const, text },
-            {
-              type: "finish" as const,
-              reason: "stop" as const,
-              usage: { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens }
-            }
-          ]
-        }),
-      streamText: () => {
-        throw new Error("FakeLanguageModel: streamText is not scripted")
-      }
+          return { text, usage: { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens } }
+        })
+    const service = yield* LanguageModel.make({
+      generateText: (providerOptions) =>
+        Effect.map(answer(providerOptions), ({ text, usage }): Array<Response.PartEncoded> => [
+          { type: "text", text },
+          { type: "finish", reason: "stop", usage }
+        ]),
+      // The same answer, in one piece.
+      streamText: (providerOptions) =>
+        Stream.unwrap(Effect.map(answer(providerOptions), ({ text, usage }) =>
+          Stream.fromIterable<Response.StreamPartEncoded>([
+            { type: "text-start", id: "0" },
+            { type: "text-delta", id: "0", delta: text },
+            { type: "text-end", id: "0" },
+            { type: "finish", reason: "stop", usage }
+          ])))
     })
     return Layer.merge(
       Layer.succeed(LanguageModel.LanguageModel, service),

@@ -13,6 +13,7 @@ import type { AddressInfo } from "node:net"
 import type { Socket } from "node:net"
 import { Effect, type Scope } from "effect"
 import { seededRandom } from "../../src/internal/seededRandom.js"
+import { writeStream } from "./fakeStream.js"
 
 // ---------------------------------------------------------------------------------------------
 // Behaviours
@@ -41,6 +42,13 @@ export type Behaviour =
   | { readonly _tag: "Garbage"; readonly body: string; readonly contentType: string }
   | { readonly _tag: "Delay"; readonly ms: number; readonly then: Behaviour }
   | { readonly _tag: "ToolCalls"; readonly calls: ReadonlyArray<FakeToolCall> }
+  | {
+    readonly _tag: "Stream"
+    readonly content: string
+    readonly pieceChars?: number
+    readonly gapMs?: number
+    readonly failAfter?: number
+  }
 
 /** A tool call the fake's model makes: `tool_calls` in a chat completion, a `functionCall` part for Gemini. */
 export interface FakeToolCall {
@@ -79,6 +87,16 @@ export const garbage = (
 
 /** A 200 in which the model calls tools instead of answering (all of them in one response). */
 export const toolCalls = (...calls: ReadonlyArray<FakeToolCall>): Behaviour => ({ _tag: "ToolCalls", calls })
+
+/**
+ * A streamed answer (what `ok` also sends to a request with `stream: true`), in pieces of
+ * `pieceChars` characters `gapMs` apart; with `failAfter` the connection drops after that many
+ * pieces (0: before the first token).
+ */
+export const streamed = (
+  content: string,
+  options: { readonly pieceChars?: number; readonly gapMs?: number; readonly failAfter?: number } = {}
+): Behaviour => ({ _tag: "Stream", content, ...options })
 
 /** Waits `ms` (a real timer) before answering with `then`. */
 export const delay = (ms: number, then: Behaviour): Behaviour => ({ _tag: "Delay", ms, then })
@@ -178,7 +196,7 @@ export interface FakeProvider {
 }
 
 const DEFAULT_CONTENT = "The fake provider answered."
-const GEMINI_PATH = /^\/v1beta\/models\/([^/:]+):generateContent$/
+const GEMINI_PATH = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent)$/
 
 const estimateTokens = (text: string): number => Math.max(1, Math.ceil(text.length / 4))
 
@@ -190,6 +208,9 @@ const promptText = (body: unknown): string => {
   for (const c of b.contents ?? []) for (const p of c.parts ?? []) if (typeof p.text === "string") out += p.text
   return out
 }
+
+const isStreamed = (body: unknown): boolean =>
+  typeof body === "object" && body !== null && (body as { stream?: unknown }).stream === true
 
 const statusText: Record<number, string> = {
   400: "INVALID_ARGUMENT",
@@ -314,7 +335,19 @@ export const start = (options: FakeProviderOptions = {}): Promise<FakeProvider> 
         send(res, 200, "application/json", JSON.stringify(toolCallsPayload(request, behaviour.calls, ++nextId)))
         return
       }
+      case "Stream": {
+        const { _tag, ...plan } = behaviour
+        writeStream(req, res, `gen-${++nextId}`, {
+          ...plan,
+          promptTokens: estimateTokens(promptText(request.body)),
+          completionTokens: estimateTokens(behaviour.content)
+        }, request.api === "gemini" ? request.model ?? "fake-model" : undefined)
+        return
+      }
       case "Ok": {
+        if (request.api === "chat" ? isStreamed(request.body) : request.path.endsWith(":streamGenerateContent")) {
+          return answer(req, res, request, streamed(behaviour.content))
+        }
         const id = ++nextId
         const model = behaviour.model ?? request.model ?? "fake-model"
         const promptTokens = behaviour.usage?.promptTokens ?? estimateTokens(promptText(request.body))

@@ -1,6 +1,7 @@
 import { cleanup, render } from "ink-testing-library"
 import { afterEach, describe, expect, it } from "vitest"
 import {
+  AnswerDelta,
   CircuitStateChanged,
   LlmCallFinished,
   RateLimited,
@@ -333,6 +334,40 @@ describe("RunDetail", () => {
     expect(frame).toContain("step number 11")
     expect(frame).toContain("step number 9")
     expect(frame).not.toContain("step number 8")
+  })
+})
+
+describe("RunDetail's live answer", () => {
+  const delta = (text: string, at: number) => new AnswerDelta({ runId: "r", stepId: "s1", agent: "summarizer", text, at: T0 + at })
+  const render8 = (...events: ReadonlyArray<WorkflowEvent>) => {
+    const run = findRun(stateOf(started("r", "summarize", 0), stepStarted("r", "s1", "summarize", "summarizer", 0), ...events), "r")
+      .pipe((o) => (o._tag === "Some" ? o.value : undefined))
+    return lines(render(<RunDetail run={run} height={12} width={40} now={NOW} frame={0} color={false} />).lastFrame())
+  }
+
+  it("shows the running step's answer as it grows, wrapped to the pane", () => {
+    const early = render8(delta("The report finds that", 100))
+    expect(early.join("\n")).toContain("summarize (summarizer) is answering:")
+    expect(early.join("\n")).toContain("The report finds that")
+    const later = render8(delta("The report finds that", 100), delta(" sales rose by a third in the spring quarter.", 200))
+    const answer = later.slice(later.findIndex((l) => l.includes("is answering")) + 1).map((l) => l.trim())
+      .filter((l) => l.length > 0)
+    // 36 cells of text: the pane's 40 less the indent.
+    expect(answer).toEqual(["The report finds that sales rose by", "a third in the spring quarter."])
+    for (const line of later) expect(line.length).toBeLessThanOrEqual(40)
+  })
+
+  it("keeps the answer's last lines when it outgrows its room", () => {
+    const words = Array.from({ length: 60 }, (_, i) => `word${i}`).join(" ")
+    const frame = render8(delta(words, 100))
+    expect(frame.join("\n")).toContain("word59")
+    expect(frame.join("\n")).not.toContain("word0 ")
+    expect(frame).toHaveLength(12)
+  })
+
+  it("is gone once the step finishes: its output shows instead", () => {
+    const frame = render8(delta("Partial", 100), stepFinished("r", "s1", "summarize", 300, { output: "Partial answer" }))
+    expect(frame.join("\n")).not.toContain("is answering")
   })
 })
 

@@ -1,7 +1,8 @@
 /**
- * summarize — the smallest workflow: one agent, text in, summary out.
+ * summarize — the smallest workflow: one agent, text in, summary out. The summary is streamed, so
+ * the dashboard and the API's event stream show it as it is written.
  */
-import { Schema } from "effect"
+import { Schema, Stream } from "effect"
 import * as Agent from "../Agent.js"
 import * as Workflow from "../Workflow.js"
 
@@ -20,5 +21,5 @@ export const summarize = Workflow.make(
   "summarize",
   "Summarise a text in a few sentences (one agent)",
   Schema.String.pipe(Schema.nonEmptyString()),
-  (text) => Workflow.step("summarize", summarizer.run(text), { agent: summarizer.name })
+  (text) => Workflow.step("summarize", Stream.mkString(summarizer.stream(text)), { agent: summarizer.name })
 )

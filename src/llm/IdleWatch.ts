@@ -1,0 +1,55 @@
+/**
+ * IdleWatch — the rest of a stream, read ahead by one fiber and watched by one timer: a gap
+ * between chunks longer than `idle` ends it with `expired()` (the read is interrupted).
+ *
+ * Not `Stream.timeoutFail`: it races every pull against a sleep — a fiber and a timer per chunk,
+ * which measured at about a quarter of a millisecond per chunk, more than everything else a
+ * streamed call does. Here a chunk costs a clock read and a queue offer; the timer wakes once per
+ * `idle` at most. Chunks are queued without bound, so a slow reader never makes the provider look
+ * idle; an answer is small.
+ */
+import { type Chunk, type Clock, type Duration, Effect, Fiber, Option, Queue, type Scope, Stream, Take } from "effect"
+import * as D from "effect/Duration"
+
+export interface IdleWatchOptions<A, E> {
+  readonly idle: Duration.Duration
+  readonly clock: Clock.Clock
+  /** Runs on each chunk as it arrives, before the reader gets it. */
+  readonly onChunk: (chunk: Chunk.Chunk<A>) => Effect.Effect<void>
+  /** The failure of a gap longer than `idle`. */
+  readonly expired: () => E
+}
+
+/** `pull` (failing with `None` at its end) as a stream, read ahead in the scope and watched. */
+export const watch = <A, E>(
+  pull: Effect.Effect<Chunk.Chunk<A>, Option.Option<E>>,
+  options: IdleWatchOptions<A, E>
+): Effect.Effect<Stream.Stream<A, E>, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { clock } = options
+    const idleMs = D.toMillis(options.idle)
+    const queue = yield* Effect.acquireRelease(Queue.unbounded<Take.Take<A, E>>(), Queue.shutdown)
+    let last = clock.unsafeCurrentTimeMillis()
+    let done = false
+    const pump = pull.pipe(
+      Effect.flatMap((chunk) => {
+        last = clock.unsafeCurrentTimeMillis()
+        return Effect.zipRight(options.onChunk(chunk), Queue.offer(queue, Take.chunk(chunk)))
+      }),
+      Effect.forever,
+      Effect.catchAll((end) => {
+        done = true
+        return Queue.offer(queue, Option.isNone(end) ? Take.end : Take.fail(end.value))
+      })
+    )
+    const reading = yield* Effect.forkScoped(pump)
+    const timer: Effect.Effect<void> = Effect.suspend(() => {
+      if (done) return Effect.void
+      const left = idleMs - (clock.unsafeCurrentTimeMillis() - last)
+      if (left > 0) return Effect.zipRight(Effect.sleep(D.millis(left)), timer)
+      done = true
+      return Effect.zipRight(Fiber.interrupt(reading), Queue.offer(queue, Take.fail(options.expired())))
+    })
+    yield* Effect.forkScoped(timer)
+    return Stream.flattenTake(Stream.fromQueue(queue))
+  })
