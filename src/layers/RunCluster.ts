@@ -49,6 +49,8 @@ const controlLayer = RunControl.toLayer(Effect.gen(function*() {
   return { cancel: (request) => local.cancel(request.payload.runId) }
 }))
 
+const SUBMIT_RETRY = Schedule.exponential(Duration.millis(100)).pipe(Schedule.intersect(Schedule.recurs(6)))
+
 /** The engine's execution id of run `runId`: it depends on the run id alone (the workflow's idempotency key). */
 const executionIdOf = (runId: string) => DurableRuns.RunWorkflow.executionId({ runId, workflow: "", input: null })
 
@@ -58,8 +60,19 @@ const durableRunsLayer = Layer.effect(
     const engine = yield* WorkflowEngine
     const makeClient = yield* RunControl.client
     return DurableRuns.DurableRuns.of({
+      // The engine dies rather than fails when it cannot take a message yet (a worker that just
+      // started, shards moving between runners): tried again, which is safe — a run's start is
+      // stored once, under its execution id.
       submit: (payload) =>
-        Effect.asVoid(DurableRuns.RunWorkflow.execute(payload, { discard: true }).pipe(Effect.provideService(WorkflowEngine, engine))),
+        DurableRuns.RunWorkflow.execute(payload, { discard: true }).pipe(
+          Effect.provideService(WorkflowEngine, engine),
+          Effect.asVoid,
+          Effect.sandbox,
+          Effect.retry(SUBMIT_RETRY),
+          Effect.catchAll((cause) => Effect.zipRight(Effect.logError("could not submit a run to the engine", cause), Effect.failCause(cause))),
+          Effect.unsandbox,
+          Effect.orDie
+        ),
       cancel: (runId) =>
         Effect.flatMap(executionIdOf(runId), (id) => makeClient(id).cancel({ runId })).pipe(
           Effect.catchAll((error) => Effect.as(Effect.logWarning("could not deliver a cancel", error), false))
