@@ -9,17 +9,19 @@
  * the in-process run service does (events, history, budget, metrics). The engine's execution id
  * is derived from the run id, so submitting a run twice executes it once.
  *
- * A run ends in one of two ways here. It finishes or is cancelled: the handler returns its status
- * and the engine keeps it as done. Or its worker stops (shutdown, crash): the handler is
- * interrupted, the run is *suspended* — nothing is recorded as finished — and the engine resumes it.
+ * A run ends in one of two ways here. It finishes or is cancelled: once the history has written
+ * its end, the handler returns its status and the engine keeps it as done. Or its worker stops
+ * (shutdown, crash): the handler is interrupted, the run is *suspended* — nothing is recorded as
+ * finished — and the engine resumes it. A worker that dies between the two writes leaves a run
+ * the history has ended and the engine resumes: the history's outcome is returned, not run again.
  */
 import { createHash } from "node:crypto"
 import * as EngineWorkflow from "@effect/workflow/Workflow"
 import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
 import type { LanguageModel } from "@effect/ai"
 import { Context, Deferred, Duration, Effect, Exit, Fiber, FiberMap, Layer, Option, Schema } from "effect"
-import { HistoryRecorder } from "../services/RunHistory.js"
-import type { WorkflowEvents } from "../services/WorkflowEvents.js"
+import { HistoryRecorder, RunHistory } from "../services/RunHistory.js"
+import { RunStatus, type WorkflowEvents } from "../services/WorkflowEvents.js"
 import { WorkflowRegistry } from "./registry.js"
 import type { RunReport } from "./WorkflowRun.js"
 
@@ -97,12 +99,30 @@ export const awaitWithin = (fibers: Iterable<Fiber.Fiber<unknown, unknown>>, gra
 
 export class LocalRuns extends Context.Tag("effect-agents/LocalRuns")<LocalRuns, LocalRunsShape>() {}
 
+/** How long a finished run waits for the history to hold its end before the engine keeps it as done. */
+const FINISH_WAIT = Duration.seconds(10)
+
 const makeLocalRuns = Effect.gen(function*() {
   const registry = yield* WorkflowRegistry
   const recorder = yield* Effect.serviceOption(HistoryRecorder)
+  const history = yield* Effect.serviceOption(RunHistory)
   const fibers = yield* FiberMap.make<string, RunReport<unknown>>()
   const signals = new Map<string, Deferred.Deferred<void>>()
   const suspending = new Set<string>()
+
+  const historyWritten = (wait: Duration.DurationInput) =>
+    Option.isSome(recorder) ? Effect.asVoid(recorder.value.flush(wait)) : Effect.void
+
+  /**
+   * How run `runId` ended, if the history has its end already: its worker wrote the end and died
+   * before the engine kept it. Executing it again would finish it a second time.
+   */
+  const endedBefore = (runId: string): Effect.Effect<Option.Option<RunStatus>> =>
+    Option.isNone(history) ? Effect.succeedNone : history.value.getRun(runId).pipe(
+      Effect.map(Option.flatMap((run) => Schema.is(RunStatus)(run.status) ? Option.some(run.status) : Option.none())),
+      Effect.catchAll((error) =>
+        Effect.as(Effect.logWarning(`durable run ${runId}: cannot read its history, so it runs`, error), Option.none()))
+    )
 
   const startedSignal = (runId: string) =>
     Effect.suspend(() => {
@@ -129,6 +149,8 @@ const makeLocalRuns = Effect.gen(function*() {
         yield* Effect.logError(`durable run ${payload.runId}: no workflow '${payload.workflow}' on this worker`)
         return "rejected" as const
       }
+      const ended = yield* endedBefore(payload.runId)
+      if (Option.isSome(ended)) return ended.value
       const started = yield* startedSignal(payload.runId)
       const fiber = yield* FiberMap.run(
         fibers,
@@ -155,6 +177,10 @@ const makeLocalRuns = Effect.gen(function*() {
       )
       yield* Deferred.succeed(started, undefined)
       suspending.delete(payload.runId)
+      // The engine keeps the run as done once this returns, and never executes it again: the history
+      // must hold its end first, or a worker killed now would leave it `running` for good.
+      // Uninterruptible: a stop in between would have the run finished a second time elsewhere.
+      yield* Effect.uninterruptible(historyWritten(FINISH_WAIT))
       return Exit.isSuccess(exit) ? exit.value.status : "cancelled" as const
     })
 
@@ -162,7 +188,7 @@ const makeLocalRuns = Effect.gen(function*() {
   const cancel = (runId: string) =>
     Effect.flatMap(FiberMap.get(fibers, runId), (fiber) =>
       Fiber.interrupt(fiber).pipe(
-        Effect.zipRight(Option.isSome(recorder) ? recorder.value.flush("2 seconds") : Effect.void),
+        Effect.zipRight(historyWritten("2 seconds")),
         Effect.as(true)
       )).pipe(Effect.catchTag("NoSuchElementException", () => Effect.succeed(false)))
 

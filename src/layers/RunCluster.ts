@@ -30,6 +30,7 @@ import type { MessageStorage } from "@effect/cluster/MessageStorage"
 import { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { Cause, Duration, Effect, Either, Layer, Option, Redacted, Schedule, Schema } from "effect"
 import * as DurableRuns from "../agents/durableRuns.js"
 import type { WorkflowRegistry } from "../agents/registry.js"
@@ -101,6 +102,15 @@ const address = (config: RunnerConfig) =>
   Option.some(RunnerAddress.RunnerAddress.make({ host: config.durable.runnerHost, port: config.durable.runnerPort }))
 
 /**
+ * The engine's SQLite file, in WAL mode (the driver's default) with `synchronous = NORMAL`, as the
+ * history: a stored step survives the process being killed, and no commit waits for the disk.
+ */
+const engineFile = (filename: string) =>
+  Layer.effectDiscard(Effect.flatMap(SqlClient.SqlClient, (sql) => sql`PRAGMA synchronous = NORMAL`)).pipe(
+    Layer.provideMerge(SqliteClient.layer({ filename }))
+  )
+
+/**
  * One runner over a SQLite file; a fixed address, so a restarted worker takes its runs back at once.
  * Exported for `bench/durable.ts`, which times the engine's storage round trip on it.
  */
@@ -110,7 +120,7 @@ export const embedded = (filename: string, config: RunnerConfig) =>
     Layer.provideMerge(SqlMessageStorage.layer),
     Layer.provide([SqlRunnerStorage.layer, RunnerHealth.layerNoop]),
     Layer.provide(ShardingConfig.layer({ ...tuning, runnerAddress: address(config) })),
-    Layer.provide(SqliteClient.layer({ filename }))
+    Layer.provide(engineFile(filename))
   )
 
 /** A runner of the cluster of every worker on the PostgreSQL database (exported for `bench/durable.ts`). */

@@ -24,6 +24,17 @@ export interface Served {
 const textOf = (content: unknown): string =>
   typeof content === "string" ? content : JSON.stringify(content)
 
+/**
+ * Which run and step of the `research` workflow asked `user`, for runs asked "Cluster question N?":
+ * N, and the step's label — "decompose", "answer K" (sub-question K) or "synthesise".
+ */
+export const researchStepOf = (user: string): { readonly question: number; readonly label: string } => {
+  const question = Number(/Cluster question (\d+)\?/.exec(user)?.[1] ?? Number.NaN)
+  const part = /\(part (\d+)\)/.exec(user)?.[1]
+  const label = user.includes('"findings"') ? "synthesise" : part !== undefined ? `answer ${part}` : "decompose"
+  return { question, label }
+}
+
 /** Starts the fake; `latencyMs` picks the latency of each request from its user message. */
 export const start = async (latencyMs: (user: string, system: string) => number) => {
   const served: Array<Served> = []
