@@ -105,10 +105,8 @@ describe("TestLayer run history on the TestClock", () => {
       const run = yield* Effect.flatMap(RunHistory, (h) => h.getRun(report.id))
       expect(Option.map(run, (r) => r.status)).toEqual(Option.some("succeeded"))
 
-      const started = performance.now()
+      // Stepping through 600 polls here once cost 2.3 s of real time: nothing is due at all now.
       yield* TestClock.adjust("60 seconds")
-      // The complaint was 2.3 s of real time for this; stepping 600 polls is what cost it.
-      expect(performance.now() - started).toBeLessThan(1_000)
       expect(Chunk.toReadonlyArray(yield* TestClock.sleeps())).toEqual([])
     }).pipe(Effect.provide(TestLayer.layer({ languageModel: ScriptedModel.layer([answer]) }))))
 })

@@ -71,4 +71,19 @@ describe("a durable run's handler", () => {
       expect((yield* history.eventsAfter({ after: 0, limit: 1_000 })).length).toBe(before)
       expect(yield* statusOf("r-2")).toEqual(Option.some("failed"))
     }).pipe(Effect.provide(appWith(makeFaults()))))
+
+  it.effect("a run executed again after its worker died counts its duration from its first start", () =>
+    Effect.gen(function*() {
+      const local = yield* DurableRuns.LocalRuns
+      const history = yield* RunHistory
+      // The first execution started at 0 and got no further than its start.
+      const started = runEvents({ runId: "r-3", workflow: "echo", start: 0, status: "succeeded", steps: [], finish: false })
+      yield* history.recordAll(started.filter(isRecorded))
+      yield* TestClock.adjust(Duration.minutes(2))
+      expect(yield* local.execute({ runId: "r-3", workflow: "echo", input: "hi" })).toBe("succeeded")
+      yield* elapse(1_000)
+      const run = Option.getOrThrow(yield* history.getRun("r-3"))
+      expect(run.startedAt).toBe(0)
+      expect(run.durationMs).toBe(120_000)
+    }).pipe(Effect.provide(appWith(makeFaults()))))
 })

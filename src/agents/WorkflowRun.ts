@@ -73,6 +73,8 @@ export interface RunOptions {
   readonly started?: Deferred.Deferred<void> | undefined
   /** The run is executed by the durable engine, which resumes it if its process dies (kept in its history). */
   readonly durable?: boolean | undefined
+  /** When the run first started, for a durable run executed again: its duration counts from there. */
+  readonly startedAt?: number | undefined
   /**
    * Asked when the run is interrupted: `true` means its worker is stopping and the engine will
    * resume the run elsewhere, so it is not finished (no `WorkflowFinished`), only suspended.
@@ -152,7 +154,7 @@ export const make = <I, A, E, R>(name: string, body: (input: I) => Effect.Effect
           // region that publishes both: one region held open per run in flight rather than three.
           return yield* Effect.acquireUseRelease(
             Effect.gen(function*() {
-              const at = yield* Clock.currentTimeMillis
+              const at = options.startedAt ?? (yield* Clock.currentTimeMillis)
               yield* Metric.increment(Metrics.activeWorkflows)
               yield* events.publish(
                 new WorkflowStarted({

@@ -20,7 +20,7 @@ import * as EngineWorkflow from "@effect/workflow/Workflow"
 import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
 import type { LanguageModel } from "@effect/ai"
 import { Context, Deferred, Duration, Effect, Exit, Fiber, FiberMap, Layer, Option, Schema } from "effect"
-import { HistoryRecorder, RunHistory } from "../services/RunHistory.js"
+import { HistoryRecorder, RunHistory, type RunSummary } from "../services/RunHistory.js"
 import { RunStatus, type WorkflowEvents } from "../services/WorkflowEvents.js"
 import { WorkflowRegistry } from "./registry.js"
 import type { RunReport } from "./WorkflowRun.js"
@@ -114,12 +114,11 @@ const makeLocalRuns = Effect.gen(function*() {
     Option.isSome(recorder) ? Effect.asVoid(recorder.value.flush(wait)) : Effect.void
 
   /**
-   * How run `runId` ended, if the history has its end already: its worker wrote the end and died
-   * before the engine kept it. Executing it again would finish it a second time.
+   * What the history has of run `runId`, executed again after its worker died: its first start
+   * and, if that worker wrote its end before the engine kept it, how it ended.
    */
-  const endedBefore = (runId: string): Effect.Effect<Option.Option<RunStatus>> =>
+  const previousRun = (runId: string): Effect.Effect<Option.Option<RunSummary>> =>
     Option.isNone(history) ? Effect.succeedNone : history.value.getRun(runId).pipe(
-      Effect.map(Option.flatMap((run) => Schema.is(RunStatus)(run.status) ? Option.some(run.status) : Option.none())),
       Effect.catchAll((error) =>
         Effect.as(Effect.logWarning(`durable run ${runId}: cannot read its history, so it runs`, error), Option.none()))
     )
@@ -149,7 +148,9 @@ const makeLocalRuns = Effect.gen(function*() {
         yield* Effect.logError(`durable run ${payload.runId}: no workflow '${payload.workflow}' on this worker`)
         return "rejected" as const
       }
-      const ended = yield* endedBefore(payload.runId)
+      const previous = yield* previousRun(payload.runId)
+      // Its end is in the history: executing it again would finish it a second time.
+      const ended = Option.filter(Option.map(previous, (run) => run.status), Schema.is(RunStatus))
       if (Option.isSome(ended)) return ended.value
       const started = yield* startedSignal(payload.runId)
       const fiber = yield* FiberMap.run(
@@ -161,6 +162,7 @@ const makeLocalRuns = Effect.gen(function*() {
           idempotencyKey: payload.idempotencyKey,
           started,
           durable: true,
+          startedAt: Option.getOrUndefined(Option.map(previous, (run) => run.startedAt)),
           suspended: () => suspending.has(payload.runId)
         }).pipe(Effect.catchTag("WorkflowInputError", () => Effect.interrupt))
       )
