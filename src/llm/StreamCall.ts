@@ -211,12 +211,14 @@ export const make = (stages: StreamStages) => {
             return Effect.fail(Option.none())
           })
           : Effect.mapError(Attempt.failure(limiter, call, model)(end.value), (e) => Option.some(interrupted(e))))
-      const rest = yield* IdleWatch.watch(next, {
+      // Watched from when the reader has the first token: setting the watch up (a queue, two
+      // fibers) is off the first token's path.
+      const rest = Stream.unwrapScoped(IdleWatch.watch(next, {
         idle: stages.idle,
         clock: call.clock,
         onChunk: track,
         expired: () => interrupted(new Timeout({ provider: model.provider, model: model.label, timeoutMs: idleMs }))
-      })
+      }))
       return Stream.concat(head, rest)
     })
 
