@@ -34,13 +34,22 @@ export interface Exchange {
    * running out (on the system timer, as undici keeps its own timeouts).
    */
   readonly send: (body: ChatRequest, limit: TimeLimit | undefined) => Effect.Effect<Array<Response.AnyPart>, AiError.AiError>
+  /** The pool and target, for the streamed exchanges of `chatCompletionsSse`. */
+  readonly connection: Connection
+}
+
+/** Where an endpoint's requests go: its pool, and its URL as undici takes it (or why it did not parse). */
+export interface Connection {
+  readonly pool: Agent
+  readonly target: Either.Either<Target, unknown>
+  readonly endpoint: Endpoint
 }
 
 // The package's client names, so errors read the same on both paths.
 const MODULE = "OpenRouterClient"
 const METHOD = "createChatCompletion"
 
-type RawHeaders = Record<string, string | Array<string> | undefined>
+export type RawHeaders = Record<string, string | Array<string> | undefined>
 
 const headerRecord = (headers: RawHeaders): Record<string, string> => {
   const out: Record<string, string> = {}
@@ -59,7 +68,7 @@ const requestDetails = (endpoint: Endpoint) => ({
 })
 
 /** A transport failure, worded like the platform's (`Transport`, the socket's own message kept). */
-const transportError = (endpoint: Endpoint, cause: unknown): AiError.HttpRequestError =>
+export const transportError = (endpoint: Endpoint, cause: unknown): AiError.HttpRequestError =>
   new AiError.HttpRequestError({
     module: MODULE,
     method: METHOD,
@@ -70,7 +79,7 @@ const transportError = (endpoint: Endpoint, cause: unknown): AiError.HttpRequest
   }, { disableValidation: true })
 
 /** A status error, or (with `decodeProblem`) a 2xx body this path cannot read. */
-const responseError = (
+export const responseError = (
   endpoint: Endpoint,
   status: number,
   headers: RawHeaders,
@@ -96,13 +105,13 @@ const answerOf = (endpoint: Endpoint, status: number, headers: RawHeaders, text:
     : Effect.fail(responseError(endpoint, status, headers, text, parts.left))
 }
 
-interface Target {
+export interface Target {
   readonly origin: string
   readonly path: string
 }
 
 /** What an aborted exchange reports to undici (never seen by callers: they are settled first). */
-const abortReason = (): Error => new Error("the call was interrupted")
+export const abortReason = (): Error => new Error("the call was interrupted")
 
 /** The longest delay a JS timer keeps; a longer limit is no limit. */
 const MAX_TIMER_MILLIS = 2 ** 31 - 1
@@ -192,6 +201,6 @@ export const make = (endpoint: Endpoint): Effect.Effect<Exchange, never, Scope.S
         const url = new URL(endpoint.url)
         return { origin: url.origin, path: `${url.pathname}${url.search}` }
       })
-      return { send: (body, limit) => send(pool, target, endpoint, body, limit) }
+      return { send: (body, limit) => send(pool, target, endpoint, body, limit), connection: { pool, target, endpoint } }
     }
   )

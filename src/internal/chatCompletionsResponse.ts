@@ -14,7 +14,7 @@ import { DateTime, Effect, Either, Option } from "effect"
 import type { Prepared } from "./chatCompletionsRequest.js"
 import { decodeToolCalls } from "./chatCompletionsTools.js"
 
-const FINISH_REASONS: Readonly<Record<string, Response.FinishReason>> = {
+export const FINISH_REASONS: Readonly<Record<string, Response.FinishReason>> = {
   content_filter: "content-filter",
   error: "error",
   function_call: "tool-calls",
@@ -23,8 +23,8 @@ const FINISH_REASONS: Readonly<Record<string, Response.FinishReason>> = {
   stop: "stop"
 }
 
-const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
-const numberOrUndefined = (u: unknown): number | undefined => typeof u === "number" ? u : undefined
+export const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+export const numberOrUndefined = (u: unknown): number | undefined => typeof u === "number" ? u : undefined
 
 /** Why a 2xx body is not a chat completion this path can read, or `undefined` if it is one. */
 const shapeProblem = (json: unknown): string | undefined => {
@@ -67,7 +67,7 @@ const passThroughPart = (type: "reasoning" | "source", params: Readonly<Record<s
 // The parts of every plain answer, written out as `Response.makePart` builds them (same keys, same
 // order). `makePart` spreads its params into a literal with a computed symbol key, which V8 builds
 // on its slow path: measured ~2-3 µs a part against ~0.1 µs written out, on every call.
-const metadataPart = (
+export const metadataPart = (
   id: Option.Option<string>,
   modelId: Option.Option<string>,
   timestamp: Option.Option<DateTime.Utc> | DateTime.Utc
@@ -78,9 +78,9 @@ const textPart = (text: string): Response.TextPart => ({ text, [Response.PartTyp
  * `new Response.Usage(fields, { disableValidation: true })` without the constructor's copy and
  * default-merging pass (~3 µs a call; `Usage` has no defaults): the same prototype and own keys.
  */
-const usageOf = (fields: ConstructorParameters<typeof Response.Usage>[0]): Response.Usage =>
+export const usageOf = (fields: ConstructorParameters<typeof Response.Usage>[0]): Response.Usage =>
   Object.assign(Object.create(Response.Usage.prototype) as Response.Usage, fields)
-const finishPart = (reason: Response.FinishReason, usage: Response.Usage, metadata: Readonly<Record<string, unknown>>): Response.AnyPart =>
+export const finishPart = (reason: Response.FinishReason, usage: Response.Usage, metadata: Readonly<Record<string, unknown>>): Response.AnyPart =>
   ({ reason, usage, metadata, [Response.PartTypeId]: Response.PartTypeId, type: "finish" }) as unknown as Response.AnyPart
 
 const arrayOf = (u: unknown): ReadonlyArray<Record<string, unknown>> =>

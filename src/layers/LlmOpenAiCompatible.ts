@@ -3,8 +3,9 @@
  * OpenAI, OpenRouter (one flavour of it, see `LlmOpenRouter`), Ollama, vLLM, the test fake.
  *
  * Built on `@effect/ai-openrouter`, whose client speaks the common chat-completions dialect;
- * plain-text, structured-output and tool-calling calls take a faster direct path (`internal/chatCompletionsDirect`)
- * that sends the same request and gives the same response and errors. Every error leaving this
+ * plain-text, structured-output and tool-calling calls, and streams of plain prompts, take a faster
+ * direct path (`internal/chatCompletionsDirect`) that sends the same request and gives the same
+ * response (or stream parts) and errors. Every error leaving this
  * adapter is redacted (`internal/redaction`): the package's errors can carry the `Authorization`
  * header in clear.
  */
@@ -76,8 +77,8 @@ const directEndpoint = (options: Options): Direct.Endpoint => ({
  * Builds a `LanguageModel` for one model over an OpenAI-compatible endpoint.
  *
  * Plain-text and structured-output calls take the direct path, with tools when the caller runs
- * their calls (agents do); tools for `LanguageModel` to run, prompts with files or provider
- * options, and streams go through `@effect/ai-openrouter`, where non-2xx answers are
+ * their calls (agents do), and so do streams of plain prompts; tools for `LanguageModel` to run,
+ * and prompts with files or provider options go through `@effect/ai-openrouter`, where non-2xx answers are
  * turned into errors by the HTTP client itself (`filterStatusOk`). On both paths every status —
  * 429 as much as 503 — yields an `HttpResponseError` with its headers (Retry-After) and body, and
  * every error is redacted. Interrupting a call aborts its request; so does `deadline`.
@@ -107,7 +108,11 @@ export const make = (options: Options): Effect.Effect<LanguageModel.Service, nev
     return LanguageModel.LanguageModel.of({
       generateText: ((callOptions: Direct.CallOptions) => generate("generateText", callOptions)) as unknown as LanguageModel.Service["generateText"],
       generateObject: ((callOptions: Direct.CallOptions) => generate("generateObject", callOptions)) as unknown as LanguageModel.Service["generateObject"],
-      streamText: viaPackage.streamText
+      streamText: ((callOptions: Direct.CallOptions) =>
+        Stream.unwrap(Effect.map(OpenRouterLanguageModel.Config.getOrUndefined, (config) => {
+          const stream = direct?.stream(config, callOptions)
+          return stream === undefined ? viaPackage.streamText(callOptions as never) : Stream.mapError(stream, redact)
+        }))) as unknown as LanguageModel.Service["streamText"]
     })
   })
 

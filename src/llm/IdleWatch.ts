@@ -4,11 +4,11 @@
  *
  * Not `Stream.timeoutFail`: it races every pull against a sleep — a fiber and a timer per chunk,
  * which measured at about a quarter of a millisecond per chunk, more than everything else a
- * streamed call does. Here a chunk costs a clock read and a queue offer; the timer wakes once per
+ * streamed call does. Here a chunk costs a clock read and a mailbox offer; the timer wakes once per
  * `idle` at most. Chunks are queued without bound, so a slow reader never makes the provider look
  * idle; an answer is small.
  */
-import { type Chunk, type Clock, type Duration, Effect, Fiber, Option, Queue, type Scope, Stream, Take } from "effect"
+import { type Chunk, type Clock, type Duration, Effect, Exit, Fiber, Mailbox, Option, type Scope, type Stream } from "effect"
 import * as D from "effect/Duration"
 
 export interface IdleWatchOptions<A, E> {
@@ -28,18 +28,20 @@ export const watch = <A, E>(
   Effect.gen(function*() {
     const { clock } = options
     const idleMs = D.toMillis(options.idle)
-    const queue = yield* Effect.acquireRelease(Queue.unbounded<Take.Take<A, E>>(), Queue.shutdown)
+    // A mailbox rather than a queue of `Take`s: the reader takes everything buffered in one pull,
+    // with no `flattenTake` stage per chunk.
+    const mailbox = yield* Effect.acquireRelease(Mailbox.make<A, E>(), (m) => m.shutdown)
     let last = clock.unsafeCurrentTimeMillis()
     let done = false
     const pump = pull.pipe(
       Effect.flatMap((chunk) => {
         last = clock.unsafeCurrentTimeMillis()
-        return Effect.zipRight(options.onChunk(chunk), Queue.offer(queue, Take.chunk(chunk)))
+        return Effect.map(options.onChunk(chunk), () => mailbox.unsafeOfferAll(chunk))
       }),
       Effect.forever,
       Effect.catchAll((end) => {
         done = true
-        return Queue.offer(queue, Option.isNone(end) ? Take.end : Take.fail(end.value))
+        return Effect.sync(() => mailbox.unsafeDone(Option.isNone(end) ? Exit.void : Exit.fail(end.value)))
       })
     )
     const reading = yield* Effect.forkScoped(pump)
@@ -48,8 +50,8 @@ export const watch = <A, E>(
       const left = idleMs - (clock.unsafeCurrentTimeMillis() - last)
       if (left > 0) return Effect.zipRight(Effect.sleep(D.millis(left)), timer)
       done = true
-      return Effect.zipRight(Fiber.interrupt(reading), Queue.offer(queue, Take.fail(options.expired())))
+      return Effect.zipRight(Fiber.interrupt(reading), Effect.sync(() => mailbox.unsafeDone(Exit.fail(options.expired()))))
     })
     yield* Effect.forkScoped(timer)
-    return Stream.flattenTake(Stream.fromQueue(queue))
+    return Mailbox.toStream(mailbox)
   })

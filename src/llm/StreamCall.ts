@@ -13,7 +13,7 @@
  */
 import * as LanguageModel from "@effect/ai/LanguageModel"
 import * as Response from "@effect/ai/Response"
-import { Chunk, Duration, Effect, ExecutionStrategy, Exit, Option, Scope, Stream } from "effect"
+import { Chunk, Duration, Effect, ExecutionStrategy, Exit, Fiber, Option, Scope, Stream } from "effect"
 import type { BudgetExceeded } from "../services/Budget.js"
 import type { CallOptions } from "../services/LlmCacheKey.js"
 import { type LlmError, StreamInterrupted, Timeout } from "../services/LlmError.js"
@@ -85,6 +85,19 @@ const collected = (metadata: ReadonlyArray<Part>, text: string, finish: Part | u
 
 const noUsage = { inputTokens: 0, outputTokens: 0 }
 
+/**
+ * `Effect.timeoutFail` without its waits on the way to the first token: once `self` is done the
+ * timer is interrupted without waiting for its fiber to stop (with a hundred streams starting at
+ * once, each wait is a trip through every other fiber's turn). A timeout still waits for `self` to
+ * stop, so its request is aborted before the attempt's scope closes.
+ */
+const within = (duration: Duration.Duration, onTimeout: () => LlmError) =>
+<A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E | LlmError> =>
+  Effect.raceWith(self, Effect.sleep(duration), {
+    onSelfDone: (exit, timer) => Effect.zipRight(Fiber.interruptFork(timer), exit),
+    onOtherDone: (_, reading) => Effect.zipRight(Fiber.interrupt(reading), Effect.fail(onTimeout()))
+  })
+
 /** Streamed calls over `stages`: `stream(call, key, cacheable, read)` (`read`: the cache may answer). */
 export const make = (stages: StreamStages) => {
   const { cached, events, limiter, models, pricing, telemetry } = stages
@@ -112,10 +125,7 @@ export const make = (stages: StreamStages) => {
       })
       const settled = call.ctx.settings === undefined ? first : models.withSettings(model, call.ctx.settings)(first)
       return settled.pipe(
-        Effect.timeoutFail({
-          duration: stages.firstToken,
-          onTimeout: () => new Timeout({ provider: model.provider, model: model.label, timeoutMs: firstTokenMs })
-        }),
+        within(stages.firstToken, () => new Timeout({ provider: model.provider, model: model.label, timeoutMs: firstTokenMs })),
         Effect.catchAll(Attempt.failure(limiter, call, model)),
         Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, exit))
       )
@@ -211,12 +221,14 @@ export const make = (stages: StreamStages) => {
             return Effect.fail(Option.none())
           })
           : Effect.mapError(Attempt.failure(limiter, call, model)(end.value), (e) => Option.some(interrupted(e))))
-      const rest = yield* IdleWatch.watch(next, {
+      // Watched from when the reader has the first token: setting the watch up (a queue, two
+      // fibers) is off the first token's path.
+      const rest = Stream.unwrapScoped(IdleWatch.watch(next, {
         idle: stages.idle,
         clock: call.clock,
         onChunk: track,
         expired: () => interrupted(new Timeout({ provider: model.provider, model: model.label, timeoutMs: idleMs }))
-      })
+      }))
       return Stream.concat(head, rest)
     })
 
