@@ -169,4 +169,18 @@ describe("chat-completion streams: direct path vs @effect/ai-openrouter", () => 
       for (let i = 0; i < 100 && fake.openConnections() > 0; i++) yield* Effect.sleep("10 millis")
       expect(fake.openConnections()).toBe(0)
     }))
+
+  it.scopedLive("an answer read to its end leaves its connection open for the next call", () =>
+    Effect.gen(function*() {
+      // `[DONE]` comes before the response's end, as a provider's chunked answer may: the reader is
+      // through at `[DONE]`, and must not abort the exchange (that would close the connection).
+      const fake = yield* FakeProvider.make({ script: () => FakeProvider.streamed("a short answer", { endGapMs: 100 }) })
+      const { direct } = yield* models(fake)
+      for (let call = 0; call < 2; call++) {
+        const parts = Chunk.toArray(yield* Stream.runCollect(direct.streamText({ prompt: "hi" })))
+        expect(parts.at(-1)?.type).toBe("finish")
+        yield* Effect.sleep("200 millis")
+        expect(fake.openConnections()).toBe(1)
+      }
+    }))
 })

@@ -28,7 +28,8 @@ const STREAMED = { stream: true, stream_options: { include_usage: true } } as co
 const start = (connection: Connection, body: ChatRequest, emit: Emit, now: () => number): () => void => {
   const { endpoint, pool, target } = connection
   let finished = false
-  // The exchange is over on the wire (ended or broken): nothing left to abort.
+  // The exchange is over on the wire (ended or broken), or its answer is complete (`[DONE]`, the
+  // response's end following): nothing to abort, and the connection stays in the pool.
   let closed = false
   let controller: Dispatcher.DispatchController | undefined
   const end = (error?: AiError.AiError) => {
@@ -47,7 +48,10 @@ const start = (connection: Connection, body: ChatRequest, emit: Emit, now: () =>
   const onEvents = (text: string) => {
     for (const message of parser.feed(text).messages) {
       if (finished) return
-      if (message.data === "[DONE]") return end()
+      if (message.data === "[DONE]") {
+        closed = true
+        return end()
+      }
       const parts = read(message.data)
       if ("problem" in parts) {
         end(responseError(endpoint, status, headers, message.data, parts.problem))
@@ -97,7 +101,7 @@ const start = (connection: Connection, body: ChatRequest, emit: Emit, now: () =>
     end(transportError(endpoint, error))
   }
   return () => {
-    // A reader that stops early (or an answer read to `[DONE]` before the response ended).
+    // A reader that stops early: its request is aborted, its connection closed.
     finished = true
     if (!closed && controller !== undefined && !controller.aborted) controller.abort(abortReason())
   }

@@ -48,6 +48,7 @@ export type Behaviour =
     readonly pieceChars?: number
     readonly gapMs?: number
     readonly failAfter?: number
+    readonly endGapMs?: number
   }
 
 /** A tool call the fake's model makes: `tool_calls` in a chat completion, a `functionCall` part for Gemini. */
@@ -91,11 +92,11 @@ export const toolCalls = (...calls: ReadonlyArray<FakeToolCall>): Behaviour => (
 /**
  * A streamed answer (what `ok` also sends to a request with `stream: true`), in pieces of
  * `pieceChars` characters `gapMs` apart; with `failAfter` the connection drops after that many
- * pieces (0: before the first token).
+ * pieces (0: before the first token); `endGapMs` parts the last event from the response's end.
  */
 export const streamed = (
   content: string,
-  options: { readonly pieceChars?: number; readonly gapMs?: number; readonly failAfter?: number } = {}
+  options: { readonly pieceChars?: number; readonly gapMs?: number; readonly failAfter?: number; readonly endGapMs?: number } = {}
 ): Behaviour => ({ _tag: "Stream", content, ...options })
 
 /** Waits `ms` (a real timer) before answering with `then`. */

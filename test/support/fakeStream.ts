@@ -17,6 +17,8 @@ export interface StreamPlan {
   readonly gapMs?: number
   /** Pieces sent before the connection is destroyed; undefined: the stream completes. */
   readonly failAfter?: number
+  /** Real milliseconds between the last event and the response's end (default 0: together). */
+  readonly endGapMs?: number
   readonly promptTokens: number
   readonly completionTokens: number
 }
@@ -86,7 +88,9 @@ export const writeStream = (
   const dialect = geminiModel === undefined ? chat(id, plan) : gemini(id, plan, geminiModel)
   const pieces = piecesOf(plan.content, plan.pieceChars ?? 8)
   const finish = () => {
-    res.end(dialect.end())
+    if (plan.endGapMs === undefined || plan.endGapMs <= 0) return void res.end(dialect.end())
+    res.write(dialect.end())
+    setTimeout(() => res.end(), plan.endGapMs)
   }
   const send = (i: number): void => {
     if (plan.failAfter !== undefined && i >= plan.failAfter) {
