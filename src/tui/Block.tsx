@@ -6,16 +6,17 @@
  * every distinct string a text node holds is measured once and kept in a cache that is never
  * evicted (ink#986). A line per `<Text>` — let alone a `<Text>` per piece — costs a screenful of
  * nodes and leaves every changing counter in that cache. So a pane is cut into columns (a table's
- * columns, or one column for plain lines) and each column is one `<Transform>` whose text is one
- * blank line per row: the measure cache only ever sees a handful of such strings, and the
+ * columns, or one column for plain lines) and each column is one `<Transform>` whose text is a
+ * placeholder line per row: the measure cache only ever sees a handful of such strings, and the
  * transform returns, for row `i`, that row's cell of the column, which Ink writes in its place.
  * Cells are written without their trailing blanks (the screen starts blank each frame) unless
- * the spaces show (inverse video). A column whose cells did not change since the last frame keeps
- * its props and is not rendered again.
+ * the spaces show (inverse video), and without the escapes that would close their styles at
+ * their end (Ink parses each escape every frame; its cells carry their own styles). A column whose
+ * cells did not change since the last frame keeps its props and is not rendered again.
  */
 import { Box, Transform } from "ink"
 import { memo, useCallback, useRef } from "react"
-import { paint } from "./ansi.js"
+import { paint, paintOpen } from "./ansi.js"
 import { cutPieces, fitPieces, type Pieces } from "./pieces.js"
 
 /** A pane's content: its lines, and where its columns start (in cells; one column when absent). */
@@ -32,15 +33,18 @@ export const cellText = (pieces: Pieces, color: boolean): string => {
   let text = ""
   for (let i = 0; i <= last; i++) {
     const piece = pieces[i]!
-    const written = i === last && !shows(i) ? piece.text.trimEnd() : piece.text
-    text += color ? paint(written, piece) : written
+    if (i < last) text += color ? paint(piece.text, piece) : piece.text
+    else text += color ? paintOpen(shows(i) ? piece.text : piece.text.trimEnd(), piece) : piece.text.trimEnd()
   }
   return text
 }
 
 const placeholders: Array<string> = []
-/** `rows` lines of one space: what a column node holds, made once per row count. */
-const placeholder = (rows: number): string => (placeholders[rows] ??= Array.from({ length: rows }, () => " ").join("\n"))
+/**
+ * `rows` lines, the first one space and the rest empty: what a column node holds, made once per
+ * row count. Ink measures every line of it on every frame; an empty line is the cheapest to measure.
+ */
+const placeholder = (rows: number): string => (placeholders[rows] ??= rows === 0 ? "" : ` ${"\n".repeat(rows - 1)}`)
 
 /** One column: a node `width` cells wide whose line `i` is `cells[i]`. */
 const Column = memo(({ cells, width }: { readonly cells: ReadonlyArray<string>; readonly width: number }) => {

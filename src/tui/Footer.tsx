@@ -2,6 +2,7 @@
  * Footer — the keys that work right now, from the keymap, and the latest status message.
  */
 import { Box, Text } from "ink"
+import { memo } from "react"
 import { footerHints, type Keymap, type Mode } from "./keymap.js"
 import { style } from "./theme.js"
 import { FOOTER_LINES } from "./view.js"
@@ -16,8 +17,8 @@ export interface FooterProps {
   readonly color: boolean
 }
 
-/** The bottom line. */
-export const Footer = ({ color, keymap, message, mode, width }: FooterProps) => {
+/** The bottom line. Memoised: its props change with the mode, not with every frame. */
+export const Footer = memo(({ color, keymap, message, mode, width }: FooterProps) => {
   const keys = footerHints(keymap, mode)
     .map((hint) => `${hint.keys} ${hint.text}`)
     .join("  ")
@@ -31,4 +32,4 @@ export const Footer = ({ color, keymap, message, mode, width }: FooterProps) => 
       </Text>
     </Box>
   )
-}
+})

@@ -28,8 +28,8 @@ const foreground: Readonly<Record<ColorName, number>> = {
 
 const sgr = (code: number): string => `\u001b[${code}m`
 
-/** `text` wrapped in the escapes of `style`; unchanged when it has none. */
-export const paint = (text: string, style: TextStyle): string => {
+/** The escapes that turn `style` on, and those that turn it off again ("" when it has none). */
+const escapes = (style: TextStyle): readonly [open: string, close: string] => {
   let open = ""
   let close = ""
   if (style.color !== undefined) {
@@ -46,5 +46,18 @@ export const paint = (text: string, style: TextStyle): string => {
     open += sgr(7)
     close = sgr(27) + close
   }
+  return [open, close]
+}
+
+/** `text` wrapped in the escapes of `style`; unchanged when it has none. */
+export const paint = (text: string, style: TextStyle): string => {
+  const [open, close] = escapes(style)
   return open === "" ? text : `${open}${text}${close}`
 }
+
+/**
+ * `text` after the escapes that turn `style` on, left on: for the end of a string Ink writes,
+ * which Ink parses into styled cells (so nothing after it inherits the style) and re-encodes per
+ * line. Every escape Ink parses costs it work on every frame.
+ */
+export const paintOpen = (text: string, style: TextStyle): string => escapes(style)[0] + text

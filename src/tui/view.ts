@@ -21,8 +21,9 @@ export const listRuns = (state: DashboardState): ReadonlyArray<RunView> => {
   return running.length === 0 ? state.finished : running.concat(state.finished)
 }
 
-/** Merges two lists sorted `newestFirst`. */
+/** Merges two lists sorted `newestFirst`; runs that started since usually all go on top. */
 const mergeNewestFirst = (a: ReadonlyArray<RunView>, b: ReadonlyArray<RunView>): Array<RunView> => {
+  if (a.length === 0 || newestFirst(b[b.length - 1]!, a[0]!) <= 0) return b.concat(a)
   const merged: Array<RunView> = []
   let i = 0
   let j = 0
@@ -32,16 +33,11 @@ const mergeNewestFirst = (a: ReadonlyArray<RunView>, b: ReadonlyArray<RunView>):
   return merged
 }
 
-const isSorted = (runs: ReadonlyArray<RunView>): boolean => {
-  for (let i = 1; i < runs.length; i++) if (newestFirst(runs[i - 1]!, runs[i]!) > 0) return false
-  return true
-}
-
 /**
  * `listRuns` for a container that lists every frame: the same result, but it keeps the last
  * frame's order instead of sorting a thousand running runs again. A run's place only changes when
  * runs start or end, so each run goes back to its previous place, and only the runs that started
- * since are sorted and merged in. Should a run's place change anyway, it sorts in full.
+ * since are sorted and merged in. Should a run's start time change anyway, it sorts in full.
  */
 export const makeRunLister = (): ((state: DashboardState) => ReadonlyArray<RunView>) => {
   let active: DashboardState["active"] | undefined
@@ -52,23 +48,23 @@ export const makeRunLister = (): ((state: DashboardState) => ReadonlyArray<RunVi
   return (state) => {
     if (state.active === active && state.finished === finished) return listed
     if (state.active !== active) {
-      const placed: Array<RunView | undefined> = new Array(running.length)
+      const placed = running.slice()
+      const seen = new Uint8Array(running.length)
       const started: Array<RunView> = []
-      let kept = 0
+      let moved = false
       HashMap.forEach(state.active, (run, runId) => {
         const place = places.get(runId)
-        if (place === undefined) {
-          started.push(run)
-        } else {
-          placed[place] = run
-          kept += 1
-        }
+        if (place === undefined) return void started.push(run)
+        moved ||= run.startedAt !== placed[place]!.startedAt
+        placed[place] = run
+        seen[place] = 1
       })
-      const stayed = kept === running.length ? (placed as Array<RunView>) : placed.filter((run) => run !== undefined)
+      const stayed = HashMap.size(state.active) - started.length === running.length
+        ? placed
+        : placed.filter((_, i) => seen[i] === 1)
       let next = started.length === 0 ? stayed : mergeNewestFirst(stayed, started.sort(newestFirst))
-      const moved = !isSorted(next)
       if (moved) next = next.sort(newestFirst)
-      if (moved || started.length > 0 || kept !== running.length) {
+      if (next !== placed || moved) {
         places = new Map()
         for (let i = 0; i < next.length; i++) places.set(next[i]!.runId, i)
       }
