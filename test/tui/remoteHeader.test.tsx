@@ -4,10 +4,10 @@
  * calls have said so.
  */
 import { render } from "ink-testing-library"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, vi } from "vitest"
 import { App } from "../../src/tui/App.js"
 import type { RemoteView } from "../../src/tui/types.js"
-import { fakeSource, NOW, recordedActions, stateOf, testInfo, tick } from "./helpers.js"
+import { fakeSource, NOW, recordedActions, stateOf, testInfo } from "./helpers.js"
 
 const remoteInfo = testInfo({ provider: "remote", model: "?", simulated: false })
 
@@ -30,33 +30,36 @@ const renderRemote = (initial: RemoteView) => {
   )
   return {
     header: () => (instance.lastFrame() ?? "").split("\n")[0] ?? "",
-    set: async (next: RemoteView) => {
+    set: (next: RemoteView) => {
       remote = next
       base.set(stateOf())
-      await tick()
     },
     unmount: instance.unmount
   }
 }
 
+/** Waits until the header contains `text`: the frame after a change comes when the machine gets to it. */
+const shows = (app: ReturnType<typeof renderRemote>, text: string) =>
+  vi.waitFor(() => expect(app.header()).toContain(text), { timeout: 3_000, interval: 5 })
+
 describe("remote dashboard header", () => {
   it("names the server and shows the connection live: connecting, connected, reconnecting with the next attempt", async () => {
     const app = renderRemote(view({ connection: "connecting" }))
-    expect(app.header()).toContain("connecting to 127.0.0.1:18181")
-    await app.set(view())
-    expect(app.header()).toContain("● connected to 127.0.0.1:18181")
-    await app.set(view({ connection: "reconnecting", note: "(attempt 2, next in 1.0s: ECONNREFUSED)" }))
-    expect(app.header()).toContain("↻ reconnecting to 127.0.0.1:18181… (attempt 2, next in 1.0s: ECONNREFUSED)")
+    await shows(app, "connecting to 127.0.0.1:18181")
+    app.set(view())
+    await shows(app, "● connected to 127.0.0.1:18181")
+    app.set(view({ connection: "reconnecting", note: "(attempt 2, next in 1.0s: ECONNREFUSED)" }))
+    await shows(app, "↻ reconnecting to 127.0.0.1:18181… (attempt 2, next in 1.0s: ECONNREFUSED)")
     app.unmount()
   })
 
   it("shows the server's provider and model once seen, with the SIMULATED badge for a simulated one", async () => {
     const app = renderRemote(view())
-    expect(app.header()).toContain("remote · ?")
+    await shows(app, "remote · ?")
     expect(app.header()).not.toContain("SIMULATED")
-    await app.set(view({ provider: "simulated", model: "simulated-1" }))
-    expect(app.header()).toContain("[SIMULATED]")
-    expect(app.header()).toContain("simulated · simulated-1")
+    app.set(view({ provider: "simulated", model: "simulated-1" }))
+    await shows(app, "[SIMULATED]")
+    await shows(app, "simulated · simulated-1")
     app.unmount()
   })
 })
