@@ -196,14 +196,17 @@ const finished = (
     const m = metricsFor(ctx.agent ?? "none", outcome.model)
     const seconds = durationMs / 1000
     const usage = outcome.usage
-    const metrics = Metrics.updateAll(
+    // Applied here and now unless the fiber has metric labels of its own.
+    const metrics = Metrics.updateAllNow(
+      fiber,
       !outcome.cached && outcome.error === undefined
         ? [[m.success, 1], [m.duration, seconds], [m.genAiDuration, seconds], [m.inputTokens, usage.inputTokens],
           [m.outputTokens, usage.outputTokens], [m.cost, outcome.costUsd], [m.genAiInputTokens, usage.inputTokens],
           [m.genAiOutputTokens, usage.outputTokens]]
         : [[outcome.error === undefined ? m.success : m.error, 1], [m.duration, seconds], [m.genAiDuration, seconds]]
     )
-    const done = Effect.zipRight(events.publish(event), metrics)
+    const published = events.publish(event)
+    const done = metrics === undefined ? published : Effect.zipRight(published, metrics)
     // A success logs at DEBUG, usually filtered out: then skip building its annotations.
     if (outcome.error === undefined && LogLevel.greaterThan(fiber.getFiberRef(FiberRef.currentMinimumLogLevel), LogLevel.Debug)) {
       return done
