@@ -261,7 +261,8 @@ const serviceOf = (
   type Generate = (options: CallOptions) => Effect.Effect<Response, unknown>
   const generate = (method: Method) => {
     const ask = (options: CallOptions) => (m: LanguageModel.Service) => (m[method] as unknown as Generate)(options)
-    return (options: CallOptions) => Effect.mapError(perform(method, options, ask(options)), (e) => toAiError(e, method))
+    const wrap = (e: LlmError | BudgetExceeded) => toAiError(e, method)
+    return (options: CallOptions) => Effect.mapError(perform(method, options, ask(options)), wrap)
   }
   return {
     generateText: generate("generateText") as unknown as LanguageModel.Service["generateText"],

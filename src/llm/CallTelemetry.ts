@@ -64,12 +64,19 @@ export const providerCost = (response: LanguageModel.GenerateTextResponse<{}>): 
   return undefined
 }
 
-/** The run / step / agent fields of an event. */
-const contextFields = (ctx: WorkflowContext.WorkflowContextValue) => ({
-  ...(ctx.runId === undefined ? {} : { runId: ctx.runId }),
-  ...(ctx.stepId === undefined ? {} : { stepId: ctx.stepId }),
-  ...(ctx.agent === undefined ? {} : { agent: ctx.agent })
-})
+/** The run / step / agent fields of an event (one shared empty object for a call outside any run). */
+const contextFields = (ctx: WorkflowContext.WorkflowContextValue): ContextFields =>
+  ctx.runId === undefined && ctx.stepId === undefined && ctx.agent === undefined ? noContext : {
+    ...(ctx.runId === undefined ? {} : { runId: ctx.runId }),
+    ...(ctx.stepId === undefined ? {} : { stepId: ctx.stepId }),
+    ...(ctx.agent === undefined ? {} : { agent: ctx.agent })
+  }
+interface ContextFields {
+  readonly runId?: string
+  readonly stepId?: string
+  readonly agent?: string
+}
+const noContext: ContextFields = {}
 
 /** The metrics of one agent and model, tagged once (tagging copies and re-hashes every tag). */
 const callMetrics = (agent: string, model: ModelRef) => {
