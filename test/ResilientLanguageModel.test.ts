@@ -314,6 +314,23 @@ describe("retry", () => {
         fallback: FakeProvider.ok("third time lucky")
       }))
 
+  it.scoped("keeps the caller's own metric tags on every metric of a call (miss, hit, cache, limiter)", () =>
+    withStack({}, () =>
+      Effect.gen(function*() {
+        // The layer applies its updates in place when the fiber has no metric tags of its own;
+        // a fiber with tags (`Effect.tagMetrics`) must still see them on each metric.
+        const tenant = { tenant: "metric-tags" }
+        const success = { agent: "metric-tags", model: Stack.MODEL, status: "success", ...tenant }
+        const prompt = "Which metrics carry my tags?"
+        yield* ask(prompt).pipe(WorkflowContext.withAgent("metric-tags"), Effect.tagMetrics(tenant))
+        yield* ask(prompt).pipe(WorkflowContext.withAgent("metric-tags"), Effect.tagMetrics(tenant))
+        expect(yield* counter(Metrics.llmRequestsTotal, success)).toBe(2)
+        expect(yield* counter(Metrics.llmCacheHitsTotal, tenant)).toBe(1)
+        expect(yield* counter(Metrics.llmCacheMissesTotal, tenant)).toBe(1)
+        const waits = yield* Metric.value(Metrics.withTags(Metrics.rateLimiterWaitSeconds, { key: `openai:${Stack.MODEL}`, ...tenant }))
+        expect(waits.count).toBe(1)
+      })))
+
   it.scoped("counts a call that fails as llm_requests_total{status=error}", () =>
     withStack({ MAX_RETRIES: "0" }, () =>
       Effect.gen(function*() {

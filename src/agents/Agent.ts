@@ -13,20 +13,19 @@
  * answers; the toolkit's handlers (`toolkit.toLayer({...})`) and the errors of tools whose failure
  * mode is `"error"` appear in `run`'s type.
  */
-import * as AiError from "@effect/ai/AiError"
 import * as LanguageModel from "@effect/ai/LanguageModel"
 import type * as Prompt from "@effect/ai/Prompt"
 import type * as Tool from "@effect/ai/Tool"
 import type * as Toolkit from "@effect/ai/Toolkit"
-import { Cause, Clock, Effect, Either, Exit, FiberRef, Metric, ParseResult, Schema, Stream } from "effect"
+import { Cause, Clock, Effect, Either, Exit, FiberRef, Metric, Schema, Stream } from "effect"
 import { traced } from "../internal/tracing.js"
 import * as Budget from "../services/Budget.js"
-import { fromAiError, type LlmError } from "../services/LlmError.js"
 import * as Metrics from "../services/Metrics.js"
 import * as WorkflowContext from "../services/WorkflowContext.js"
 import { AgentError as AgentErrorSchema, type AgentError, BudgetExceeded, OutputParseError } from "./AgentError.js"
 import * as AgentStream from "./AgentStream.js"
 import { durably, durablyStreamed } from "./durableAgent.js"
+import { ParseFailure, parseFailureOf, toCallError } from "./modelFailures.js"
 import * as ToolLoop from "./ToolLoop.js"
 
 /** What defines an agent. */
@@ -82,71 +81,6 @@ export interface Agent<I, O, E = never, R = never> {
 export interface TextAgent<I> extends Agent<I, string> {
   /** The answer's text as it arrives (see `AgentStream`); joined, it is what `run` answers. */
   readonly stream: (input: I) => Stream.Stream<string, AgentError, LanguageModel.LanguageModel>
-}
-
-const RAW_LIMIT = 64 * 1024
-
-const LLM_ERROR_TAGS: ReadonlySet<string> = new Set([
-  "RateLimited",
-  "ProviderUnavailable",
-  "Timeout",
-  "CircuitOpen",
-  "Unauthorized",
-  "BadRequest",
-  "MalformedResponse",
-  "RetryBudgetExceeded",
-  "StreamInterrupted"
-])
-
-/** A model answer that did not decode: what was said and why it was rejected. */
-class ParseFailure {
-  readonly raw: string
-  readonly issues: string
-  constructor(fields: { readonly raw: string; readonly issues: string }) {
-    this.raw = fields.raw
-    this.issues = fields.issues
-  }
-}
-
-/**
- * Recognises an answer the output Schema rejected. `LanguageModel.generateObject` reports it as
- * `AiError.MalformedOutput` with the `ParseError` (whose `actual` is the raw text) as cause; the
- * resilient layer may already have mapped it to `MalformedResponse`.
- */
-const parseFailureOf = (error: unknown): { readonly raw: string; readonly issues: string } | undefined => {
-  // The resilient layer carries its LlmError inside an AiError (see `toAiError`).
-  if (AiError.isAiError(error) && error._tag === "UnknownError" && isLlmError(error.cause)) {
-    return parseFailureOf(error.cause)
-  }
-  if (AiError.isAiError(error) && error._tag === "MalformedOutput") {
-    const cause = error.cause
-    if (ParseResult.isParseError(cause)) {
-      const actual = cause.issue.actual
-      return {
-        raw: (typeof actual === "string" ? actual : JSON.stringify(actual) ?? "").slice(0, RAW_LIMIT),
-        issues: ParseResult.TreeFormatter.formatErrorSync(cause)
-      }
-    }
-    return { raw: "", issues: error.description ?? "no object was generated" }
-  }
-  if (isLlmError(error) && error._tag === "MalformedResponse") return { raw: error.raw, issues: error.detail }
-  return undefined
-}
-
-const isLlmError = (error: unknown): error is LlmError =>
-  typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string" &&
-  LLM_ERROR_TAGS.has(error._tag) && !AiError.isAiError(error)
-
-/**
- * Maps whatever the language model failed with to an `LlmError`, or the `BudgetExceeded` of a call
- * the resilient layer refused (carried in an `AiError`, see `toAiError`); a bare provider layer
- * fails with `AiError`, mapped here with `fromAiError`.
- */
-const toCallError = (error: unknown, model: string, nowMs: number): LlmError | BudgetExceeded => {
-  if (isLlmError(error)) return error
-  if (AiError.isAiError(error) && error._tag === "UnknownError" && error.cause instanceof BudgetExceeded) return error.cause
-  if (AiError.isAiError(error)) return fromAiError(error, { provider: "unknown", model }, nowMs)
-  throw error // unreachable for LanguageModel; surfaces as a defect rather than a wrong tag
 }
 
 const renderInput = (encoded: unknown): string =>

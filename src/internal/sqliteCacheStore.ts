@@ -75,9 +75,13 @@ export const makeStore = (db: Database, writer: WriterChannel, writerId: string)
   const store: CacheStore = {
     backend: "sqlite",
     get: (key) =>
-      Effect.clockWith((clock) =>
-        Effect.try({ try: () => lookup(key, clock.unsafeCurrentTimeMillis()), catch: (e) => fault("get", e) })
-      ),
+      Effect.clockWith((clock) => {
+        try {
+          return Effect.succeed(lookup(key, clock.unsafeCurrentTimeMillis()))
+        } catch (e) {
+          return Effect.fail(fault("get", e))
+        }
+      }),
     set: (key, value) =>
       Effect.clockWith((clock) => {
         const at = clock.unsafeCurrentTimeMillis()

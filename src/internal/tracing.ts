@@ -44,12 +44,18 @@ export const tracedWith = <A, E, R>(
   name: string,
   options: Options | undefined,
   body: (span: Tracer.Span | undefined) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> => Effect.withFiberRuntime((fiber) => tracedIn(fiber, name, options, body))
+
+/** `tracedWith`, for code that holds its fiber already (inside `Effect.withFiberRuntime`). */
+export const tracedIn = <A, E, R>(
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  name: string,
+  options: Options | undefined,
+  body: (span: Tracer.Span | undefined) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> =>
-  Effect.withFiberRuntime((fiber) =>
-    exporting(fiber)
-      ? Effect.useSpan(name, optionsOf(options), (span) => Effect.withParentSpan(body(span), span))
-      : body(undefined)
-  )
+  exporting(fiber)
+    ? Effect.useSpan(name, optionsOf(options), (span) => Effect.withParentSpan(body(span), span))
+    : body(undefined)
 
 /**
  * A span that ends as the scope closes (with its exit) when the fiber's tracer exports spans —

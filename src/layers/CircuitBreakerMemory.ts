@@ -156,12 +156,15 @@ export const makeWith = (settings: BreakerSettings): Effect.Effect<CircuitBreake
     }
     const breaker: Circuits = { byKey: circuits, resetMs, transition }
 
-    /** Records how a call ended at `now`, if its circuit is still in the generation it started in. */
-    const settle = (key: string, generation: number, verdict: Verdict, now: number): Effect.Effect<void> => {
+    /**
+     * Records how a call ended at `now`, if its circuit is still in the generation it started in:
+     * the effect reporting a transition, or `undefined` when there is none (the usual case).
+     */
+    const settle = (key: string, generation: number, verdict: Verdict, now: number): Effect.Effect<void> | undefined => {
       const circuit = circuits.get(key)
-      if (circuit === undefined || circuit.generation !== generation) return Effect.void
+      if (circuit === undefined || circuit.generation !== generation) return undefined
       const next = afterCall(circuit, verdict, now, threshold, resetMs)
-      return next === undefined ? Effect.void : transition(key, circuit, next)
+      return next === undefined ? undefined : transition(key, circuit, next)
     }
 
     const withBreaker = <A, E, R>(
@@ -178,12 +181,14 @@ export const makeWith = (settings: BreakerSettings): Effect.Effect<CircuitBreake
           // `onExit` would add a second one around every call.
           const run = (generation: number) =>
             Effect.matchCauseEffect(restore(effect), {
-              onSuccess: (value) => Effect.as(settle(key, generation, "success", clock.unsafeCurrentTimeMillis()), value),
-              onFailure: (cause) =>
-                Effect.zipRight(
-                  settle(key, generation, verdictOf(cause, isFailure), clock.unsafeCurrentTimeMillis()),
-                  Effect.failCause(cause)
-                )
+              onSuccess: (value) => {
+                const report = settle(key, generation, "success", clock.unsafeCurrentTimeMillis())
+                return report === undefined ? Effect.succeed(value) : Effect.as(report, value)
+              },
+              onFailure: (cause) => {
+                const report = settle(key, generation, verdictOf(cause, isFailure), clock.unsafeCurrentTimeMillis())
+                return report === undefined ? Effect.failCause(cause) : Effect.zipRight(report, Effect.failCause(cause))
+              }
             })
           const admitted = admit(breaker, key, clock.unsafeCurrentTimeMillis())
           return typeof admitted === "number" ? run(admitted) : Effect.flatMap(admitted, run)

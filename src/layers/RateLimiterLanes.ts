@@ -30,7 +30,7 @@
 import * as ExperimentalRateLimiter from "@effect/experimental/RateLimiter"
 import { Clock, Duration, Effect } from "effect"
 import * as FifoLanes from "../internal/fifoLanes.js"
-import { fixedTags, rateLimiterWaitSeconds } from "../services/Metrics.js"
+import { type FixedTagged, fixedTags, rateLimiterWaitSeconds, updateAllAs } from "../services/Metrics.js"
 import {
   type Cost,
   type Limits,
@@ -146,7 +146,7 @@ export const fromStores = (
     const reserve = makeReserve(store, limits, pauses.backend, warn)
     const lanes = FifoLanes.make()
     // One updater per key: tagging on every acquire would re-hash the tags each time.
-    const waitMetrics = new Map<string, (seconds: number) => Effect.Effect<void>>()
+    const waitMetrics = new Map<string, FixedTagged<number>>()
     const waitMetric = (key: string) => {
       let metric = waitMetrics.get(key)
       if (metric === undefined) {
@@ -170,28 +170,28 @@ export const fromStores = (
 
     /** Records the wait of a caller that arrived at `start` and is granted at `now`, and returns it. */
     const granted = (key: string, start: number, now: number): Effect.Effect<Duration.Duration> =>
-      Effect.as(waitMetric(key)((now - start) / 1000), Duration.millis(now - start))
+      updateAllAs([[waitMetric(key), (now - start) / 1000]], Duration.millis(now - start))
 
     /**
      * A caller's turn in its lane: wait out any pause, reserve, sleep until the reservation is due
-     * (and out any pause that came meanwhile), then record the wait since `start`.
+     * (and out any pause that came meanwhile), then record the wait since `start`. `clock` is the
+     * caller's, read once as it arrives.
      */
-    const grant = (key: string, cost: Cost, start: number): Effect.Effect<Duration.Duration> =>
-      Effect.flatMap(pausedUntil(key), (until) =>
-        Effect.clockWith((clock) => {
-          const now = clock.unsafeCurrentTimeMillis()
-          if (until > now) return Effect.zipRight(Effect.sleep(Duration.millis(until - now)), grant(key, cost, start))
-          return Effect.flatMap(reserve(key, cost), (delay) =>
-            delay > 0
-              ? Effect.sleep(Duration.millis(delay)).pipe(
-                Effect.zipRight(awaitPause(key)),
-                Effect.zipRight(Effect.clockWith((clock) => granted(key, start, clock.unsafeCurrentTimeMillis())))
-              )
-              : granted(key, start, now))
-        }))
+    const grant = (key: string, cost: Cost, start: number, clock: Clock.Clock): Effect.Effect<Duration.Duration> =>
+      Effect.flatMap(pausedUntil(key), (until) => {
+        const now = clock.unsafeCurrentTimeMillis()
+        if (until > now) return Effect.zipRight(Effect.sleep(Duration.millis(until - now)), grant(key, cost, start, clock))
+        return Effect.flatMap(reserve(key, cost), (delay) =>
+          delay > 0
+            ? Effect.sleep(Duration.millis(delay)).pipe(
+              Effect.zipRight(awaitPause(key)),
+              Effect.zipRight(Effect.suspend(() => granted(key, start, clock.unsafeCurrentTimeMillis())))
+            )
+            : granted(key, start, now))
+      })
 
     const acquire = (key: string, cost: Cost): Effect.Effect<Duration.Duration> =>
-      Effect.clockWith((clock) => lanes.run(key, grant(key, cost, clock.unsafeCurrentTimeMillis())))
+      Effect.clockWith((clock) => lanes.run(key, grant(key, cost, clock.unsafeCurrentTimeMillis(), clock)))
 
     const feedback = (key: string, retryAfter: Duration.Duration): Effect.Effect<void> =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>

@@ -15,7 +15,7 @@
  */
 import * as LanguageModel from "@effect/ai/LanguageModel"
 import type { NonEmptyReadonlyArray } from "effect/Array"
-import { Cause, Clock, Context, Duration, Effect, Layer, Option, Schema, type Scope, Stream, type Tracer } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Layer, Option, Schema, type Scope, Stream } from "effect"
 import * as Attempt from "../llm/Attempt.js"
 import type { Call, Method } from "../llm/Call.js"
 import * as CachedResponses from "../llm/CachedResponses.js"
@@ -27,7 +27,7 @@ import * as Reservation from "../llm/Reservation.js"
 import * as Retry from "../llm/Retry.js"
 import * as SingleFlight from "../llm/SingleFlight.js"
 import * as StreamCall from "../llm/StreamCall.js"
-import { tracedWith } from "../internal/tracing.js"
+import { tracedIn } from "../internal/tracing.js"
 import { AppConfig, type AppConfigShape } from "../services/AppConfig.js"
 import type { BudgetExceeded } from "../services/Budget.js"
 import { CircuitBreaker } from "../services/CircuitBreaker.js"
@@ -114,13 +114,18 @@ export const make = (settings: Settings): Effect.Effect<LanguageModel.Service, n
     /** The provider's answer to a call: one bare attempt, and the retry machinery only if it fails. */
     const answer = (call: Call): Effect.Effect<Answer, Failed> => {
       const count: Attempt.Count = { attempts: 0 }
-      return attempt(call, call.model, count).pipe(
-        Effect.map((response): Answer => ({ response, model: call.model, attempts: count.attempts })),
-        Effect.catchAll((error) =>
-          Effect.map(recover(call, count, error), ({ model, value }): Answer => ({ response: value, model, attempts: count.attempts }))
-        ),
-        Effect.mapError((error): Failed => ({ error, attempts: count.attempts }))
-      )
+      const failed = (error: LlmError): Failed => ({ error, attempts: count.attempts })
+      // One step when the first attempt answers (the usual case); the failure path as `catchAll` would take it.
+      return Effect.matchCauseEffect(attempt(call, call.model, count), {
+        onSuccess: (response) => Effect.succeed<Answer>({ response, model: call.model, attempts: count.attempts }),
+        onFailure: (cause) =>
+          Effect.failCause(cause).pipe(
+            Effect.catchAll((error) =>
+              Effect.map(recover(call, count, error), ({ model, value }): Answer => ({ response: value, model, attempts: count.attempts }))
+            ),
+            Effect.mapError(failed)
+          )
+      })
     }
 
     /** A call the cache did not answer: the provider (shared by identical calls), then the cache. */
@@ -148,42 +153,49 @@ export const make = (settings: Settings): Effect.Effect<LanguageModel.Service, n
         }
       })
 
-    /** The whole call. The fiber's context, cache policy and clock are read once, at the start. */
+    /**
+     * The whole call, in its span when spans are exported. The fiber's context, cache policy and
+     * clock are read once, at the start.
+     */
     const perform = (
       method: Method,
       options: CallOptions,
-      ask: Call["ask"],
-      span: Tracer.Span | undefined
+      ask: Call["ask"]
     ): Effect.Effect<Response, LlmError | BudgetExceeded> =>
       Effect.withFiberRuntime((fiber) => {
         const ctx = fiber.getFiberRef(WorkflowContext.ref)
         const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
         const policy = Context.get(fiber.currentContext, CachePolicy)
         const model = models.resolve(ctx.model ?? settings.model)
-        // Encoded at most once, and only if needed: a key from the memo and a cache hit need none.
-        let encoded: unknown
-        const encode = () => (encoded ??= encodePrompt(options.prompt))
-        const call: Call = { method, options, ask, ctx, clock, started: clock.unsafeCurrentTimeMillis(), model, tokens: 0, span }
-        if (span !== undefined) CallSpans.callStarted(span, call)
-        const cacheable = settings.cacheEnabled && isCacheable(options) && policy !== "bypass"
-        const key = callKey(options, model, ctx.settings, encode)
-        const provider = () => {
-          const sized: Call = { ...call, tokens: estimateTokens(encode()) }
-          return reserve(sized, miss(sized, key, cacheable))
-        }
-        const response = !(cacheable && policy === "use") ? provider() : Effect.flatMap(cached.read(key), (hit) =>
-          Option.isNone(hit) ? provider() : Effect.as(
-            telemetry.finished(call, {
-              model,
-              cached: true,
-              attempts: 0,
-              usage: CallTelemetry.usageOf(hit.value),
-              costUsd: 0,
-              error: undefined
-            }),
-            hit.value
-          ))
-        return method === "generateObject" ? Effect.flatMap(response, (r) => asObject(options, r, model)) : response
+        // The span ends with the call's own error (its tag on the span), wrapped for the caller after.
+        return tracedIn(fiber, spanNames[method], undefined, (span) => {
+          // Encoded at most once, and only if needed: a key from the memo and a cache hit need none.
+          let encoded: unknown
+          const encode = () => (encoded ??= encodePrompt(options.prompt))
+          const started = clock.unsafeCurrentTimeMillis()
+          const call: Call = { method, options, ask, ctx, clock, started, model, tokens: 0, span }
+          if (span !== undefined) CallSpans.callStarted(span, call)
+          const cacheable = settings.cacheEnabled && isCacheable(options) && policy !== "bypass"
+          const key = callKey(options, model, ctx.settings, encode)
+          const provider = () => {
+            // A literal, not a spread: spreading this shape is V8's slow path, on every miss.
+            const sized: Call = { method, options, ask, ctx, clock, started, model, tokens: estimateTokens(encode()), span }
+            return reserve(sized, miss(sized, key, cacheable))
+          }
+          const response = !(cacheable && policy === "use") ? provider() : Effect.flatMap(cached.read(key), (hit) =>
+            Option.isNone(hit) ? provider() : Effect.as(
+              telemetry.finished(call, {
+                model,
+                cached: true,
+                attempts: 0,
+                usage: CallTelemetry.usageOf(hit.value),
+                costUsd: 0,
+                error: undefined
+              }),
+              hit.value
+            ))
+          return method === "generateObject" ? Effect.flatMap(response, (r) => asObject(options, r, model)) : response
+        })
       })
 
     const streamed = StreamCall.make({
@@ -243,24 +255,14 @@ const asObject = (options: CallOptions, response: Response, model: ModelRef): Ef
  * caller's options; these take them as `CallOptions` and hand them to the wrapped model unchanged.
  */
 const serviceOf = (
-  perform: (
-    method: Method,
-    options: CallOptions,
-    ask: Call["ask"],
-    span: Tracer.Span | undefined
-  ) => Effect.Effect<Response, LlmError | BudgetExceeded>,
+  perform: (method: Method, options: CallOptions, ask: Call["ask"]) => Effect.Effect<Response, LlmError | BudgetExceeded>,
   stream: (options: CallOptions) => Stream.Stream<StreamCall.Part, LlmError | BudgetExceeded>
 ): LanguageModel.Service => {
   type Generate = (options: CallOptions) => Effect.Effect<Response, unknown>
   const generate = (method: Method) => {
-    const name = `LanguageModel.${method}`
     const ask = (options: CallOptions) => (m: LanguageModel.Service) => (m[method] as unknown as Generate)(options)
-    // The span ends with the call's own error (its tag on the span), wrapped for the caller after.
-    return (options: CallOptions) =>
-      Effect.mapError(
-        tracedWith(name, undefined, (span) => perform(method, options, ask(options), span)),
-        (e) => toAiError(e, method)
-      )
+    const wrap = (e: LlmError | BudgetExceeded) => toAiError(e, method)
+    return (options: CallOptions) => Effect.mapError(perform(method, options, ask(options)), wrap)
   }
   return {
     generateText: generate("generateText") as unknown as LanguageModel.Service["generateText"],
@@ -271,6 +273,11 @@ const serviceOf = (
 }
 
 const noUsage = { inputTokens: 0, outputTokens: 0 }
+
+const spanNames: Record<Method, string> = {
+  generateText: "LanguageModel.generateText",
+  generateObject: "LanguageModel.generateObject"
+}
 
 /** At most ten `AnswerDelta`s a second per streamed call: the dashboard draws no faster. */
 const DELTA_INTERVAL_MS = 100

@@ -73,8 +73,10 @@ export interface Request<A> {
 /** Attempts that make `request`: breaker, limiter, announcement and span around it. */
 export const makeWith = <A>(stages: AttemptStages, { answered, request }: Request<A>) => {
   const { breaker, limiter, models, telemetry } = stages
-  const asked = (call: Call, model: ModelRef): Effect.Effect<A, LlmError> =>
-    Effect.flatMap(models.get(model), (service) => request(call, model, service))
+  const asked = (call: Call, model: ModelRef): Effect.Effect<A, LlmError> => {
+    const service = models.built(model)
+    return service !== undefined ? request(call, model, service) : Effect.flatMap(models.get(model), (built) => request(call, model, built))
+  }
 
   const unguarded = (call: Call, model: ModelRef, count: Count): Effect.Effect<A, LlmError> =>
     Effect.flatMap(limiter.acquire(model.key, { requests: 1, tokens: call.tokens }), (waited) => {

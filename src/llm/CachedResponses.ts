@@ -26,16 +26,17 @@ export interface CachedResponses {
 const miss = Effect.succeed(Option.none<Response>())
 
 export const make = (cache: LlmCacheService): CachedResponses => {
-  const decoded = new Map<string, { readonly value: string; readonly response: Response }>()
+  // Each kept as the read's answer itself: a repeated hit allocates nothing for it.
+  const decoded = new Map<string, { readonly value: string; readonly hit: Effect.Effect<Option.Option<Response>> }>()
   const remember = (key: string, value: string, response: Response): void => {
     if (value.length > DECODED_MAX_CHARS) return
     decoded.delete(key)
-    decoded.set(key, { value, response })
+    decoded.set(key, { value, hit: Effect.succeed(Option.some(response)) })
     if (decoded.size > DECODED_ENTRIES) decoded.delete(decoded.keys().next().value!)
   }
   const decode = (key: string, value: string): Effect.Effect<Option.Option<Response>> => {
     const known = decoded.get(key)
-    if (known !== undefined && known.value === value) return Effect.succeed(Option.some(known.response))
+    if (known !== undefined && known.value === value) return known.hit
     return Effect.tap(ResponseCodec.decode(value), (response) => {
       if (Option.isSome(response)) remember(key, value, response.value)
     })

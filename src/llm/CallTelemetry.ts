@@ -64,12 +64,19 @@ export const providerCost = (response: LanguageModel.GenerateTextResponse<{}>): 
   return undefined
 }
 
-/** The run / step / agent fields of an event. */
-const contextFields = (ctx: WorkflowContext.WorkflowContextValue) => ({
-  ...(ctx.runId === undefined ? {} : { runId: ctx.runId }),
-  ...(ctx.stepId === undefined ? {} : { stepId: ctx.stepId }),
-  ...(ctx.agent === undefined ? {} : { agent: ctx.agent })
-})
+/** The run / step / agent fields of an event (one shared empty object for a call outside any run). */
+const contextFields = (ctx: WorkflowContext.WorkflowContextValue): ContextFields =>
+  ctx.runId === undefined && ctx.stepId === undefined && ctx.agent === undefined ? noContext : {
+    ...(ctx.runId === undefined ? {} : { runId: ctx.runId }),
+    ...(ctx.stepId === undefined ? {} : { stepId: ctx.stepId }),
+    ...(ctx.agent === undefined ? {} : { agent: ctx.agent })
+  }
+interface ContextFields {
+  readonly runId?: string
+  readonly stepId?: string
+  readonly agent?: string
+}
+const noContext: ContextFields = {}
 
 /** The metrics of one agent and model, tagged once (tagging copies and re-hashes every tag). */
 const callMetrics = (agent: string, model: ModelRef) => {
@@ -196,14 +203,17 @@ const finished = (
     const m = metricsFor(ctx.agent ?? "none", outcome.model)
     const seconds = durationMs / 1000
     const usage = outcome.usage
-    const metrics = Metrics.updateAll(
+    // Applied here and now unless the fiber has metric labels of its own.
+    const metrics = Metrics.updateAllNow(
+      fiber,
       !outcome.cached && outcome.error === undefined
         ? [[m.success, 1], [m.duration, seconds], [m.genAiDuration, seconds], [m.inputTokens, usage.inputTokens],
           [m.outputTokens, usage.outputTokens], [m.cost, outcome.costUsd], [m.genAiInputTokens, usage.inputTokens],
           [m.genAiOutputTokens, usage.outputTokens]]
         : [[outcome.error === undefined ? m.success : m.error, 1], [m.duration, seconds], [m.genAiDuration, seconds]]
     )
-    const done = Effect.zipRight(events.publish(event), metrics)
+    const published = events.publish(event)
+    const done = metrics === undefined ? published : Effect.zipRight(published, metrics)
     // A success logs at DEBUG, usually filtered out: then skip building its annotations.
     if (outcome.error === undefined && LogLevel.greaterThan(fiber.getFiberRef(FiberRef.currentMinimumLogLevel), LogLevel.Debug)) {
       return done

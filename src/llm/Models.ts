@@ -12,6 +12,8 @@ export interface Models {
   readonly resolve: (ref: string) => ModelRef
   /** The model of a resolved reference. */
   readonly get: (ref: ModelRef) => Effect.Effect<LanguageModel.Service>
+  /** The model of a resolved reference when it is built already (every attempt after the first). */
+  readonly built: (ref: ModelRef) => LanguageModel.Service | undefined
   /** The factory's `withSettings`. */
   readonly withSettings: ModelFactoryService["withSettings"]
 }
@@ -37,9 +39,10 @@ export const make = (timeout: Duration.Duration): Effect.Effect<Models, never, M
       const resolved = resolve(ref)
       return Scope.extend(factory.make(resolved, deadline(resolved, timeout)), scope)
     })
-    const ready = new Map<string, Effect.Effect<LanguageModel.Service>>()
-    const get = (ref: ModelRef): Effect.Effect<LanguageModel.Service> =>
-      ready.get(ref.ref) ??
-        Effect.tap(built(ref.ref), (model) => Effect.sync(() => ready.set(ref.ref, Effect.succeed(model))))
-    return { resolve, get, withSettings: factory.withSettings }
+    const ready = new Map<string, LanguageModel.Service>()
+    const get = (ref: ModelRef): Effect.Effect<LanguageModel.Service> => {
+      const model = ready.get(ref.ref)
+      return model !== undefined ? Effect.succeed(model) : Effect.tap(built(ref.ref), (model) => Effect.sync(() => ready.set(ref.ref, model)))
+    }
+    return { resolve, get, built: (ref) => ready.get(ref.ref), withSettings: factory.withSettings }
   })

@@ -26,16 +26,22 @@ export const make = <A, E>(): SingleFlight<A, E> => {
 
   // The flight is registered and its exit handler installed in one uninterruptible step (as
   // `Effect.onExit` would), so no interruption can leave a flight without its leader.
+  // `matchCauseEffect` rather than `onExit`: the region is uninterruptible already, and `onExit`
+  // would add a second one around every call.
   return (key, effect) =>
     Effect.uninterruptibleMask((restore) => {
       const existing = flights.get(key)
       if (existing !== undefined) return restore(follow(existing))
       const flight: { waiters: Set<(exit: Exit.Exit<A, E>) => void> | undefined } = { waiters: undefined }
       flights.set(key, flight)
-      return Effect.onExit(restore(effect), (exit) =>
-        Effect.sync(() => {
-          flights.delete(key)
-          if (flight.waiters !== undefined) for (const waiter of flight.waiters) waiter(exit)
-        }))
+      const land = (exit: Exit.Exit<A, E>): Exit.Exit<A, E> => {
+        flights.delete(key)
+        if (flight.waiters !== undefined) for (const waiter of flight.waiters) waiter(exit)
+        return exit
+      }
+      return Effect.matchCauseEffect(restore(effect), {
+        onSuccess: (value) => land(Exit.succeed(value)),
+        onFailure: (cause) => land(Exit.failCause(cause))
+      })
     })
 }

@@ -282,26 +282,32 @@ export interface KeyModel {
  */
 export const makeCallKeys = () => {
   const recent = new Map<string, string>()
+  const derive = (
+    options: CallOptions,
+    model: KeyModel,
+    settings: object | undefined,
+    encoded: () => unknown,
+    plain: ReadonlyArray<PlainMessage> | undefined
+  ) =>
+    cacheKey({
+      provider: model.provider,
+      model: model.model,
+      settings: settings as Record<string, unknown> | undefined,
+      prompt: plain === undefined ? encoded() : undefined,
+      promptCanonical: plain === undefined ? undefined : plainCanonical(plain),
+      tools: toolsOf(options),
+      responseSchema: options.schema === undefined ? undefined : jsonSchemaOf(options.schema)
+    })
   return (options: CallOptions, model: KeyModel, settings: object | undefined, encoded: () => unknown): string => {
     const plain = plainOf(options.prompt)
-    const derive = () =>
-      cacheKey({
-        provider: model.provider,
-        model: model.model,
-        settings: settings as Record<string, unknown> | undefined,
-        prompt: plain === undefined ? encoded() : undefined,
-        promptCanonical: plain === undefined ? undefined : plainCanonical(plain),
-        tools: toolsOf(options),
-        responseSchema: options.schema === undefined ? undefined : jsonSchemaOf(options.schema)
-      })
     const text = plain === undefined || options.toolkit !== undefined ? undefined : promptText(plain)
-    if (text === undefined) return derive()
+    if (text === undefined) return derive(options, model, settings, encoded, plain)
     const memo = `${model.key}\u0000${settings === undefined ? "" : canonicalJson(settings)}\u0000${
       options.schema === undefined ? "" : schemaIdOf(options.schema)
     }\u0000${text}`
     let key = recent.get(memo)
     if (key === undefined) {
-      key = derive()
+      key = derive(options, model, settings, encoded, plain)
       recent.set(memo, key)
       if (recent.size > RECENT_KEYS) recent.delete(recent.keys().next().value!)
     }

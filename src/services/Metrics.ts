@@ -6,7 +6,7 @@
  * Labels are bounded (agent, model, workflow, status, reason, key, breaker names), never ids or
  * prompts. Counters are `incremental` so they export as Prometheus counters.
  */
-import { Effect, FiberRef, Metric, MetricBoundaries, MetricLabel } from "effect"
+import { Effect, type Fiber, FiberRef, Metric, MetricBoundaries, MetricLabel } from "effect"
 
 const seconds = MetricBoundaries.fromIterable([
   0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300
@@ -152,12 +152,34 @@ export const fixedTags = <In>(
 
 /** Several `fixedTags` updates as one effect: one read of the fiber's metric labels, one step. */
 export const updateAll = (updates: ReadonlyArray<readonly [FixedTagged<any>, unknown]>): Effect.Effect<void> =>
-  FiberRef.getWith(FiberRef.currentMetricLabels, (fiberLabels) =>
-    fiberLabels.length === 0
-      ? Effect.sync(() => {
-        for (const [update, input] of updates) {
-          const target = targets.get(update)!
-          target.metric.unsafeUpdate(input, target.labels)
-        }
-      })
-      : Effect.forEach(updates, ([update, input]) => Metric.update(targets.get(update)!.tagged, input), { discard: true }))
+  updateAllAs(updates, undefined)
+
+/** `updateAll`, succeeding with `value` (no separate step to hand it on). */
+export const updateAllAs = <A>(updates: ReadonlyArray<readonly [FixedTagged<any>, unknown]>, value: A): Effect.Effect<A> =>
+  Effect.withFiberRuntime((fiber) => {
+    const rest = updateAllNow(fiber, updates)
+    return rest === undefined ? Effect.succeed(value) : Effect.as(rest, value)
+  })
+
+/**
+ * For code already holding its fiber (inside `Effect.withFiberRuntime`): without fiber metric
+ * labels the updates are applied at once, as `Metric.update` would apply them, and `undefined` is
+ * returned; with labels, the effect that applies them under those labels.
+ */
+export const updateAllNow = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  updates: ReadonlyArray<readonly [FixedTagged<any>, unknown]>
+): Effect.Effect<void> | undefined => {
+  if (fiber.getFiberRef(FiberRef.currentMetricLabels).length > 0) {
+    return Effect.forEach(updates, ([update, input]) => Metric.update(targets.get(update)!.tagged, input), { discard: true })
+  }
+  for (const [update, input] of updates) {
+    const target = targets.get(update)!
+    target.metric.unsafeUpdate(input, target.labels)
+  }
+  return undefined
+}
+
+/** `Metric.update(metric, input)` applied now, under the fiber's metric labels (inside `withFiberRuntime`). */
+export const updateIn = <In>(fiber: Fiber.RuntimeFiber<unknown, unknown>, metric: Metric.Metric<any, In, any>, input: In): void =>
+  metric.unsafeUpdate(input, fiber.getFiberRef(FiberRef.currentMetricLabels))
