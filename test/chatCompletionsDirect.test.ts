@@ -287,10 +287,7 @@ describe("chat completions: direct path vs @effect/ai-openrouter", () => {
   it.scopedLive("provider errors map to the same LlmError on both paths", () =>
     Effect.gen(function*() {
       const cases: ReadonlyArray<FakeProvider.Behaviour> = [
-        FakeProvider.status(429, { retryAfter: "7" }),
-        FakeProvider.status(503),
-        FakeProvider.status(401),
-        FakeProvider.status(400, { body: JSON.stringify({ error: { message: "context too long" } }), contentType: "application/json" }),
+        ...FakeProvider.statusErrors,
         FakeProvider.garbage(),
         FakeProvider.reset
       ]

@@ -130,10 +130,7 @@ describe("chat-completion streams: direct path vs @effect/ai-openrouter", () => 
   it.scoped("provider errors map to the same LlmError; Retry-After kept, the key redacted", () =>
     Effect.gen(function*() {
       const cases: ReadonlyArray<FakeProvider.Behaviour> = [
-        FakeProvider.status(429, { retryAfter: "7" }),
-        FakeProvider.status(503),
-        FakeProvider.status(401),
-        FakeProvider.status(400, { body: JSON.stringify({ error: { message: "context too long" } }), contentType: "application/json" }),
+        ...FakeProvider.statusErrors,
         FakeProvider.reset,
         FakeProvider.streamed("lost before a token", { failAfter: 0 }),
         FakeProvider.streamed("broken off mid-answer", { pieceChars: 4, failAfter: 2 })

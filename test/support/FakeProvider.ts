@@ -74,6 +74,14 @@ export const status = (
   options: { readonly retryAfter?: string; readonly body?: string; readonly contentType?: string } = {}
 ): Behaviour => ({ _tag: "Status", status: code, ...options })
 
+/** The status answers every path must turn into the same errors: 429 with Retry-After, 503, 401, a 400 with a JSON body. */
+export const statusErrors: ReadonlyArray<Behaviour> = [
+  status(429, { retryAfter: "7" }),
+  status(503),
+  status(401),
+  status(400, { body: JSON.stringify({ error: { message: "context too long" } }), contentType: "application/json" })
+]
+
 /** Never answers; the request stays open until the client gives up or the server closes. */
 export const hang: Behaviour = { _tag: "Hang" }
 
