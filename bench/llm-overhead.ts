@@ -232,7 +232,7 @@ export const run = async (): Promise<string> => {
     const us = (ms: number) => fmt(ms * 1000)
     const p50Ratio = percentile(hits.layer, 0.5) / percentile(hits.raw, 0.5)
     const p999 = percentile(hits.layer, 0.999)
-    out.push(`## Cache-hit latency (${HITS} hits each, interleaved batches of 1,000; load ${loadHits})`)
+    out.push(`## Cache-hit latency (${HITS} hits each, interleaved batches of 1,000 after 1 s of both; load ${loadHits})`)
     out.push("")
     out.push("| path | p50 µs | p99 µs | p999 µs |")
     out.push("|---|---:|---:|---:|")
