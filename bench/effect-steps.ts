@@ -5,13 +5,14 @@
  * trip round the fiber's run loop, so the count is what the resilient layer adds per call that the
  * CPU profile spreads over the runtime's own functions.
  *
- * `node --import tsx bench/effect-steps.ts [stack|provider] [miss|hit] [rows]`
+ * `node --import tsx bench/effect-steps.ts [stack|provider] [miss|hit|stream] [rows]` (`stream`: a
+ * streamed answer of 12 pieces read to its end, each call a cache miss).
  */
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { LanguageModel } from "@effect/ai"
-import { Effect, RuntimeFlags, RuntimeFlagsPatch, Supervisor } from "effect"
+import { Effect, RuntimeFlags, RuntimeFlagsPatch, Stream, Supervisor } from "effect"
 import * as FakeProvider from "../test/support/FakeProvider.js"
 import { providerRuntime, stackRuntime } from "./effectVariants.js"
 import { chatMessages, userText } from "./promptShape.js"
@@ -33,10 +34,16 @@ class StepCounter extends Supervisor.AbstractSupervisor<void> {
   }
 }
 
-const fake = await FakeProvider.start({ record: false, script: FakeProvider.ok("The fake provider answered.") })
+const answer = path === "stream"
+  ? FakeProvider.streamed("A streamed answer of a few sentences, sent piece by piece as a provider would send its tokens.")
+  : FakeProvider.ok("The fake provider answered.")
+const fake = await FakeProvider.start({ record: false, script: answer })
 const dir = mkdtempSync(join(tmpdir(), "effect-steps-"))
 const runtime = which === "stack" ? stackRuntime(fake.openaiUrl, dir) : providerRuntime(fake.openaiUrl)
-const call = (i: number) => LanguageModel.generateText({ prompt: chatMessages(userText("steps", 0, i)) })
+const call = (i: number): Effect.Effect<unknown, unknown, LanguageModel.LanguageModel> =>
+  path === "stream"
+    ? Stream.runDrain(LanguageModel.streamText({ prompt: chatMessages(userText("steps", 0, i)) }))
+    : LanguageModel.generateText({ prompt: chatMessages(userText("steps", 0, i)) })
 // Warm-up (models built, pools open, the hit's entry cached), then the counted calls.
 await runtime.runPromise(Effect.forEach([0, 1, 2], call))
 const counter = new StepCounter()

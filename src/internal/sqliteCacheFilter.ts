@@ -12,7 +12,7 @@
  * one small read (a key the filter does not rule out is read anyway, so hits never pay for it); if
  * it moved, another process (or another cache on the file) inserted rows the filter may lack: it is
  * dropped, lookups read the file, and a new one is built (at most one at a time, at most every
- * 10 s; also when sets fill it beyond its capacity). Deletes and evictions leave stale positives,
+ * 10 s; at once, twice as large, when sets fill it beyond its capacity). Deletes and evictions leave stale positives,
  * which only cost a read. The guarantee: a miss sees every entry committed to the file before the
  * current event-loop turn began (exactly: before the turn's first lookup the filter answered), by
  * any process.
@@ -82,10 +82,16 @@ export const makeFilterInUse = (options: {
   let setWhileBuilding: Array<string> | undefined
   let lastBuildAt = Number.NEGATIVE_INFINITY
 
-  /** Asks the writer for the file's keys, unless it was asked less than the interval ago. */
-  const request = (now: number) => {
+  /**
+   * Asks the writer for the file's keys, unless it was asked less than the interval ago. A filter
+   * this cache's own sets have outgrown is rebuilt at once (`full`): past its capacity its false
+   * positives climb towards 100 % (measured: 23,428 of 24,000 misses read the file while a filter
+   * sized for 1,024 keys waited out the interval), and each rebuild doubles the capacity, so these
+   * scans stay proportional to the keys set.
+   */
+  const request = (now: number, full = false) => {
     // (A clock set back does not hold rebuilds off until it catches up.)
-    const recent = now >= lastBuildAt && now - lastBuildAt < FILTER_REBUILD_INTERVAL_MS
+    const recent = !full && now >= lastBuildAt && now - lastBuildAt < FILTER_REBUILD_INTERVAL_MS
     if (setWhileBuilding !== undefined || recent) return
     lastBuildAt = now
     // Those already sent are written before the writer's snapshot; the unsent ones after it.
@@ -133,7 +139,7 @@ export const makeFilterInUse = (options: {
       if (filter === undefined) return
       filter.add(key)
       // Past its capacity it still works, with more false positives: a larger one is built.
-      if (filter.count > filter.capacity) request(now)
+      if (filter.count > filter.capacity) request(now, true)
     },
     current: () => filter
   }
