@@ -7,6 +7,23 @@ import { readFileSync, renameSync, rmSync } from "node:fs"
 
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"))
 
+/**
+ * Ink's `DEV=true` mode (React devtools, and a read of Ink's package.json beside its own file)
+ * cannot work from a bundle: a user's `DEV=true` would stop the dashboard. The bundled Ink never
+ * enters it; the build fails if Ink's switch is no longer where this expects it.
+ */
+const inkWithoutDevMode = {
+  name: "ink-without-dev-mode",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]ink[\\/]build[\\/]utils\.js$/ }, (args) => {
+      const source = readFileSync(args.path, "utf8")
+      const devSwitch = "const isDev = () => process.env['DEV'] === 'true';"
+      if (!source.includes(devSwitch)) throw new Error(`${args.path}: Ink's DEV switch changed; update scripts/bundle-cli.mjs`)
+      return { contents: source.replace(devSwitch, "const isDev = () => false;"), loader: "js" }
+    })
+  }
+}
+
 // Built aside and swapped in, so a CLI started meanwhile (a parallel test run) never sees a half
 // build; chunk names are content hashes, so the old directory is removed rather than merged.
 const staging = `dist/bin.${process.pid}`
@@ -30,7 +47,11 @@ await build({
   logLevel: "warning",
   jsx: "automatic",
   define: { __VERSION__: JSON.stringify(version), __BUNDLED__: "true" },
-  external: ["better-sqlite3", "ink", "react", "react/*", "yoga-layout", "ink-testing-library"],
+  // Ink is bundled (with the ANSI tokenizer package.json's `overrides` picks for it, which an
+  // install as a dependency would not get: it makes a dashboard frame ~30 % cheaper); React stays
+  // external, one copy shared with the reconciler.
+  plugins: [inkWithoutDevMode],
+  external: ["better-sqlite3", "react", "react/*", "yoga-layout", "ink-testing-library", "react-devtools-core"],
   // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" }
 })

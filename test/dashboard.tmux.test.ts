@@ -37,7 +37,8 @@ describe.runIf(hasTmux || process.env["EFFECT_AGENTS_CI"] === "1")("dashboard in
 
   it("shows live simulated runs, starts one with n, cancels one with x, quits with q and restores the terminal", async () => {
     const cwd = mkdtempSync(join(tmpdir(), "ea-tmux-"))
-    const env = `NO_COLOR= SIM_LATENCY_MS=700 SIM_ERROR_RATE=0 SIM_RATE_LIMIT_RATE=0 DATA_DIR=${cwd}/data LOG_DIR=${cwd}/logs`
+    // DEV=true, which many shells set: the CLI's bundled Ink must not switch to its devtools mode.
+    const env = `NO_COLOR= DEV=true SIM_LATENCY_MS=700 SIM_ERROR_RATE=0 SIM_RATE_LIMIT_RATE=0 DATA_DIR=${cwd}/data LOG_DIR=${cwd}/logs`
     tmux(
       "new-session", "-d", "-s", session, "-x", "150", "-y", "40", "-c", cwd,
       `env ${env} ${process.execPath} ${binPath} dashboard; echo "EXITED rc=$?"; sleep 60`
