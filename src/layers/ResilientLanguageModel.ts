@@ -212,9 +212,12 @@ export const make = (settings: Settings): Effect.Effect<LanguageModel.Service, n
       idle: settings.streamIdleTimeout,
       deltaIntervalMs: DELTA_INTERVAL_MS
     })
-    /** A streamed call: its context, cache policy and clock read as it starts, like `perform`'s. */
+    /**
+     * A streamed call: its context, cache policy and clock read as it starts, like `perform`'s
+     * (inside the stream's own setup: no stream stage of its own, which each part would cross).
+     */
     const stream = (options: CallOptions): Stream.Stream<StreamCall.Part, LlmError | BudgetExceeded> =>
-      Stream.unwrap(Effect.withFiberRuntime((fiber) => {
+      streamed(Effect.withFiberRuntime((fiber) => {
         const ctx = fiber.getFiberRef(WorkflowContext.ref)
         const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
         const policy = Context.get(fiber.currentContext, CachePolicy)
@@ -234,7 +237,7 @@ export const make = (settings: Settings): Effect.Effect<LanguageModel.Service, n
         }
         const cacheable = settings.cacheEnabled && isCacheable(options) && policy !== "bypass"
         const key = callKey(options, model, ctx.settings, () => encoded)
-        return Effect.succeed(streamed(call, key, cacheable, cacheable && policy === "use"))
+        return Effect.succeed({ call, key, cacheable, read: cacheable && policy === "use" })
       }))
     return serviceOf(perform, stream)
   })

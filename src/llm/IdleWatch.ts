@@ -1,5 +1,5 @@
 /**
- * IdleWatch — the rest of a stream, read ahead by one fiber and watched by one timer: a gap
+ * IdleWatch — a stream's head and its rest, read ahead by one fiber and watched by one timer: a gap
  * between chunks longer than `idle` ends it with `expired()` (the read is interrupted).
  *
  * Not `Stream.timeoutFail`: it races every pull against a sleep — a fiber and a timer per chunk,
@@ -20,8 +20,12 @@ export interface IdleWatchOptions<A, E> {
   readonly expired: () => E
 }
 
-/** `pull` (failing with `None` at its end) as a stream, read ahead in the scope and watched. */
+/**
+ * `head`, then `pull` (failing with `None` at its end), as a stream: read ahead in the scope and
+ * watched. The reader has `head` at once; the two fibers run only once the reader gives way.
+ */
 export const watch = <A, E>(
+  head: Iterable<A>,
   pull: Effect.Effect<Chunk.Chunk<A>, Option.Option<E>>,
   options: IdleWatchOptions<A, E>
 ): Effect.Effect<Stream.Stream<A, E>, never, Scope.Scope> =>
@@ -31,6 +35,7 @@ export const watch = <A, E>(
     // A mailbox rather than a queue of `Take`s: the reader takes everything buffered in one pull,
     // with no `flattenTake` stage per chunk.
     const mailbox = yield* Effect.acquireRelease(Mailbox.make<A, E>(), (m) => m.shutdown)
+    mailbox.unsafeOfferAll(head)
     let last = clock.unsafeCurrentTimeMillis()
     let done = false
     const pump = pull.pipe(

@@ -32,6 +32,14 @@ import type { ScopedReservation } from "./Reservation.js"
 
 export type Part = Response.StreamPart<{}>
 
+/** A streamed call as it starts: the call, its cache key, and whether the cache may store and answer it. */
+export interface Prepared {
+  readonly call: Call
+  readonly key: string
+  readonly cacheable: boolean
+  readonly read: boolean
+}
+
 /** An attempt's stream once its first token came (or it ended without one). */
 interface Opened {
   /** The parts read so far, the first text delta last. */
@@ -98,7 +106,7 @@ const within = (duration: Duration.Duration, onTimeout: () => LlmError) =>
     onOtherDone: (_, reading) => Effect.zipRight(Fiber.interrupt(reading), Effect.fail(onTimeout()))
   })
 
-/** Streamed calls over `stages`: `stream(call, key, cacheable, read)` (`read`: the cache may answer). */
+/** Streamed calls over `stages`: `stream(prepared)` (see `Prepared`). */
 export const make = (stages: StreamStages) => {
   const { cached, events, limiter, models, pricing, telemetry } = stages
   const firstTokenMs = Duration.toMillis(stages.firstToken)
@@ -212,8 +220,7 @@ export const make = (stages: StreamStages) => {
         }))
       )
       yield* track(value.head)
-      const head = Stream.fromIterable(value.head)
-      if (value.ended) return head
+      if (value.ended) return Stream.fromIterable(value.head)
       const next = Effect.catchAll(value.pull, (end): Effect.Effect<never, Option.Option<StreamInterrupted>> =>
         Option.isNone(end)
           ? Effect.suspend(() => {
@@ -221,15 +228,13 @@ export const make = (stages: StreamStages) => {
             return Effect.fail(Option.none())
           })
           : Effect.mapError(Attempt.failure(limiter, call, model)(end.value), (e) => Option.some(interrupted(e))))
-      // Watched from when the reader has the first token: setting the watch up (a queue, two
-      // fibers) is off the first token's path.
-      const rest = Stream.unwrapScoped(IdleWatch.watch(next, {
+      // The head and the rest from one mailbox: no stream stage joins them.
+      return yield* IdleWatch.watch(value.head, next, {
         idle: stages.idle,
         clock: call.clock,
         onChunk: track,
         expired: () => interrupted(new Timeout({ provider: model.provider, model: model.label, timeoutMs: idleMs }))
-      }))
-      return Stream.concat(head, rest)
+      })
     })
 
   /** `LlmCallFinished` of a stream that got its first token; a complete answer enters the cache. */
@@ -268,8 +273,13 @@ export const make = (stages: StreamStages) => {
       return Stream.fromIterable(replay(response))
     })
 
-  return (asked: Call, key: string, cacheable: boolean, read: boolean): Stream.Stream<Part, LlmError | BudgetExceeded> =>
+  /**
+   * The streamed call `prepared` describes (`read`: the cache may answer), read as the stream
+   * starts, in the stream's one setup stage.
+   */
+  return (prepared: Effect.Effect<Prepared>): Stream.Stream<Part, LlmError | BudgetExceeded> =>
     Stream.unwrapScoped(Effect.gen(function*() {
+      const { cacheable, call: asked, key, read } = yield* prepared
       // The call's span lasts as long as the stream; its attempts are its children.
       const span = yield* scopedSpan("LanguageModel.streamText")
       const call: Call = span === undefined ? asked : { ...asked, span }
