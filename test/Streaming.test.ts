@@ -64,6 +64,17 @@ describe("agent.stream", () => {
       expect(error).toMatchObject({ _tag: "StreamInterrupted", partialText: "Hello", cause: { _tag: "Timeout", timeoutMs: 2_000 } })
     }).pipe(Effect.provide(stack([ScriptedModel.chunks(["Hello", " world"], { every: "10 seconds" })]))))
 
+  it.effect("the idle gap is timed from the first token even when LLM_TIMEOUT is far longer", () =>
+    Effect.gen(function*() {
+      const fiber = yield* Effect.fork(Effect.flip(Stream.runDrain(writer.stream("a poem"))))
+      // First token at 1 s, then nothing for 10 s: the 2 s idle limit ends it at 3 s, not at 60 s.
+      yield* TestClock.adjust("2900 millis")
+      expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
+      yield* TestClock.adjust("200 millis")
+      const error = yield* Fiber.join(fiber)
+      expect(error).toMatchObject({ _tag: "StreamInterrupted", partialText: "Hello", cause: { _tag: "Timeout", timeoutMs: 2_000 } })
+    }).pipe(Effect.provide(stack([ScriptedModel.chunks(["Hello", " world"], { first: "1 second", every: "10 seconds" })], { LLM_TIMEOUT: "60" }))))
+
   it.effect("a complete answer is cached and a hit is replayed as a stream, without asking the model", () =>
     Effect.gen(function*() {
       const first = yield* Stream.mkString(writer.stream("a poem"))

@@ -5,7 +5,7 @@
  * takes a limiter permit and must deliver a token within `LLM_TIMEOUT`; failures retry and fall
  * back as an answer's do (`Recovery`). Nothing reaches the caller before that, so nothing has to be
  * taken back. After the first token the stream is the caller's: a failure, or a gap longer than
- * `LLM_STREAM_IDLE_TIMEOUT` (`IdleWatch`), ends it with `StreamInterrupted`, which keeps the text delivered. A
+ * `LLM_STREAM_IDLE_TIMEOUT` (`StreamReader`), ends it with `StreamInterrupted`, which keeps the text delivered. A
  * complete answer enters the cache, and a hit is replayed as a stream. Inside a run the growing
  * text is published as `AnswerDelta` events, at most one per `deltaIntervalMs`. The call's
  * telemetry (`LlmCallFinished`, metrics, tallies) is recorded once, as the stream ends. Streams do
@@ -13,7 +13,7 @@
  */
 import * as LanguageModel from "@effect/ai/LanguageModel"
 import * as Response from "@effect/ai/Response"
-import { Chunk, Duration, Effect, ExecutionStrategy, Exit, Fiber, Option, Scope, Stream } from "effect"
+import { Duration, Effect, ExecutionStrategy, Exit, Option, Scope, Stream } from "effect"
 import type { BudgetExceeded } from "../services/Budget.js"
 import type { CallOptions } from "../services/LlmCacheKey.js"
 import { type LlmError, StreamInterrupted, Timeout } from "../services/LlmError.js"
@@ -22,15 +22,22 @@ import type { PricingService } from "../services/Pricing.js"
 import { AnswerDelta, unsafeMakeEvent, type WorkflowEventsService } from "../services/WorkflowEvents.js"
 import * as Attempt from "./Attempt.js"
 import type { CachedResponses } from "./CachedResponses.js"
-import * as IdleWatch from "./IdleWatch.js"
 import type { Call } from "./Call.js"
 import { scopedSpan } from "../internal/tracing.js"
 import * as CallSpans from "./CallSpans.js"
 import * as CallTelemetry from "./CallTelemetry.js"
 import type { AttemptOf, Recover, Recovered } from "./Recovery.js"
 import type { ScopedReservation } from "./Reservation.js"
+import * as StreamReader from "./StreamReader.js"
+import type { Opened } from "./StreamReader.js"
 
-export type Part = Response.StreamPart<{}>
+export type Part = StreamReader.Part
+
+/** The `AnswerDelta`s of one call: text added as it comes, and what is left as it ends. */
+interface Deltas {
+  readonly add: (text: string) => Effect.Effect<void>
+  readonly flush: Effect.Effect<void>
+}
 
 /** A streamed call as it starts: the call, its cache key, and whether the cache may store and answer it. */
 export interface Prepared {
@@ -38,15 +45,6 @@ export interface Prepared {
   readonly key: string
   readonly cacheable: boolean
   readonly read: boolean
-}
-
-/** An attempt's stream once its first token came (or it ended without one). */
-interface Opened {
-  /** The parts read so far, the first text delta last. */
-  readonly head: ReadonlyArray<Part>
-  /** The rest; fails with `None` at the end. */
-  readonly pull: Effect.Effect<Chunk.Chunk<Part>, Option.Option<unknown>>
-  readonly ended: boolean
 }
 
 export interface StreamStages extends Attempt.AttemptStages {
@@ -62,8 +60,6 @@ export interface StreamStages extends Attempt.AttemptStages {
   /** Shortest time between two `AnswerDelta`s of a call. */
   readonly deltaIntervalMs: number
 }
-
-const isToken = (part: Part): boolean => part.type === "text-delta" && part.delta.length > 0
 
 /** What a cached answer looks like as a stream: its text in one delta between the same metadata. */
 export const replay = (response: LanguageModel.GenerateTextResponse<{}>): ReadonlyArray<Part> => {
@@ -93,55 +89,50 @@ const collected = (metadata: ReadonlyArray<Part>, text: string, finish: Part | u
 
 const noUsage = { inputTokens: 0, outputTokens: 0 }
 
-/**
- * `Effect.timeoutFail` without its waits on the way to the first token: once `self` is done the
- * timer is interrupted without waiting for its fiber to stop (with a hundred streams starting at
- * once, each wait is a trip through every other fiber's turn). A timeout still waits for `self` to
- * stop, so its request is aborted before the attempt's scope closes.
- */
-const within = (duration: Duration.Duration, onTimeout: () => LlmError) =>
-<A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E | LlmError> =>
-  Effect.raceWith(self, Effect.sleep(duration), {
-    onSelfDone: (exit, timer) => Effect.zipRight(Fiber.interruptFork(timer), exit),
-    onOtherDone: (_, reading) => Effect.zipRight(Fiber.interrupt(reading), Effect.fail(onTimeout()))
-  })
-
 /** Streamed calls over `stages`: `stream(prepared)` (see `Prepared`). */
 export const make = (stages: StreamStages) => {
   const { cached, events, limiter, models, pricing, telemetry } = stages
   const firstTokenMs = Duration.toMillis(stages.firstToken)
   const idleMs = Duration.toMillis(stages.idle)
 
-  /** Opens `model`'s stream in a scope of its own under `parent` and reads up to its first token. */
-  const open = (parent: Scope.Scope) => (call: Call, model: ModelRef, service: LanguageModel.Service) =>
+  /**
+   * Opens `model`'s stream in a scope of its own under `parent` and reads up to its first token;
+   * the rest is read on into `Opened.parts` (`StreamReader`).
+   */
+  const open = (parent: Scope.Scope, live: Deltas) => (call: Call, model: ModelRef, service: LanguageModel.Service) =>
     Effect.flatMap(Scope.fork(parent, ExecutionStrategy.sequential), (scope) => {
       const source = (service.streamText as unknown as (o: CallOptions) => Stream.Stream<Part, unknown>)(call.options)
-      const first = Effect.gen(function*() {
-        const pull = yield* Scope.extend(Stream.toPull(source), scope)
-        const head: Array<Part> = []
-        for (;;) {
-          const chunk = yield* Effect.catchAll(pull, (end) =>
-            Option.isNone(end) ? Effect.succeed(undefined) : Effect.fail(end.value))
-          if (chunk === undefined) return { head, pull, ended: true }
-          let token = false
-          for (const part of chunk) {
-            head.push(part)
-            token ||= isToken(part)
-          }
-          if (token) return { head, pull, ended: false }
-        }
+      const timeout = (timeoutMs: number) => () => new Timeout({ provider: model.provider, model: model.label, timeoutMs })
+      const first = StreamReader.read(source, {
+        clock: call.clock,
+        firstTokenMs,
+        idleMs,
+        onText: live.add,
+        failure: Attempt.failure(limiter, call, model),
+        firstTokenTimeout: timeout(firstTokenMs),
+        idleTimeout: timeout(idleMs),
+        interrupted: (reading, cause) =>
+          new StreamInterrupted({
+            provider: model.provider,
+            model: model.label,
+            partialText: reading.text,
+            cause: cause._tag === "StreamInterrupted" ? cause.cause : cause
+          })
       })
       const settled = call.ctx.settings === undefined ? first : models.withSettings(model, call.ctx.settings)(first)
-      return settled.pipe(
-        within(stages.firstToken, () => new Timeout({ provider: model.provider, model: model.label, timeoutMs: firstTokenMs })),
-        Effect.catchAll(Attempt.failure(limiter, call, model)),
+      return Scope.extend(settled, scope).pipe(
         Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, exit))
       )
     })
 
   /** The first token, after retries and fallbacks; the failure is recorded when there is none. */
-  const opening = (call: Call, parent: Scope.Scope, count: Attempt.Count): Effect.Effect<Recovered<Opened>, LlmError> => {
-    const attempt = Attempt.makeWith<Opened>(stages, { request: open(parent), answered: () => undefined })
+  const opening = (
+    call: Call,
+    parent: Scope.Scope,
+    count: Attempt.Count,
+    live: Deltas
+  ): Effect.Effect<Recovered<Opened>, LlmError> => {
+    const attempt = Attempt.makeWith<Opened>(stages, { request: open(parent, live), answered: () => undefined })
     return attempt(call, call.model, count).pipe(
       Effect.map((value): Recovered<Opened> => ({ value, model: call.model })),
       Effect.catchAll((error) => stages.recoverWith(attempt)(call, count, error)),
@@ -152,7 +143,7 @@ export const make = (stages: StreamStages) => {
   }
 
   /** Publishes the text gathered since the last delta (inside a run only). */
-  const deltas = (call: Call) => {
+  const deltas = (call: Call): Deltas => {
     const { agent, runId, stepId } = call.ctx
     let pending = ""
     let last = Number.NEGATIVE_INFINITY
@@ -180,62 +171,21 @@ export const make = (stages: StreamStages) => {
     }
   }
 
-  /** The provider's stream after its first token: tracked, timed, recorded and cached as it ends. */
-  const deliver = (call: Call, key: string, cacheable: boolean, opened: Recovered<Opened>, count: Attempt.Count) =>
-    Effect.gen(function*() {
-      const { model, value } = opened
-      const live = deltas(call)
-      const metadata: Array<Part> = []
-      let text = ""
-      let finish: Response.FinishPart | undefined
-      let failure: LlmError | undefined
-      let complete = value.ended
-      const track = (chunk: Iterable<Part>): Effect.Effect<void> => {
-        let added = ""
-        for (const part of chunk) {
-          if (part.type === "text-delta") added += part.delta
-          else if (part.type === "finish") finish = part
-          else if (part.type === "response-metadata") metadata.push(part)
-        }
-        if (added.length === 0) return Effect.void
-        text += added
-        return live.add(added)
-      }
-      const interrupted = (cause: LlmError): StreamInterrupted => {
-        const error = new StreamInterrupted({
-          provider: model.provider,
-          model: model.label,
-          partialText: text,
-          cause: cause._tag === "StreamInterrupted" ? cause.cause : cause
-        })
-        failure = error
-        return error
-      }
-      yield* Effect.addFinalizer(() =>
-        Effect.zipRight(live.flush, finished(call, key, cacheable && complete && failure === undefined, {
+  /** The provider's stream from its first token; recorded (and cached if complete) as it ends. */
+  const deliver = (call: Call, key: string, cacheable: boolean, opened: Recovered<Opened>, count: Attempt.Count, live: Deltas) => {
+    const { model, value: { parts, reading } } = opened
+    return Effect.as(
+      Effect.addFinalizer(() =>
+        Effect.zipRight(live.flush, finished(call, key, cacheable && reading.complete && reading.failure === undefined, {
           model,
           attempts: count.attempts,
-          error: failure,
-          answer: collected(metadata, text, finish)
+          error: reading.failure,
+          answer: collected(reading.metadata, reading.text, reading.finish)
         }))
-      )
-      yield* track(value.head)
-      if (value.ended) return Stream.fromIterable(value.head)
-      const next = Effect.catchAll(value.pull, (end): Effect.Effect<never, Option.Option<StreamInterrupted>> =>
-        Option.isNone(end)
-          ? Effect.suspend(() => {
-            complete = true
-            return Effect.fail(Option.none())
-          })
-          : Effect.mapError(Attempt.failure(limiter, call, model)(end.value), (e) => Option.some(interrupted(e))))
-      // The head and the rest from one mailbox: no stream stage joins them.
-      return yield* IdleWatch.watch(value.head, next, {
-        idle: stages.idle,
-        clock: call.clock,
-        onChunk: track,
-        expired: () => interrupted(new Timeout({ provider: model.provider, model: model.label, timeoutMs: idleMs }))
-      })
-    })
+      ),
+      parts
+    )
+  }
 
   /** `LlmCallFinished` of a stream that got its first token; a complete answer enters the cache. */
   const finished = (
@@ -291,9 +241,10 @@ export const make = (stages: StreamStages) => {
       yield* stages.reserve(call)
       const count: Attempt.Count = { attempts: 0 }
       const parent = yield* Effect.scope
+      const live = deltas(call)
       const opened = yield* (span === undefined
-        ? opening(call, parent, count)
-        : Effect.withParentSpan(opening(call, parent, count), span))
-      return yield* deliver(call, key, cacheable, opened, count)
+        ? opening(call, parent, count, live)
+        : Effect.withParentSpan(opening(call, parent, count, live), span))
+      return yield* deliver(call, key, cacheable, opened, count, live)
     }))
 }
