@@ -53,7 +53,7 @@ const rowsOnDisk = (path: string): number =>
  */
 const writtenBehind = (c: LlmCacheService | CacheStore) => c.delete("(absent)")
 
-/** Lets the event loop turn once: `set` sends its batch to the writer then. */
+/** Lets the event loop turn once (forked fibers have run by then). */
 const nextTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
 
 /** A cache key as the service makes them: 64 lowercase hex characters. */
@@ -152,10 +152,11 @@ describe("LlmCache SQLite backend", () => {
       expect(lastUsedOnDisk(path, "fresh")).toBeUndefined()
       // The batch is sent, but the writer waits for the file's lock: still readable.
       const lock = yield* holdWriteLock(path)
+      const sending = yield* Effect.fork(writtenBehind(c))
       yield* nextTurn
       expect(yield* c.get("fresh")).toEqual(Option.some("value"))
       yield* lock.release
-      yield* writtenBehind(c)
+      yield* Fiber.join(sending)
       expect(lastUsedOnDisk(path, "fresh")).toBeDefined()
       expect(yield* c.get("fresh")).toEqual(Option.some("value"))
     }).pipe(Effect.scoped))
@@ -167,11 +168,13 @@ describe("LlmCache SQLite backend", () => {
       yield* c.set("k", "v")
       yield* c.set("kept", "w")
       const lock = yield* holdWriteLock(path)
+      const sending = yield* Effect.fork(writtenBehind(c))
       yield* nextTurn // the batch with k is sent; the writer waits for the lock
       const deleting = yield* Effect.fork(c.delete("k"))
       yield* nextTurn
       expect(yield* c.get("k")).toEqual(Option.none())
       yield* lock.release
+      yield* Fiber.join(sending)
       yield* Fiber.join(deleting)
       // The batch was written before the delete: k is gone from the file as well.
       expect(yield* c.get("k")).toEqual(Option.none())
@@ -210,6 +213,22 @@ describe("LlmCache SQLite backend", () => {
       expect(warned.every((a) => /locked|busy/i.test(String(a["reason"])))).toBe(true)
     }).pipe(Effect.scoped, Effect.provide(logs.layer))
   })
+
+  it.effect("sets over several event-loop turns go to the writer as one batch, which reaches the file unasked", () =>
+    Effect.gen(function*() {
+      const path = freshPath()
+      const { internals, store: c } = yield* openUnused(path)
+      for (const i of [1, 2, 3]) {
+        yield* c.set(hexKey(`k${i}`), "v")
+        yield* nextTurn
+      }
+      // Unasked (no request sends it early), the batch is written within the batching delay.
+      yield* Effect.promise(async () => {
+        for (let i = 0; i < 400 && rowsOnDisk(path) < 3; i++) await new Promise((resolve) => setTimeout(resolve, 5))
+      })
+      expect(rowsOnDisk(path)).toBe(3)
+      expect(internals.writeBatches()).toBe(1)
+    }).pipe(Effect.scoped))
 
   it.effect("many sets in one event-loop turn all reach the file", () => {
     const logs = captureLogs()
@@ -264,6 +283,7 @@ describe("LlmCache SQLite backend", () => {
           // Each entry is 10 bytes; the limit holds three.
           for (const i of [1, 2, 3, 4]) {
             yield* c.set(`k${i}`, `value-0${i}`)
+            yield* writtenBehind(c)
             yield* TestClock.adjust("1 second")
           }
           expect(yield* c.get("k4")).toEqual(Option.some("value-04"))

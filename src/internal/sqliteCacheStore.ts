@@ -26,6 +26,8 @@ export interface SqliteCacheInternals {
   readonly foreignChecks: () => number
   /** The key filter lookups use now, if any. */
   readonly filter: () => KeyFilter | undefined
+  /** Batches of entries sent to the writer so far. */
+  readonly writeBatches: () => number
 }
 
 export interface OpenedStore {
@@ -112,7 +114,12 @@ export const makeStore = (db: Database, writer: WriterChannel, writerId: string)
 
   return {
     store,
-    internals: { pointReads: () => pointReads, foreignChecks: () => foreignChecks, filter: filter.current },
+    internals: {
+      pointReads: () => pointReads,
+      foreignChecks: () => foreignChecks,
+      filter: filter.current,
+      writeBatches: queue.batches
+    },
     flushTouches: Effect.suspend(() =>
       usage.any()
         ? Effect.map(queue.request("touch", () => ({ op: "touch", ...usage.take(FLUSH_CHUNK) })), usage.anyTouches)

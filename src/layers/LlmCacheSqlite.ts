@@ -8,7 +8,7 @@
  * cost the event loop ~9 µs a set (measured: ~2.5 µs with the worker), a commit may stall on a WAL
  * checkpoint's fsync, and another process holding the file's write lock makes a write wait up to
  * 1 s; on the worker none of these delays calls, timers or the dashboard. `set` queues the entry
- * and, once per event-loop turn, everything queued goes to the writer as one batch, written in one
+ * and, within 0.1 s, everything queued goes to the writer as one batch, written in one
  * transaction; the entry is readable as soon as `set` returns. The writer answers requests in order,
  * so `stats` counts every earlier `set`, and after `delete` returns the key is gone even if its
  * batch was still on its way. If no worker can run, the same writer runs on the main thread instead
