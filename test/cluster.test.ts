@@ -158,8 +158,10 @@ describe.runIf(adminUrl !== undefined && redisUrl !== undefined)("a cluster of t
     expect(calls.filter((c) => Number(c.at) > done.get(`${c.run_id}/${c.step_id}`)!)).toEqual([])
     const asked = provider.served.map((s) => ({ ...DurableFake.researchStepOf(s.user), arrivedAt: s.arrivedAt }))
     expect(asked.filter((a) => a.arrivedAt > done.get(`${ids[a.question]}/${a.label}`)!)).toEqual([])
-    // The work was spread: each of the three finished runs.
-    expect(new Set(runs.map((r) => r.pid)).size).toBe(3)
+    // The work was spread: the two that lived both finished runs. (A run keeps the pid of the
+    // worker that finished it, so the killed worker's stays only on runs it finished before it
+    // died, which on a loaded machine can be none; that it ran its share shows in the restarts.)
+    expect(new Set(runs.map((r) => r.pid)).size).toBeGreaterThanOrEqual(2)
     // The shared limit held across the workers (a token bucket: one period's burst at most on top).
     const arrivals = provider.served.map((s) => s.arrivedAt)
     const seconds = (Math.max(...arrivals) - Math.min(...arrivals)) / 1000
