@@ -4,8 +4,9 @@ import type * as Response from "@effect/ai/Response"
 import * as Tool from "@effect/ai/Tool"
 import * as Toolkit from "@effect/ai/Toolkit"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Metric, type MetricState, Ref, Schema, TestClock, Tracer } from "effect"
+import { Deferred, Effect, Fiber, Layer, Metric, type MetricState, Ref, Schema, TestClock, Tracer } from "effect"
 import * as Agent from "../src/agents/Agent.js"
+import * as ToolCall from "../src/agents/ToolCall.js"
 import { layer as eventsLayer } from "../src/layers/WorkflowEventsPubSub.js"
 import * as Metrics from "../src/services/Metrics.js"
 import * as WorkflowContext from "../src/services/WorkflowContext.js"
@@ -227,6 +228,51 @@ describe("Agent with tools", () => {
         ScriptedModel.answer("alpha")
       ])),
       Effect.provide(handlers)
+    ))
+
+  it.effect("gives the model a call's arguments back in the form it sent them, when the tool's Schema transforms them", () =>
+    Effect.gen(function*() {
+      const Repeat = Tool.make("repeat", { parameters: { times: Schema.NumberFromString }, success: Schema.String })
+      const kit = Toolkit.make(Repeat)
+      const agent = Agent.make({ name: "repeater", instructions: "", input: Schema.String, output: "text", tools: kit })
+      const answer = yield* agent.run("say it thrice").pipe(
+        Effect.provide(kit.toLayer({ repeat: ({ times }) => Effect.succeed("ha".repeat(times)) })),
+        Effect.provide(modelFrom((prompt, i) => {
+          if (i === 0) return [call("c1", "repeat", { times: "3" }), { type: "finish", reason: "tool-calls", usage }]
+          const assistant = prompt.content.find((m) => m.role === "assistant")
+          const sent = assistant?.role === "assistant" ? assistant.content.find((p) => p.type === "tool-call") : undefined
+          return text(`${JSON.stringify(sent?.type === "tool-call" && sent.params)} gave ${lastResults(prompt)[0]?.result}`)
+        }))
+      )
+      expect(answer).toBe("{\"times\":\"3\"} gave hahaha")
+      // Arguments of a Schema that neither transforms nor refines are their own encoded form: not copied.
+      const plain = { path: "a.txt" }
+      expect(ToolCall.encodeParams(toolkit.tools, "readFile", plain)).toBe(plain)
+      expect(ToolCall.encodeParams(kit.tools, "repeat", { times: 3 })).toEqual({ times: "3" })
+    }))
+
+  it.scoped("records a tool call cut short by the agent's interruption as cancelled", () =>
+    Effect.gen(function*() {
+      const started = yield* Deferred.make<void>()
+      const Wait = Tool.make("wait", { parameters: {}, success: Schema.String })
+      const kit = Toolkit.make(Wait)
+      const agent = Agent.make({ name: "waiter", instructions: "", input: Schema.String, output: "text", tools: kit })
+      const before = yield* counter({ agent: "waiter", tool: "wait", status: "cancelled" })
+      const queue = yield* WorkflowEvents.subscribe
+      const fiber = yield* Effect.fork(agent.run("wait for it").pipe(
+        Effect.provide(kit.toLayer({ wait: () => Effect.zipRight(Deferred.succeed(started, undefined), Effect.never) }))
+      ))
+      yield* Deferred.await(started)
+      yield* Fiber.interrupt(fiber)
+      const events = Array.from(yield* queue.takeAll).filter((e) => e._tag === "ToolCallStarted" || e._tag === "ToolCallFinished")
+      expect(events.map((e) => [e._tag, e._tag === "ToolCallFinished" ? e.status : undefined])).toEqual([
+        ["ToolCallStarted", undefined],
+        ["ToolCallFinished", "cancelled"]
+      ])
+      expect(yield* counter({ agent: "waiter", tool: "wait", status: "cancelled" })).toBe(before + 1)
+    }).pipe(
+      Effect.provide(ScriptedModel.layer([ScriptedModel.toolCalls([{ name: "wait", params: {} }])])),
+      Effect.provide(eventsLayer)
     ))
 
   it.effect("labels events with the run and step it happens in", () =>

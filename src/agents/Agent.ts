@@ -17,7 +17,7 @@ import * as LanguageModel from "@effect/ai/LanguageModel"
 import type * as Prompt from "@effect/ai/Prompt"
 import type * as Tool from "@effect/ai/Tool"
 import type * as Toolkit from "@effect/ai/Toolkit"
-import { Cause, Clock, Effect, Either, Exit, FiberRef, Metric, Schema, Stream } from "effect"
+import { Cause, Clock, Context, Effect, Either, Exit, FiberRef, Schema, Stream } from "effect"
 import { traced } from "../internal/tracing.js"
 import * as Budget from "../services/Budget.js"
 import * as Metrics from "../services/Metrics.js"
@@ -93,12 +93,37 @@ const repairMessage = (issues: string): string =>
 
 const FINAL_ANSWER = "Now give your final answer as only a JSON value that matches the required schema."
 
-/** Fails with `BudgetExceeded` when the current run's budget is used up (spent or held). */
-const checkBudget = (agent: string): Effect.Effect<void, BudgetExceeded> =>
-  Effect.flatMap(WorkflowContext.current, (ctx) => (ctx.budget === undefined ? Effect.void : Budget.check(ctx.budget, agent)))
+/**
+ * `self`, unless the current run's budget is used up (spent or held): then `BudgetExceeded`. One
+ * step when the run has no budget, as a tool loop asks this before each of its model calls.
+ */
+const withinBudget = <A, E, R>(agent: string, self: Effect.Effect<A, E, R>): Effect.Effect<A, E | BudgetExceeded, R> =>
+  Effect.withFiberRuntime((fiber) => {
+    const budget = fiber.getFiberRef(WorkflowContext.ref).budget
+    return budget === undefined ? self : Effect.zipRight(Budget.check(budget, agent), self)
+  })
 
-const statusOf = <A, E>(exit: Exit.Exit<A, E>): "success" | "error" | "cancelled" =>
+type Status = "success" | "error" | "cancelled"
+const statusOf = <A, E>(exit: Exit.Exit<A, E>): Status =>
   Exit.isSuccess(exit) ? "success" : Cause.isInterruptedOnly(exit.cause) ? "cancelled" : "error"
+
+/**
+ * Records `agent_executions_total` and `agent_execution_duration_seconds` of agent `agent`'s runs,
+ * with the metric updates of each status made once (see `Metrics.fixedTags`).
+ */
+const meter = (agent: string) => {
+  const of = (status: Status) => ({
+    runs: Metrics.fixedTags(Metrics.agentExecutionsTotal, { agent, status }),
+    duration: Metrics.fixedTags(Metrics.agentExecutionDurationSeconds, { agent, status })
+  })
+  const byStatus = { success: of("success"), error: of("error"), cancelled: of("cancelled") }
+  return (start: number, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
+    Effect.withFiberRuntime((fiber) => {
+      const end = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+      const m = byStatus[statusOf(exit)]
+      return Metrics.updateAll([[m.runs, 1], [m.duration, (end - start) / 1000]])
+    })
+}
 
 /** Defines a structured-output agent. */
 export function make<I, II, O, OI extends Record<string, unknown>, Tools extends Record<string, Tool.Any> = {}>(
@@ -119,12 +144,12 @@ export function make<I, II, O, OI extends Record<string, unknown>, Tools extends
 ): Agent<I, O | string, ToolErrors<Tools>, ToolRequirements<Tools>> | TextAgent<I> {
   const { name, instructions } = options
   const modelLabel = options.model ?? "default"
-  const encodeInput = Schema.encode(options.input)
+  const encodeInput = Schema.encodeEither(options.input)
 
   /** One LLM call, after the budget check; failures mapped to `LlmError`. */
   const call = <A>(effect: Effect.Effect<A, unknown, LanguageModel.LanguageModel>) =>
-    Effect.zipRight(
-      checkBudget(name),
+    withinBudget(
+      name,
       Effect.catchAll(effect, (error) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(toCallError(error, modelLabel, now))))
     )
@@ -198,58 +223,55 @@ export function make<I, II, O, OI extends Record<string, unknown>, Tools extends
 
   const scope = { model: options.model, settings: options.settings }
   type Run = Effect.Effect<O | string, AgentError | ToolErrors<Tools>, LanguageModel.LanguageModel | ToolRequirements<Tools>>
-  const promptOf = (input: I) =>
-    Effect.map(Effect.orDie(encodeInput(input)), (encoded) => ({
-      encoded,
-      messages: [
-        { role: "system", content: instructions },
-        { role: "user", content: options.prompt !== undefined ? options.prompt(input, encoded) : renderInput(encoded) }
-      ] satisfies ReadonlyArray<Prompt.MessageEncoded>
-    }))
+  // The input is the caller's typed value: one its own Schema cannot encode is a defect.
+  const promptOf = <A, E, R>(
+    input: I,
+    f: (encoded: II, messages: ReadonlyArray<Prompt.MessageEncoded>) => Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E, R> =>
+    Effect.suspend(() => {
+      const encoded = encodeInput(input)
+      if (Either.isLeft(encoded)) return Effect.die(encoded.left)
+      const user = options.prompt !== undefined ? options.prompt(input, encoded.right) : renderInput(encoded.right)
+      return f(encoded.right, [{ role: "system", content: instructions }, { role: "user", content: user }])
+    })
   const body = (input: I): Run =>
-    Effect.flatMap(promptOf(input), ({ encoded, messages }) => {
+    promptOf(input, (encoded, messages) => {
       const answer = tools === undefined ? generate(messages) : generateWithTools(tools, messages)
       return durably(name, { encodedInput: encoded, model: options.model }, storedOutput, storedErrors, answer)
     })
 
   // Made once per agent; `gen_ai.agent.name` is the OpenTelemetry GenAI name of the same thing.
   const spanOptions = { attributes: { "agent.name": name, "agent.model": modelLabel, "gen_ai.agent.name": name } }
+  const measure = meter(name)
   // The agent's context and its metrics share one region, held open while the agent runs.
   const run = (input: I): Run =>
     traced(
-      Effect.acquireUseRelease(
-        Effect.zip(Clock.currentTimeMillis, WorkflowContext.enterAgent(name, scope)),
-        () => body(input),
-        ([start, outer], exit) => Effect.zipRight(measure(name, start, exit), FiberRef.set(WorkflowContext.ref, outer))
-      ),
+      Effect.withFiberRuntime((fiber) => {
+        const start = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+        return Effect.acquireUseRelease(
+          WorkflowContext.enterAgent(name, scope),
+          () => body(input),
+          (outer, exit) => Effect.zipRight(measure(start, exit), FiberRef.set(WorkflowContext.ref, outer))
+        )
+      }),
       `Agent.${name}`,
       spanOptions
     )
 
   if (options.output !== "text" || tools !== undefined) return { name, instructions, model: options.model, run }
   const stream = (input: I) =>
-    Stream.unwrap(Effect.map(promptOf(input), ({ encoded }) =>
-      durablyStreamed(name, { encodedInput: encoded, model: options.model }, AgentErrorSchema, streamLive(input))))
+    Stream.unwrap(promptOf(input, (encoded) =>
+      Effect.succeed(durablyStreamed(name, { encodedInput: encoded, model: options.model }, AgentErrorSchema, streamLive(input)))))
   const streamLive = (input: I) =>
     AgentStream.stream({
       enter: WorkflowContext.enterAgent(name, scope),
-      messages: Effect.zipRight(checkBudget(name), Effect.map(promptOf(input), (p) => p.messages)),
+      messages: withinBudget(name, promptOf(input, (_, messages) => Effect.succeed(messages))),
       failure: (error) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(toCallError(error, modelLabel, now))),
       span: { name: `Agent.${name}`, options: spanOptions },
-      measure: (start, exit) => measure(name, start, exit)
+      measure
     })
   return { name, instructions, model: options.model, run: run as (input: I) => Effect.Effect<string, AgentError, LanguageModel.LanguageModel>, stream }
 }
-
-/** Records `agent_executions_total` and `agent_execution_duration_seconds` of a run started at `start`. */
-const measure = <A, E>(agent: string, start: number, exit: Exit.Exit<A, E>): Effect.Effect<void> =>
-  Effect.flatMap(Clock.currentTimeMillis, (end) => {
-    const tags = { agent, status: statusOf(exit) }
-    return Effect.zipRight(
-      Metric.increment(Metrics.withTags(Metrics.agentExecutionsTotal, tags)),
-      Metric.update(Metrics.withTags(Metrics.agentExecutionDurationSeconds, tags), (end - start) / 1000)
-    )
-  })
 
 /** Providers want an identifier-like object name. */
 const objectNameOf = (agent: string): string => agent.replace(/[^A-Za-z0-9_-]+/g, "_") || "output"

@@ -13,7 +13,7 @@
 import { createHash } from "node:crypto"
 import * as Activity from "@effect/workflow/Activity"
 import { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngine"
-import { Duration, Effect, FiberRef, Option, Schema, Stream } from "effect"
+import { Context, Duration, Effect, FiberRef, Option, Schema, Stream } from "effect"
 import { HistoryRecorder } from "../services/RunHistory.js"
 import * as WorkflowContext from "../services/WorkflowContext.js"
 
@@ -66,37 +66,37 @@ export const durably = <O, OI, E, EI, R>(
   errors: Schema.Schema<E, EI>,
   call: Effect.Effect<O, E, R>
 ): Effect.Effect<O, E, R> =>
-  Effect.flatMap(Effect.serviceOption(WorkflowInstance), (instance) => {
-    if (Option.isNone(instance)) return call
-    return Effect.flatMap(Effect.serviceOption(WorkflowEngine), (engine) => {
-      if (Option.isNone(engine)) return call
-      const key = `${agent}/${digest([request.model ?? null, request.encodedInput])}`
-      const name = `agent/${key}/${occurrence(instance.value, key)}`
-      const tally = WorkflowContext.makeTally()
-      let ran = false
-      const activity = Activity.make({
-        name,
-        success: Schema.Struct({ output, tally: TallySchema }),
-        error: errors,
-        // Counted in a tally of its own as well, so the stored result knows what the call cost.
-        execute: Effect.suspend(() => {
-          ran = true
-          return Effect.map(WorkflowContext.withTally(tally)(call), (value) => ({ output: value, tally: { ...tally } })).pipe(
-            Effect.ensuring(historyWritten)
-          )
-        })
+  // One look at the fiber's context: outside the engine (the common case) the call runs as it is.
+  Effect.withFiberRuntime((fiber) => {
+    const instance = Context.getOption(fiber.currentContext, WorkflowInstance)
+    const engine = Context.getOption(fiber.currentContext, WorkflowEngine)
+    if (Option.isNone(instance) || Option.isNone(engine)) return call
+    const key = `${agent}/${digest([request.model ?? null, request.encodedInput])}`
+    const name = `agent/${key}/${occurrence(instance.value, key)}`
+    const tally = WorkflowContext.makeTally()
+    let ran = false
+    const activity = Activity.make({
+      name,
+      success: Schema.Struct({ output, tally: TallySchema }),
+      error: errors,
+      // Counted in a tally of its own as well, so the stored result knows what the call cost.
+      execute: Effect.suspend(() => {
+        ran = true
+        return Effect.map(WorkflowContext.withTally(tally)(call), (value) => ({ output: value, tally: { ...tally } })).pipe(
+          Effect.ensuring(historyWritten)
+        )
       })
-      return Effect.suspend(() => activity).pipe(
-        Effect.tap((result) =>
-          // A result that came from storage was not counted by this execution: count it now.
-          ran ? Effect.void : Effect.flatMap(FiberRef.get(WorkflowContext.ref), (ctx) =>
-            Effect.sync(() => WorkflowContext.addTally(ctx, result.tally)))
-        ),
-        Effect.map((result) => result.output),
-        Effect.provideService(WorkflowInstance, instance.value),
-        Effect.provideService(WorkflowEngine, engine.value)
-      )
     })
+    return Effect.suspend(() => activity).pipe(
+      Effect.tap((result) =>
+        // A result that came from storage was not counted by this execution: count it now.
+        ran ? Effect.void : Effect.flatMap(FiberRef.get(WorkflowContext.ref), (ctx) =>
+          Effect.sync(() => WorkflowContext.addTally(ctx, result.tally)))
+      ),
+      Effect.map((result) => result.output),
+      Effect.provideService(WorkflowInstance, instance.value),
+      Effect.provideService(WorkflowEngine, engine.value)
+    )
   })
 
 /**
