@@ -18,7 +18,7 @@ import type * as Prompt from "@effect/ai/Prompt"
 import type * as Tool from "@effect/ai/Tool"
 import type * as Toolkit from "@effect/ai/Toolkit"
 import { Cause, Clock, Context, Effect, Either, Exit, FiberRef, Schema, Stream } from "effect"
-import { traced } from "../internal/tracing.js"
+import { tracedIn } from "../internal/tracing.js"
 import * as Budget from "../services/Budget.js"
 import * as Metrics from "../services/Metrics.js"
 import * as WorkflowContext from "../services/WorkflowContext.js"
@@ -108,20 +108,23 @@ const statusOf = <A, E>(exit: Exit.Exit<A, E>): Status =>
   Exit.isSuccess(exit) ? "success" : Cause.isInterruptedOnly(exit.cause) ? "cancelled" : "error"
 
 /**
- * Records `agent_executions_total` and `agent_execution_duration_seconds` of agent `agent`'s runs,
- * with the metric updates of each status made once (see `Metrics.fixedTags`).
+ * Ends a run of agent `agent` started at `start`: records `agent_executions_total` and
+ * `agent_execution_duration_seconds` (their tags made once per agent, see `Metrics.fixedTags`) and
+ * gives the fiber back the context `outer` that the agent's replaced.
  */
-const meter = (agent: string) => {
+const leaving = (agent: string) => {
   const of = (status: Status) => ({
     runs: Metrics.fixedTags(Metrics.agentExecutionsTotal, { agent, status }),
     duration: Metrics.fixedTags(Metrics.agentExecutionDurationSeconds, { agent, status })
   })
   const byStatus = { success: of("success"), error: of("error"), cancelled: of("cancelled") }
-  return (start: number, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
+  return (start: number, exit: Exit.Exit<unknown, unknown>, outer: WorkflowContext.WorkflowContextValue): Effect.Effect<void> =>
     Effect.withFiberRuntime((fiber) => {
       const end = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
       const m = byStatus[statusOf(exit)]
-      return Metrics.updateAll([[m.runs, 1], [m.duration, (end - start) / 1000]])
+      const labelled = Metrics.updateAllNow(fiber, [[m.runs, 1], [m.duration, (end - start) / 1000]])
+      const restore = FiberRef.set(WorkflowContext.ref, outer)
+      return labelled === undefined ? restore : Effect.zipRight(labelled, restore)
     })
 }
 
@@ -242,21 +245,18 @@ export function make<I, II, O, OI extends Record<string, unknown>, Tools extends
 
   // Made once per agent; `gen_ai.agent.name` is the OpenTelemetry GenAI name of the same thing.
   const spanOptions = { attributes: { "agent.name": name, "agent.model": modelLabel, "gen_ai.agent.name": name } }
-  const measure = meter(name)
+  const leave = leaving(name)
   // The agent's context and its metrics share one region, held open while the agent runs.
   const run = (input: I): Run =>
-    traced(
-      Effect.withFiberRuntime((fiber) => {
-        const start = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
-        return Effect.acquireUseRelease(
+    Effect.withFiberRuntime((fiber) => {
+      const start = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+      return tracedIn(fiber, `Agent.${name}`, spanOptions, () =>
+        Effect.acquireUseRelease(
           WorkflowContext.enterAgent(name, scope),
           () => body(input),
-          (outer, exit) => Effect.zipRight(measure(start, exit), FiberRef.set(WorkflowContext.ref, outer))
-        )
-      }),
-      `Agent.${name}`,
-      spanOptions
-    )
+          (outer, exit) => leave(start, exit, outer)
+        ))
+    })
 
   if (options.output !== "text" || tools !== undefined) return { name, instructions, model: options.model, run }
   const stream = (input: I) =>
@@ -268,7 +268,7 @@ export function make<I, II, O, OI extends Record<string, unknown>, Tools extends
       messages: withinBudget(name, promptOf(input, (_, messages) => Effect.succeed(messages))),
       failure: (error) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(toCallError(error, modelLabel, now))),
       span: { name: `Agent.${name}`, options: spanOptions },
-      measure
+      leave
     })
   return { name, instructions, model: options.model, run: run as (input: I) => Effect.Effect<string, AgentError, LanguageModel.LanguageModel>, stream }
 }

@@ -10,7 +10,7 @@
  */
 import * as LanguageModel from "@effect/ai/LanguageModel"
 import type * as Prompt from "@effect/ai/Prompt"
-import { Clock, Effect, type Exit, FiberRef, Option, Stream, Tracer } from "effect"
+import { Clock, Effect, type Exit, Option, Stream, Tracer } from "effect"
 import { scopedSpan } from "../internal/tracing.js"
 import * as WorkflowContext from "../services/WorkflowContext.js"
 import type { AgentError } from "./AgentError.js"
@@ -25,18 +25,15 @@ export interface StreamOf {
   readonly failure: (error: unknown) => Effect.Effect<never, AgentError>
   /** The agent's span (`Agent.<name>`) and its attributes. */
   readonly span: { readonly name: string; readonly options: Tracer.SpanOptions }
-  /** Records the agent's metrics of a run started at `start` (epoch ms). */
-  readonly measure: (start: number, exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void>
+  /** Ends a run started at `start` (epoch ms): records the agent's metrics and restores `outer`. */
+  readonly leave: (start: number, exit: Exit.Exit<unknown, unknown>, outer: WorkflowContext.WorkflowContextValue) => Effect.Effect<void>
 }
 
 /** The answer's text deltas, in order; their concatenation is what `run` would have answered. */
 export const stream = (of: StreamOf): Stream.Stream<string, AgentError, LanguageModel.LanguageModel> =>
   Stream.unwrapScoped(Effect.gen(function*() {
     const start = yield* Clock.currentTimeMillis
-    yield* Effect.acquireRelease(
-      of.enter,
-      (outer, exit) => Effect.zipRight(of.measure(start, exit), FiberRef.set(WorkflowContext.ref, outer))
-    )
+    yield* Effect.acquireRelease(of.enter, (outer, exit) => of.leave(start, exit, outer))
     const span = yield* scopedSpan(of.span.name, of.span.options)
     const prompt = yield* of.messages
     const text = LanguageModel.streamText({ prompt }).pipe(

@@ -37,21 +37,27 @@ export interface Request {
 /** Characters of arguments and results kept in events. */
 const SHOWN = 500
 
-/** The metric updates of one agent's tool under one status, made once (see `Metrics.fixedTags`). */
+/** The metric updates of one agent's tool, made once (see `Metrics.fixedTags`): calls by status, and durations. */
 interface Meters {
-  readonly calls: Metrics.FixedTagged<number>
+  readonly calls: Readonly<Record<ToolCallStatus, Metrics.FixedTagged<number>>>
   readonly duration: Metrics.FixedTagged<number>
 }
-const meters = new Map<string, Meters>()
-const metersOf = (agent: string, tool: string, status: ToolCallStatus): Meters => {
-  const key = `${agent}\u0000${tool}\u0000${status}`
-  let found = meters.get(key)
+// By agent, then tool: found on each call without building a key.
+const meters = new Map<string, Map<string, Meters>>()
+const metersOf = (agent: string, tool: string): Meters => {
+  let byTool = meters.get(agent)
+  if (byTool === undefined) {
+    byTool = new Map()
+    meters.set(agent, byTool)
+  }
+  let found = byTool.get(tool)
   if (found === undefined) {
+    const calls = (status: ToolCallStatus) => Metrics.fixedTags(Metrics.agentToolCallsTotal, { agent, tool, status })
     found = {
-      calls: Metrics.fixedTags(Metrics.agentToolCallsTotal, { agent, tool, status }),
+      calls: { success: calls("success"), error: calls("error"), cancelled: calls("cancelled") },
       duration: Metrics.fixedTags(Metrics.agentToolCallDurationSeconds, { agent, tool })
     }
-    meters.set(key, found)
+    byTool.set(tool, found)
   }
   return found
 }
@@ -109,8 +115,8 @@ export const run = <Tools extends Record<string, Tool.Any>>(
     const finish = (result: Exit.Exit<Prompt.ToolResultPartEncoded, Tool.HandlerError<Tools[keyof Tools]>>) => {
       const end = clock.unsafeCurrentTimeMillis()
       const outcome = outcomeOf(result)
-      const m = metersOf(agent, label, outcome.status)
-      const labelled = Metrics.updateAllNow(fiber, [[m.calls, 1], [m.duration, (end - start) / 1000]])
+      const m = metersOf(agent, label)
+      const labelled = Metrics.updateAllNow(fiber, [[m.calls[outcome.status], 1], [m.duration, (end - start) / 1000]])
       const published = Option.isNone(events) ? result : Effect.zipRight(
         events.value.publish(unsafeMakeEvent(ToolCallFinished, {
           runId: ctx.runId,
