@@ -105,6 +105,9 @@ export const run = <Tools extends Record<string, Tool.Any>>(
     const events = Context.getOption(fiber.currentContext, WorkflowEvents)
     const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
     const start = clock.unsafeCurrentTimeMillis()
+    // What both events say. Joined with `Object.assign`: on Node 20 an object spread followed by
+    // more fields costs ~1.5 µs.
+    const shared = { runId: ctx.runId, stepId: ctx.stepId, agent, tool: label, callId: request.id, arguments: shownArgs }
     // Our span carries no arguments; `Toolkit.handle` would record them whole where spans are
     // exported, so there it runs untraced (spans made inside the handler go with it).
     const traced_ = exporting(fiber)
@@ -118,19 +121,13 @@ export const run = <Tools extends Record<string, Tool.Any>>(
       const m = metersOf(agent, label)
       const labelled = Metrics.updateAllNow(fiber, [[m.calls[outcome.status], 1], [m.duration, (end - start) / 1000]])
       const published = Option.isNone(events) ? result : Effect.zipRight(
-        events.value.publish(unsafeMakeEvent(ToolCallFinished, {
-          runId: ctx.runId,
-          stepId: ctx.stepId,
-          agent,
-          tool: label,
-          callId: request.id,
-          arguments: shownArgs,
+        events.value.publish(unsafeMakeEvent(ToolCallFinished, Object.assign({}, shared, {
           status: outcome.status,
           result: outcome.result,
           error: outcome.error,
           durationMs: end - start,
           at: end
-        })),
+        }))),
         result
       )
       return labelled === undefined ? published : Effect.zipRight(labelled, published)
@@ -141,20 +138,10 @@ export const run = <Tools extends Record<string, Tool.Any>>(
         onFailure: (cause) => finish(Exit.failCause(cause))
       })
     )
-    // Built without the constructors' validation: every field is already of its type. Written out
-    // field by field: on Node 20 an object spread followed by more fields costs ~1.5 µs.
-    return Option.isNone(events) ? body : Effect.zipRight(
-      events.value.publish(unsafeMakeEvent(ToolCallStarted, {
-        runId: ctx.runId,
-        stepId: ctx.stepId,
-        agent,
-        tool: label,
-        callId: request.id,
-        arguments: shownArgs,
-        at: start
-      })),
-      body
-    )
+    // Built without the constructors' validation: every field is already of its type.
+    return Option.isNone(events)
+      ? body
+      : Effect.zipRight(events.value.publish(unsafeMakeEvent(ToolCallStarted, Object.assign({}, shared, { at: start }))), body)
   })
 }
 
