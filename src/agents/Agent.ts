@@ -110,7 +110,7 @@ const statusOf = <A, E>(exit: Exit.Exit<A, E>): Status =>
 /**
  * Ends a run of agent `agent` started at `start`: records `agent_executions_total` and
  * `agent_execution_duration_seconds` (their tags made once per agent, see `Metrics.fixedTags`) and
- * gives the fiber back the context `outer` that the agent's replaced.
+ * gives the fiber back the context `outer` that the agent's run replaced.
  */
 const leaving = (agent: string) => {
   const of = (status: Status) => ({
